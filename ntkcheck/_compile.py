@@ -1,0 +1,39 @@
+"""Compile the expressions exported by proofs/ into numpy and mpmath functions.
+
+Three layers kept apart: the expression (owned by proofs/), the target (``"numpy"`` or ``"mpmath"``,
+always passed explicitly to ``lambdify`` as ``modules=``), and this glue.  The generated source can be
+shown with :func:`source`.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+
+import sympy as sp
+
+TARGETS = ("numpy", "mpmath")
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(module: str, name: str, target: str = "numpy"):
+    """The function for ``proofs.<module>.EXPORTS[name]`` on ``target`` (numpy broadcasts elementwise)."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    exp = _export(module, name)
+    fn = sp.lambdify(exp.args, exp.expr, modules=target, cse=True)
+    fn.__doc__ = f"{module}.{name} ({target}): {exp.doc}\n{exp.expr}"
+    return fn
+
+
+def source(module: str, name: str, target: str = "numpy") -> str:
+    """The generated Python source of a compiled export, for a user who wants to see it."""
+    return inspect.getsource(compiled(module, name, target))
+
+
+def _export(module: str, name: str):
+    mod = importlib.import_module(f"proofs.{module}")
+    try:
+        return mod.EXPORTS[name]
+    except KeyError:
+        raise KeyError(f"proofs.{module} exports {sorted(mod.EXPORTS)}, not {name!r}") from None

@@ -1,0 +1,61 @@
+"""Argument checks shared by the public API: each failure is one ValueError naming the argument or the
+hypothesis (MATH.md (A1)/(A2)) that was violated."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -> np.ndarray:
+    """``value`` as a finite float64 2-D array, optionally with ``cols`` columns."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}") from None
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (rows are samples), got shape {arr.shape}")
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} must have at least one row, got shape {arr.shape}")
+    if cols is not None and arr.shape[1] != cols:
+        raise ValueError(f"{name} has {arr.shape[1]} columns but the network expects {cols_name} = {cols}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
+    return arr
+
+
+def positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def positive_float(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return v
+
+
+def unit_ball(X: np.ndarray, name: str = "X", tol: float = 1e-12) -> None:
+    """(A1): every row has Euclidean norm at most 1."""
+    norms = np.linalg.norm(X, axis=1)
+    worst = int(np.argmax(norms))
+    if norms[worst] > 1 + tol:
+        raise ValueError(f"hypothesis (A1) violated: ‖{name}[{worst}]‖₂ = {norms[worst]:.6g} > 1")
+
+
+def unit_sphere(X: np.ndarray, name: str = "X", tol: float = 1e-10) -> None:
+    """(A2): every row has norm 1 and no two rows are equal."""
+    norms = np.linalg.norm(X, axis=1)
+    worst = int(np.argmax(np.abs(norms - 1)))
+    if abs(norms[worst] - 1) > tol:
+        raise ValueError(f"hypothesis (A2) violated: ‖{name}[{worst}]‖₂ = {norms[worst]:.6g} ≠ 1")
+    _, idx = np.unique(X, axis=0, return_index=True)
+    if len(idx) < len(X):
+        raise ValueError(f"hypothesis (A2) violated: {name} has repeated rows")

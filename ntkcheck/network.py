@@ -1,0 +1,242 @@
+"""The two-layer network of MATH.md §1 (softmax) and §7 (pointwise activations), its loss, gradient (G1),
+gradient-descent step and empirical NTK (G4), in vectorized float64.
+
+Every network here has the form F(W, X) = κ Φ(XW) Aᵀ with a feature map Φ acting on the logits
+Z = XW (n×m): Φ = softmax (rows normalized) for the softmax network, Φ = φ(Z)/m for a pointwise φ.
+Everything else — gradient, NTK, training — needs only the vector-Jacobian product of Φ, so a new
+activation is one small class.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ntkcheck import _validate as V
+from ntkcheck._compile import compiled
+
+SCHEMES = ("iid", "symmetric")
+
+
+# ------------------------------------------------------------------------------------------ features
+class Softmax:
+    """Φ(Z) = softmax over neurons, computed stably (the max logit is subtracted first)."""
+
+    name = "softmax"
+
+    def features(self, Z: np.ndarray):
+        E = Z - Z.max(axis=-1, keepdims=True)
+        np.exp(E, out=E)
+        E /= E.sum(axis=-1, keepdims=True)
+        return E, E  # (Φ, cache): the cache is S itself
+
+    def vjp(self, S: np.ndarray, C: np.ndarray) -> np.ndarray:
+        """Σ_k C_k ∂S_k/∂z_r = S_r (C_r − ⟨C, S⟩), with C of shape (n, m) or (n, d', m)."""
+        if C.ndim == 3:
+            S3 = S[:, None, :]
+            out = C - np.einsum("nlm,nm->nl", C, S)[:, :, None]
+            out *= S3
+            return out
+        return S * (C - np.einsum("nm,nm->n", C, S)[:, None])
+
+
+class Pointwise:
+    """Φ(Z) = φ(Z)/m for an activation φ whose φ and φ' come from proofs/activations.py."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._phi = compiled("activations", f"phi_{name}", "numpy")
+        self._dphi = compiled("activations", f"dphi_{name}", "numpy")
+
+    def features(self, Z: np.ndarray):
+        m = Z.shape[-1]
+        return self._phi(Z) / m, self._dphi(Z) / m
+
+    def vjp(self, D: np.ndarray, C: np.ndarray) -> np.ndarray:
+        return C * (D[:, None, :] if C.ndim == 3 else D)
+
+
+ACTIVATIONS = {"softmax": Softmax()}
+for _n in ("exp", "relu", "sigmoid", "tanh", "swish"):
+    ACTIVATIONS[_n] = Pointwise(_n)
+
+
+def get_activation(name: str):
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
+
+
+# ------------------------------------------------------------------------------------------ params
+@dataclass(frozen=True)
+class Params:
+    """Trained first layer ``W`` (d×m) and fixed signs ``A`` (d_out×m), with how they were drawn."""
+
+    W: np.ndarray
+    A: np.ndarray
+    sigma: float = 1.0
+    scheme: str = "iid"
+    seed: int | None = None
+    activation: str = "softmax"
+
+    @property
+    def d(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def d_out(self) -> int:
+        return self.A.shape[0]
+
+    def with_W(self, W: np.ndarray) -> "Params":
+        return dataclasses.replace(self, W=W)
+
+
+def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="softmax") -> Params:
+    """Draw W(0) and A per MATH.md §1: w_r ~ N(0, σ²I), a_{ℓ,r} ~ Uniform{±1}.
+
+    ``scheme="symmetric"`` (m even) copies the first m/2 neurons with opposite output signs, so that
+    F(W(0), x) = 0 for every x.
+    """
+    d = V.positive_int(d, "d")
+    m = V.positive_int(m, "m")
+    d_out = d if d_out is None else V.positive_int(d_out, "d_out")
+    sigma = V.positive_float(sigma, "sigma")
+    act = get_activation(activation)  # validates the name
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if scheme == "symmetric" and m % 2:
+        raise ValueError(f"the symmetric scheme needs an even width m, got m = {m}")
+    rng = np.random.default_rng(seed)
+    if scheme == "iid":
+        W = sigma * rng.standard_normal((d, m))
+        A = rng.choice(np.array([-1.0, 1.0]), size=(d_out, m))
+    else:
+        h = m // 2
+        W0 = sigma * rng.standard_normal((d, h))
+        A0 = rng.choice(np.array([-1.0, 1.0]), size=(d_out, h))
+        W = np.concatenate([W0, W0], axis=1)
+        A = np.concatenate([A0, -A0], axis=1)
+    return Params(W=W, A=A, sigma=sigma, scheme=scheme, seed=seed, activation=act.name)
+
+
+def params_from(W, A, activation: str = "softmax") -> Params:
+    """Params from explicit arrays (validated), e.g. for an adversarial search over W."""
+    W = V.matrix(W, "W")
+    A = V.matrix(A, "A", cols=W.shape[1], cols_name="m (columns of W)")
+    return Params(W=W, A=A, sigma=float("nan"), scheme="given", seed=None, activation=get_activation(activation).name)
+
+
+# ------------------------------------------------------------------------------------------ core maps
+def _kappa(params: Params, kappa) -> float:
+    return float(params.m) if kappa is None else V.positive_float(kappa, "kappa")
+
+
+def _check(params: Params, X, name: str = "X") -> np.ndarray:
+    if not isinstance(params, Params):
+        raise ValueError(f"params must be a Params from init_params, got {type(params).__name__}")
+    return V.matrix(X, name, cols=params.d)
+
+
+def _features(params: Params, X: np.ndarray):
+    act = get_activation(params.activation)
+    Phi, cache = act.features(X @ params.W)
+    return act, Phi, cache
+
+
+def forward(params: Params, X, kappa=None) -> np.ndarray:
+    """F(W, X) of shape (n, d_out); ``kappa=None`` means κ = m."""
+    X = _check(params, X)
+    k = _kappa(params, kappa)
+    _, Phi, _ = _features(params, X)
+    return k * (Phi @ params.A.T)
+
+
+def residual(params: Params, X, Y, kappa=None) -> np.ndarray:
+    """E = F(W, X) − Y, shape (n, d_out); its row-major flattening is MATH.md's e."""
+    X = _check(params, X)
+    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    return forward(params, X, kappa) - Y
+
+
+def loss(params: Params, X, Y, kappa=None) -> float:
+    """L(W) = ½ Σ_{i,ℓ} (F_ℓ(W, x_i) − y_{i,ℓ})²."""
+    E = residual(params, X, Y, kappa)
+    return 0.5 * float(np.vdot(E, E))
+
+
+def _grad_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, cache) -> np.ndarray:
+    # ∇_{w_r} L = κ Σ_i x_i Σ_ℓ e_{iℓ} P_{(i,ℓ),r}  (G1): one VJP of Φ, then Xᵀ G.
+    G = act.vjp(cache, E @ params.A)
+    G *= k
+    return X.T @ G
+
+
+def gradient(params: Params, X, Y, kappa=None) -> np.ndarray:
+    """∇_W L (d×m), by G1 (no Jacobian is formed)."""
+    X = _check(params, X)
+    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    k = _kappa(params, kappa)
+    act, Phi, cache = _features(params, X)
+    E = k * (Phi @ params.A.T) - Y
+    return _grad_from(params, X, E, k, act, cache)
+
+
+def gd_step(params: Params, X, Y, eta, kappa=None) -> Params:
+    """One gradient-descent step W ← W − η∇L(W)."""
+    eta = V.positive_float(eta, "eta")
+    return params.with_W(params.W - eta * gradient(params, X, Y, kappa))
+
+
+def tangent_features(params: Params, X) -> np.ndarray:
+    """P of G4, shape (n·d_out, m), rows (i, ℓ) row-major: the Jacobian of F_ℓ(x_i) w.r.t. w_r is
+    κ P_{(i,ℓ),r} x_i."""
+    X = _check(params, X)
+    act, _, cache = _features(params, X)
+    n = X.shape[0]
+    P = act.vjp(cache, np.broadcast_to(params.A, (n,) + params.A.shape))
+    return P.reshape(n * params.d_out, params.m)
+
+
+def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
+    """H(W) of G4, shape (n1·d_out, n2·d_out), rows and columns ordered (i, ℓ) row-major.
+
+    H = (κ²/m) (P₁P₂ᵀ) ∘ (X₁X₂ᵀ ⊗ 11ᵀ): one BLAS product of the tangent features (a symmetric rank-k
+    update when X2 is None); the Jacobian is never formed.
+    """
+    X1 = _check(params, X1, "X1")
+    k = _kappa(params, kappa)
+    P1 = tangent_features(params, X1)
+    if X2 is None:
+        X2, P2 = X1, P1
+        H = P1 @ P1.T  # numpy recognises a @ a.T and calls syrk
+    else:
+        X2 = _check(params, X2, "X2")
+        P2 = tangent_features(params, X2)
+        H = P1 @ P2.T
+    n1, n2, q = X1.shape[0], X2.shape[0], params.d_out
+    Gs = (k * k / params.m) * (X1 @ X2.T)
+    H4 = H.reshape(n1, q, n2, q)
+    H4 *= Gs[:, None, :, None]
+    return H
+
+
+def ntk_jacobian(params: Params, X, kappa=None) -> np.ndarray:
+    """The Jacobian J of vec F w.r.t. vec W (rows (i, ℓ), columns (j, r) row-major over W's (d, m)).
+
+    Slow and memory-hungry (a factor d over P): for tests and small checks only; H = J Jᵀ / m.
+    """
+    X = _check(params, X)
+    k = _kappa(params, kappa)
+    P = tangent_features(params, X).reshape(X.shape[0], params.d_out, params.m)
+    J = k * P[:, :, None, :] * X[:, None, :, None]
+    return J.reshape(X.shape[0] * params.d_out, params.d * params.m)
