@@ -15,16 +15,31 @@ _MODULES = {
     "G4": "ntk_factorization",
     "G5": "ntk_limit",
     "G6": "ntk_positive_definite",
+    "B1": "init_bound",
+    "B2": "softmax_ratio",
+    "B3": "ntk_perturbation",
+    "B4": "hessian_bound",
+    "B5": "one_step_descent",
+    "B6": "weight_movement",
+    "B7": "ntk_concentration",
+    "T1": "linear_convergence",
 }
+
+
+def _present() -> dict[str, str]:
+    import importlib.util
+
+    return {c: n for c, n in _MODULES.items() if importlib.util.find_spec(f"proofs.{n}") is not None}
 
 
 def lemma(code: str):
     """The proofs module of a lemma, by its MATH.md code (``"G1"``) or id (``"softmax-gradient"``)."""
-    for c, name in _MODULES.items():
+    for c, name in _present().items():
         if code in (c, name.replace("_", "-")):
             return importlib.import_module(f"proofs.{name}")
-    raise KeyError(f"no proofs module for {code!r}; known: {', '.join(_MODULES)}")
+    raise KeyError(f"no proofs module for {code!r}; known: {', '.join(_present())}")
 
 
 def codes() -> list[str]:
-    return list(_MODULES)
+    """The codes of the lemmas whose proofs module exists, in MATH.md order."""
+    return list(_present())

@@ -1,0 +1,269 @@
+"""Numeric checks of the exact identities G1–G6 (MATH.md §2)."""
+from __future__ import annotations
+
+import numpy as np
+
+import ntkcheck as nk
+from ntkcheck._compile import compiled
+from ntkcheck.checks import Outcome, register
+from ntkcheck.checks._stats import loglog_slope
+from ntkcheck.network import get_activation
+
+EPS = np.finfo(float).eps
+
+
+def _random_case(rng, n_max=6, d_max=4, q_max=3, m_max=12, sigma_range=(1e-3, 10.0)):
+    """A random small problem: sizes, σ log-uniform in sigma_range, data in the unit ball, labels, κ."""
+    n, d, q = (int(rng.integers(1, t + 1)) for t in (n_max, d_max, q_max))
+    m = int(rng.integers(1, m_max + 1))
+    sigma = float(np.exp(rng.uniform(*np.log(sigma_range))))
+    seed = int(rng.integers(2**31 - 1))
+    p = nk.init_params(d, m, d_out=q, sigma=sigma, seed=seed)
+    X = nk.ball(n, d, seed=seed + 1)
+    Y = nk.labels(n, q, seed=seed + 2)
+    kappa = float(m) if rng.random() < 0.5 else float(np.sqrt(m))
+    return p, X, Y, kappa
+
+
+def _relmax(a, b) -> float:
+    """max |a − b| / max |b| (normwise relative error; 0 when both vanish)."""
+    scale = np.max(np.abs(b))
+    diff = np.max(np.abs(a - b))
+    return float(diff / scale) if scale > 0 else float(diff)
+
+
+# G1 ----------------------------------------------------------------------------------------------
+G1_TOL_MP = 1e-11     # float64 gradient vs the 50-digit twin, normwise relative
+G1_TOL_FD = 1e-6      # vs central differences (h = ε^{1/3}·(1+|w|)), normwise relative, above rounding
+
+
+def _output_rounding(p, X, kappa) -> float:
+    """A float64 rounding bound for one output F_ℓ(x): logits carry error ε|z|, S inherits twice that
+    relatively, and the κ-weighted sum over m neurons adds mε: 4κε(m + 2 + max|z|)."""
+    return 4 * kappa * EPS * (p.m + 2 + float(np.max(np.abs(X @ p.W))))
+
+
+@register("G1", short="∂F_ℓ/∂w_r = κ S_r (a_ℓr − ⟨a_ℓ,S⟩) x", id="softmax-gradient", proof="softmax_gradient",
+          what="∇L from G1 vs central finite differences and vs the 50-digit mpmath twin")
+def check_g1(ctx) -> Outcome:
+    trials = ctx.trials(25)
+    worst_mp = worst_fd = 0.0
+    for t in range(trials):
+        p, X, Y, kappa = _random_case(ctx.rng)
+        g = nk.gradient(p, X, Y, kappa)
+        g_mp = nk.to_float(nk.gradient_mp(p, X, Y, kappa, dps=50))
+        worst_mp = max(worst_mp, _relmax(g, g_mp))
+        fd = np.empty_like(g)
+        for j in range(p.d):
+            for r in range(p.m):
+                h = EPS ** (1 / 3) * (1 + abs(p.W[j, r]))
+                Wp, Wm = p.W.copy(), p.W.copy()
+                Wp[j, r] += h
+                Wm[j, r] -= h
+                fd[j, r] = (nk.loss(p.with_W(Wp), X, Y, kappa) - nk.loss(p.with_W(Wm), X, Y, kappa)) / (2 * h)
+        # a central difference cannot resolve below (rounding error of L)/h, with the rounding error of L
+        # at most Σ|e|·(rounding of F) (+ its square); allow 10× that floor on top of the tolerance
+        dF = _output_rounding(p, X, kappa)
+        e1 = float(np.abs(nk.residual(p, X, Y, kappa)).sum())
+        floor = 10 * (e1 * dF + dF**2) / (EPS ** (1 / 3))
+        worst_fd = max(worst_fd, float(np.max(np.abs(fd - g)) / (G1_TOL_FD * np.max(np.abs(g)) + floor)))
+        ctx.advance((t + 1) / trials)
+    ratio = max(worst_mp / G1_TOL_MP, worst_fd)
+    return Outcome(holds=ratio <= 1, trials=trials, max_error=worst_mp, tolerance=G1_TOL_MP,
+                   sizes={"n": "1–6", "d": "1–4", "d_out": "1–3", "m": "1–12", "sigma": "1e-3–10"},
+                   details={"max_rel_error_mpmath": worst_mp, "fd_ratio": worst_fd,
+                            "fd_meaning": "max|fd − ∇L| / (1e-6·max|∇L| + 10·rounding floor of the difference)",
+                            "dps": 50})
+
+
+# G2 ----------------------------------------------------------------------------------------------
+@register("G2", short="F(W + v1ᵀ) = F(W); Σ_r w_r conserved by GD", id="shift-invariance", proof="shift_invariance",
+          what="F(W+v1ᵀ)=F(W); rows of P sum to 0; Σ_r w_r conserved over 100 GD steps (vs rounding bounds)")
+def check_g2(ctx) -> Outcome:
+    trials = ctx.trials(12)
+    steps = 100
+    worst = {"shift": 0.0, "rowsum": 0.0, "drift": 0.0}
+    for t in range(trials):
+        p, X, Y, kappa = _random_case(ctx.rng, m_max=64)
+        m = p.m
+        # (a) F(W + v1ᵀ, x) = F(W, x), up to the rounding of both evaluations
+        v = ctx.rng.normal(scale=3.0, size=(p.d, 1))
+        F0 = nk.forward(p, X, kappa)
+        pv = p.with_W(p.W + v)
+        F1 = nk.forward(pv, X, kappa)
+        bound = _output_rounding(p, X, kappa) + _output_rounding(pv, X, kappa)
+        worst["shift"] = max(worst["shift"], float(np.max(np.abs(F1 - F0))) / bound)
+        # (b) each row of P sums to 0: Σ_r S_r(a_r − c) = ⟨a,S⟩ − cΣS vanishes up to the rounding of c and
+        # of ΣS = 1, at most (2m + 8)ε Σ_r S_r(|a_r| + |c|) = 2(2m + 8)ε for ±1 signs
+        P = nk.tangent_features(p, X)
+        worst["rowsum"] = max(worst["rowsum"], float(np.abs(P.sum(axis=1)).max() / (2 * (2 * m + 8) * EPS)))
+        # (c) GD conserves Σ_r w_r: each step changes it by rounding only, at most
+        # 4(m+2)ε (max|W| + η max|∇L|) per coordinate.
+        H = nk.empirical_ntk(p, X, kappa=kappa)
+        eta = 0.5 / (m * max(np.linalg.norm(H, 2), 1e-12))
+        q = p
+        s0 = p.W.sum(axis=1)
+        budget = 0.0
+        for _ in range(steps):
+            grad = nk.gradient(q, X, Y, kappa)
+            budget += 4 * (m + 2) * EPS * (np.max(np.abs(q.W)) + eta * np.max(np.abs(grad)))
+            q = q.with_W(q.W - eta * grad)
+        drift = float(np.max(np.abs(q.W.sum(axis=1) - s0)))
+        worst["drift"] = max(worst["drift"], drift / budget)
+        ctx.advance((t + 1) / trials)
+    ratio = max(worst.values())
+    return Outcome(holds=ratio <= 1, trials=trials, worst_ratio=ratio,
+                   sizes={"n": "1–6", "d": "1–4", "d_out": "1–3", "m": "1–64", "gd_steps": steps},
+                   details={f"worst_ratio_{k}": v for k, v in worst.items()}
+                   | {"meaning": "observed / float64 rounding bound; the identities hold exactly in exact arithmetic"})
+
+
+# G3 ----------------------------------------------------------------------------------------------
+G3_TOL = 1e-6
+
+
+def hessian_blocks(p, x, kappa) -> np.ndarray:
+    """∇²_W F_ℓ(x) for every ℓ from the compiled G3 expression: shape (d_out, d·m, d·m), index (j, r)."""
+    M_entry = compiled("hessian", "hessian_M_entry", "numpy")
+    S, _ = get_activation("softmax").features((x @ p.W)[None, :])
+    S = S[0]
+    V = p.A - (p.A @ S)[:, None]                   # v = a_ℓ − ⟨a_ℓ,S⟩1, shape (d_out, m)
+    delta = np.eye(p.m)
+    M = M_entry(delta[None], S[None, :, None], S[None, None, :], V[:, :, None], V[:, None, :])
+    xx = np.outer(x, x)
+    # κ M_{rs} x_j x_{j'} arranged as [(j, r), (j', s)]
+    return kappa * np.einsum("lrs,jk->ljrks", M, xx).reshape(p.d_out, p.d * p.m, p.d * p.m)
+
+
+@register("G3", short="∇²F_ℓ = κ M ⊗ xxᵀ", id="hessian", proof="hessian",
+          what="κ M ⊗ xxᵀ from G3 vs central differences of the Jacobian")
+def check_g3(ctx) -> Outcome:
+    trials = ctx.trials(20)
+    worst = 0.0
+    for t in range(trials):
+        p, X, _, kappa = _random_case(ctx.rng, n_max=1, m_max=8)
+        x = X[0]
+        Hs = hessian_blocks(p, x, kappa)
+        fd = np.empty_like(Hs)
+        w = p.W.reshape(-1)
+        for c in range(w.size):
+            h = EPS ** (1 / 3) * (1 + abs(w[c]))
+            wp, wm = w.copy(), w.copy()
+            wp[c] += h
+            wm[c] -= h
+            Jp = nk.ntk_jacobian(p.with_W(wp.reshape(p.W.shape)), X, kappa)
+            Jm = nk.ntk_jacobian(p.with_W(wm.reshape(p.W.shape)), X, kappa)
+            fd[:, :, c] = (Jp - Jm) / (2 * h)
+        # rounding floor of a central difference of the Jacobian (whose entries carry κ·P·x rounding)
+        floor = 10 * _output_rounding(p, X, kappa) * np.max(np.abs(x)) / EPS ** (1 / 3)
+        worst = max(worst, float(np.max(np.abs(fd - Hs)) / (G3_TOL * np.max(np.abs(Hs)) + floor)))
+        ctx.advance((t + 1) / trials)
+    return Outcome(holds=worst <= 1, trials=trials, worst_ratio=worst,
+                   sizes={"n": 1, "d": "1–4", "d_out": "1–3", "m": "1–8"},
+                   details={"meaning": "max|fd − κM⊗xxᵀ| / (1e-6·max|κM⊗xxᵀ| + 10·rounding floor)"})
+
+
+# G4 ----------------------------------------------------------------------------------------------
+G4_TOL = 1e-12
+
+
+@register("G4", short="H = (κ²/m)(PPᵀ)∘(G⊗11ᵀ) = JJᵀ/m ⪰ 0", id="ntk-factorization", proof="ntk_factorization",
+          what="H from (κ²/m)(PPᵀ)∘(G⊗11ᵀ) vs the Jacobian Gram JJᵀ/m and the 50-digit twin; H ⪰ 0")
+def check_g4(ctx) -> Outcome:
+    trials = ctx.trials(12)
+    worst = {"jacobian": 0.0, "mpmath": 0.0, "psd": 0.0}
+    for t in range(trials):
+        big = t % 3 == 0
+        p, X, _, kappa = _random_case(ctx.rng, n_max=24 if big else 5, d_max=8 if big else 4,
+                                      m_max=256 if big else 10)
+        H = nk.empirical_ntk(p, X, kappa=kappa)
+        J = nk.ntk_jacobian(p, X, kappa)
+        worst["jacobian"] = max(worst["jacobian"], _relmax(H, J @ J.T / p.m))
+        if not big:
+            worst["mpmath"] = max(worst["mpmath"], _relmax(H, nk.to_float(nk.empirical_ntk_mp(p, X, kappa=kappa))))
+        lam = np.linalg.eigvalsh(H)
+        # H ⪰ 0 up to rounding: λ_min ≥ −(size)·ε·‖H‖
+        worst["psd"] = max(worst["psd"], float(-lam[0] / (H.shape[0] * EPS * max(lam[-1], 1e-300) * 4)))
+        ctx.advance((t + 1) / trials)
+    err = max(worst["jacobian"], worst["mpmath"])
+    return Outcome(holds=err <= G4_TOL and worst["psd"] <= 1, trials=trials, max_error=err, tolerance=G4_TOL,
+                   sizes={"n": "1–24", "d": "1–8", "d_out": "1–3", "m": "1–256"},
+                   details={"max_rel_error_jacobian": worst["jacobian"], "max_rel_error_mpmath": worst["mpmath"],
+                            "psd_ratio": worst["psd"]})
+
+
+# G5 ----------------------------------------------------------------------------------------------
+G5_SLOPE_TOL = 0.1
+
+
+@register("G5", short="H(W(0)) → K⊗I, K = G∘exp(σ²G)", id="ntk-limit", proof="ntk_limit",
+          what="‖H(W(0)) − K⊗I‖₂ at growing m (iid init, κ=m): fitted log-log slope ≈ −1/2")
+def check_g5(ctx) -> Outcome:
+    # σ = 0.5: the m^{-1/2} regime starts early; at σ = 1 the log-normal tails delay it past m = 2^15 (B7)
+    n, d, q, sigma = 6, 3, 2, 0.5
+    widths = [2**k for k in range(8, 16)]
+    seeds = ctx.trials(16)
+    X = nk.sphere(n, d, seed=ctx.seed_from_rng())
+    Hstar = nk.limit_ntk(X, sigma=sigma, d_out=q)
+    errs = []
+    for a, m in enumerate(widths):
+        e = [np.linalg.norm(nk.empirical_ntk(nk.init_params(d, m, q, sigma, seed=ctx.seed_from_rng()), X) - Hstar, 2)
+             for _ in range(seeds)]
+        errs.append(float(np.mean(e)))
+        ctx.advance((a + 1) / len(widths))
+    fit = loglog_slope(widths, errs)
+    holds = abs(fit["slope"] + 0.5) <= G5_SLOPE_TOL
+    return Outcome(holds=holds, trials=seeds * len(widths), max_error=abs(fit["slope"] + 0.5),
+                   tolerance=G5_SLOPE_TOL,
+                   sizes={"n": n, "d": d, "d_out": q, "sigma": sigma, "m": widths, "seeds_per_m": seeds},
+                   details={"mean_error": errs, "slope": fit["slope"], "slope_ci": fit["ci"],
+                            "norm_Hstar": float(np.linalg.norm(Hstar, 2)),
+                            "relative_error_at_largest_m": errs[-1] / float(np.linalg.norm(Hstar, 2)),
+                            "meaning": "max_error is |slope + 1/2|"})
+
+
+# G6 ----------------------------------------------------------------------------------------------
+G6_TERMS = 12
+
+
+def hadamard_bound(G: np.ndarray, sigma: float, terms: int = G6_TERMS, eig=None) -> float:
+    """Σ_{k≤N} (σ^{2k}/k!) λ_min(G^{∘(k+1)}) (G6), with λ_min clipped below at 0 (G^{∘k} ⪰ 0)."""
+    coef = compiled("ntk_positive_definite", "hadamard_coefficient", "numpy")
+    eig = eig or (lambda M: np.linalg.eigvalsh(M)[0])
+    total, Gk = 0.0, G.copy()
+    for k in range(terms + 1):
+        total += float(coef(sigma, k)) * max(eig(Gk), 0.0)
+        Gk = Gk * G
+    return total
+
+
+@register("G6", short="λ_min(K) ≥ Σ_k σ^{2k}/k! λ_min(G^{∘k+1}) > 0", id="ntk-positive-definite", proof="ntk_positive_definite",
+          what="λ_min(K) > 0 on sphere data (mpmath decides when float64 cannot) and ≥ the Hadamard-series bound")
+def check_g6(ctx) -> Outcome:
+    trials = ctx.trials(20)
+    worst, n_mp, lam_min_seen = 0.0, 0, np.inf
+    holds = True
+    cases = [(18, 2, 0.1)]  # MATH.md's example: float64 eigvalsh says negative, 100 digits say positive
+    while len(cases) < trials:
+        cases.append((int(ctx.rng.integers(2, 21)), int(ctx.rng.integers(2, 6)),
+                      float(np.exp(ctx.rng.uniform(np.log(0.1), np.log(3.0))))))
+    for t, (n, d, sigma) in enumerate(cases):
+        X = nk.sphere(n, d, seed=ctx.seed_from_rng())
+        K = nk.limit_kernel(X, sigma=sigma)
+        ev = np.linalg.eigvalsh(K)
+        lam = float(ev[0])
+        bound = hadamard_bound(X @ X.T, sigma)
+        resolution = 8 * n * EPS * ev[-1]
+        if lam <= resolution or bound > lam - resolution:
+            # float64 cannot decide: recompute λ_min(K) (and the bound) at 100 digits
+            n_mp += 1
+            lam = float(nk.eigvalsh_mp(nk.limit_kernel_mp(X, sigma=sigma, dps=100), dps=100)[0])
+            bound = hadamard_bound(X @ X.T, sigma, eig=lambda M: float(nk.eigvalsh_mp(M, dps=100)[0]))
+        holds &= lam > 0 and bound <= lam
+        lam_min_seen = min(lam_min_seen, lam)
+        worst = max(worst, bound / lam if lam > 0 else np.inf)
+        ctx.advance((t + 1) / trials)
+    return Outcome(holds=bool(holds), trials=trials, worst_ratio=worst,
+                   sizes={"n": "2–20", "d": "2–5", "sigma": "0.1–3", "series_terms": G6_TERMS},
+                   details={"decided_with_mpmath": n_mp, "smallest_lambda_min": lam_min_seen,
+                            "meaning": "worst_ratio is (Hadamard-series bound)/λ_min(K); λ_min > 0 in every trial"})
