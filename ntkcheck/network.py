@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.blas import dsyrk as _dsyrk
 
 from ntkcheck import _validate as V
 from ntkcheck._compile import compiled
@@ -40,6 +41,13 @@ class Softmax:
             return out
         return S * (C - np.einsum("nm,nm->n", C, S)[:, None])
 
+    def tangent(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), in two passes over one buffer."""
+        P = np.empty((S.shape[0],) + A.shape)
+        np.subtract(A[None, :, :], (S @ A.T)[:, :, None], out=P)
+        P *= S[:, None, :]
+        return P
+
 
 class Pointwise:
     """Φ(Z) = φ(Z)/m for an activation φ whose φ and φ' come from proofs/activations.py."""
@@ -55,6 +63,10 @@ class Pointwise:
 
     def vjp(self, D: np.ndarray, C: np.ndarray) -> np.ndarray:
         return C * (D[:, None, :] if C.ndim == 3 else D)
+
+    def tangent(self, D: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """P of G4 as (n, d', m): a_{ℓ,r} φ'(z_{i,r})/m."""
+        return A[None, :, :] * D[:, None, :]
 
 
 ACTIVATIONS = {"softmax": Softmax()}
@@ -203,8 +215,7 @@ def tangent_features(params: Params, X) -> np.ndarray:
     X = _check(params, X)
     act, _, cache = _features(params, X)
     n = X.shape[0]
-    P = act.vjp(cache, np.broadcast_to(params.A, (n,) + params.A.shape))
-    return P.reshape(n * params.d_out, params.m)
+    return act.tangent(cache, params.A).reshape(n * params.d_out, params.m)
 
 
 def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
@@ -215,18 +226,33 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     """
     X1 = _check(params, X1, "X1")
     k = _kappa(params, kappa)
+    q = params.d_out
     P1 = tangent_features(params, X1)
     if X2 is None:
-        X2, P2 = X1, P1
-        H = P1 @ P1.T  # numpy recognises a @ a.T and calls syrk
-    else:
-        X2 = _check(params, X2, "X2")
-        P2 = tangent_features(params, X2)
-        H = P1 @ P2.T
-    n1, n2, q = X1.shape[0], X2.shape[0], params.d_out
+        return _symmetric_ntk(P1, (k * k / params.m) * (X1 @ X1.T), q)
+    X2 = _check(params, X2, "X2")
+    H = P1 @ tangent_features(params, X2).T
     Gs = (k * k / params.m) * (X1 @ X2.T)
-    H4 = H.reshape(n1, q, n2, q)
-    H4 *= Gs[:, None, :, None]
+    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= Gs[:, None, :, None]
+    return H
+
+
+def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int, block: int = 512) -> np.ndarray:
+    """(PPᵀ) ∘ (Gs ⊗ 11ᵀ) for C-ordered P: one syrk (the lower triangle), then, one block of rows at a
+    time, the Hadamard product on the lower triangle and a mirror into the upper one."""
+    N = P.shape[0]
+    # dsyrk on Pᵀ (Fortran-ordered, no copy) with trans=1 gives the upper triangle of PPᵀ in a
+    # Fortran-ordered array; its transpose is a C-ordered array with the lower triangle filled.
+    H = _dsyrk(1.0, P.T, trans=1).T
+    b = max(q, block - block % q)
+    for i in range(0, N, b):
+        j = min(i + b, N)
+        rows = H[i:j, :j]
+        rows.reshape((j - i) // q, q, j // q, q)[...] *= Gs[i // q:j // q, None, :j // q, None]
+        H[:i, i:j] = H[i:j, :i].T
+        diag = H[i:j, i:j]
+        iu = np.triu_indices(j - i, 1)
+        diag[iu] = diag.T[iu]
     return H
 
 

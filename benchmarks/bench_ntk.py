@@ -1,0 +1,147 @@
+"""Benchmark: ntkcheck.empirical_ntk against the BLAS floor and against autodiff peers (issue 2).
+
+    python benchmarks/bench_ntk.py                 # all, at n=256, d=32, d_out=8, m=4096
+    python benchmarks/bench_ntk.py --no-peers      # only ours vs the BLAS floor
+    python benchmarks/bench_ntk.py --json benchmarks/results/ntk.json
+
+Everything is measured in the same run (best of --repeats), and every kernel is compared with ours
+(normwise relative difference, must be ≤ 1e-12). The targets:
+
+* ours ≤ 1.2 × the bare product P·Pᵀ of the same shape (numpy's a @ a.T is a syrk: the floor);
+* ≥ 2 × faster than neural-tangents' structured-derivatives NTK (``implementation=3``);
+* ≥ 20 × faster than a Jacobian-contraction NTK (neural-tangents ``implementation=1``).
+
+The peers run in their own virtualenv (neural-tangents 0.6.5 needs old pins that must stay out of the
+project's dependencies): ``benchmarks/peers/setup_peers.sh`` makes it, or reuses it, at
+``$NTKCHECK_PEERS_VENV`` (default ``~/.cache/ntkcheck/peers-venv``); this script calls it, then runs
+``benchmarks/peers/nt_ntk.py`` with that venv's python on the same inputs, saved to a temporary .npz.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import ntkcheck as nk
+from ntkcheck._results import versions, write_json
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def rel(a, b) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return "; ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} threads={i['num_threads']}"
+                         for i in threadpool_info())
+    except ImportError:
+        return "threadpoolctl not installed"
+
+
+def run_peers(X, params, kappa, repeats) -> dict:
+    print("setting up / reusing the peers venv (benchmarks/peers/setup_peers.sh) ...", flush=True)
+    out = subprocess.run(["bash", str(PEERS / "setup_peers.sh")], check=True, stdout=subprocess.PIPE, text=True)
+    py = next(line.split("=", 1)[1] for line in out.stdout.splitlines() if line.startswith("PEERS_PYTHON="))
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(inp, X=X, W=params.W, A=params.A, kappa=np.float64(kappa))
+        cmd = [str(py), str(PEERS / "nt_ntk.py"), str(inp), str(out), "--impl", "3", "1",
+               "--repeats", str(repeats), "--repeats-impl1", "1"]
+        print("running", " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, check=False, stderr=subprocess.DEVNULL)  # failures are recorded in meta
+        with np.load(out, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            kernels = {k: z[k] for k in z.files if k.startswith("H_impl")}
+    return {"meta": meta, "kernels": kernels}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=256)
+    ap.add_argument("--d", type=int, default=32)
+    ap.add_argument("--d-out", type=int, default=8)
+    ap.add_argument("--m", type=int, default=4096)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-peers", action="store_true", help="skip neural-tangents")
+    ap.add_argument("--json", help="write the measurements here (atomically)")
+    a = ap.parse_args(argv)
+
+    params = nk.init_params(a.d, a.m, a.d_out, sigma=1.0, seed=a.seed)
+    X = nk.sphere(a.n, a.d, seed=a.seed + 1)
+    kappa = float(a.m)
+    print(f"n={a.n} d={a.d} d_out={a.d_out} m={a.m}; BLAS: {blas_info()}")
+
+    H = nk.empirical_ntk(params, X)  # warm-up (also compiles nothing: the fast path is plain numpy)
+    P = nk.tangent_features(params, X)
+    res = {"sizes": vars(a), "versions": versions(), "blas": blas_info(), "seconds": {}, "agreement": {}}
+    t = res["seconds"]
+    t["ours"] = best_of(lambda: nk.empirical_ntk(params, X), a.repeats)
+    t["floor_PPt"] = best_of(lambda: P @ P.T, a.repeats)
+    from scipy.linalg.blas import dsyrk
+
+    t["floor_syrk"] = best_of(lambda: dsyrk(1.0, P.T, trans=1), a.repeats)
+    floor = min(t["floor_PPt"], t["floor_syrk"])
+    # a check of the fast path against the Jacobian Gram on a row subset (the full J is 2 GB here)
+    sub = X[:16]
+    J = nk.ntk_jacobian(params, sub)
+    res["agreement"]["jacobian_gram_16_rows"] = rel(nk.empirical_ntk(params, sub), J @ J.T / a.m)
+    ratios = {"ours / floor": t["ours"] / floor}
+
+    if not a.no_peers:
+        peers = run_peers(X, params, kappa, a.repeats)
+        res["peers"] = peers["meta"]
+        for key, K in peers["kernels"].items():
+            res["agreement"][key] = rel(K, H)
+        for impl, label in (("3", "neural-tangents-3 / ours"), ("1", "neural-tangents-1 / ours")):
+            run = peers["meta"]["impls"].get(impl, {})
+            sec = run.get("best_s") if run.get("status") == "ok" else None
+            if sec:
+                t[f"neural_tangents_{impl}"] = sec
+                ratios[label] = sec / t["ours"]
+    res["ratios"] = ratios
+    targets = {"ours / floor": ("<=", 1.2), "neural-tangents-3 / ours": (">=", 2.0),
+               "neural-tangents-1 / ours": (">=", 20.0)}
+    ok = True
+    print("\nseconds (best of %d):" % a.repeats)
+    for k, v in t.items():
+        print(f"  {k:24s} {v:8.3f}")
+    print("ratios:")
+    for k, v in ratios.items():
+        op, target = targets[k]
+        met = v <= target if op == "<=" else v >= target
+        ok &= met
+        print(f"  {k:26s} {v:7.2f}   target {op} {target}   {'met' if met else 'NOT MET'}")
+    print("agreement (normwise relative, must be ≤ 1e-12):")
+    for k, v in res["agreement"].items():
+        ok &= v <= 1e-12
+        print(f"  {k:26s} {v:.2e}")
+    res["all_targets_met"] = bool(ok)
+    if a.json:
+        write_json(a.json, res)
+        print(f"wrote {a.json}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
