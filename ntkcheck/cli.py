@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -80,7 +81,7 @@ def cmd_verify(args, console: Console) -> int:
                          no_wrap=col in ("code", "id"))
     for r in records:
         err = None if "max_error" not in r else f"{r['max_error']:.2g} ({_fmt(r.get('tolerance'))})"
-        table.add_row(r["code"], r["id"], r["short"] or r["statement"], str(r["trials"]), _fmt(r.get("worst_ratio")),
+        table.add_row(r["code"], r["id"], escape(r["short"] or r["statement"]), str(r["trials"]), _fmt(r.get("worst_ratio")),
                       err or "—", "[green]yes[/]" if r["holds"] else "[bold red]NO[/]", f"{r['seconds']:.1f}")
     console.print(table)
     failed = [r["code"] for r in records if not r["holds"]]
@@ -100,7 +101,7 @@ def cmd_list(args, console: Console) -> int:
     for col in ("code", "id", "proofs module", "what the check does"):
         table.add_column(col, overflow="fold")
     for c in checks.all_checks():
-        table.add_row(c.code, c.id, f"proofs/{c.proof}.py", c.what)
+        table.add_row(c.code, c.id, f"proofs/{c.proof}.py", escape(c.what))
     console.print(table)
     return 0
 
@@ -114,13 +115,13 @@ def cmd_proof(args, console: Console) -> int:
         raise UsageError(exc.args[0]) from None
     with console.status(f"running the sympy derivation of {mod.CODE}"):
         der = mod.derive()
-    console.print(f"[bold]{der.code} {der.id}[/]: {der.statement}\n")
+    console.print(f"[bold]{der.code} {der.id}[/]: {escape(der.statement)}\n")
     for k, s in enumerate(der.steps, 1):
-        line = f"{k:>2}. {s.label}  [dim]({s.kind})[/]"
+        line = f"{k:>2}. {escape(s.label)}  [dim]({s.kind})[/]"
         if s.lhs is not None:
-            line += f"\n    {s.lhs}  {s.relation}  {s.rhs}"
+            line += escape(f"\n    {s.lhs}  {s.relation}  {s.rhs}")
         if s.note:
-            line += f"\n    [italic]{s.note}[/]"
+            line += f"\n    [italic]{escape(s.note)}[/]"
         console.print(line, highlight=False)
     console.print(f"\n{len(der.steps)} steps, all asserted: {der.summary()}")
     return 0
