@@ -22,4 +22,6 @@ def ball(n: int, d: int, seed: int = 0) -> np.ndarray:
 
 def labels(n: int, d_out: int, seed: int = 0, scale: float = 1.0) -> np.ndarray:
     """Labels uniform in [−scale, scale]^{d_out}."""
+    n, d_out = V.positive_int(n, "n"), V.positive_int(d_out, "d_out")
+    scale = V.positive_float(scale, "scale")
     return scale * np.random.default_rng(seed).uniform(-1.0, 1.0, size=(n, d_out))

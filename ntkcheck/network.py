@@ -27,7 +27,9 @@ class Softmax:
     name = "softmax"
 
     def features(self, Z: np.ndarray):
-        E = Z - Z.max(axis=-1, keepdims=True)
+        # logits spanning more than the float range give −inf after the shift: exp(−inf) = 0 is right
+        with np.errstate(over="ignore"):
+            E = Z - Z.max(axis=-1, keepdims=True)
         np.exp(E, out=E)
         E /= E.sum(axis=-1, keepdims=True)
         return E, E  # (Φ, cache): the cache is S itself
@@ -59,7 +61,9 @@ class Pointwise:
 
     def features(self, Z: np.ndarray):
         m = Z.shape[-1]
-        return self._phi(Z) / m, self._dphi(Z) / m
+        # exp(−z) overflows to inf for z < −709 in sigmoid/swish; 1/(1 + inf) = 0 is the right limit
+        with np.errstate(over="ignore"):
+            return self._phi(Z) / m, self._dphi(Z) / m
 
     def vjp(self, D: np.ndarray, C: np.ndarray) -> np.ndarray:
         return C * (D[:, None, :] if C.ndim == 3 else D)
@@ -113,7 +117,8 @@ def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="s
     """Draw W(0) and A per MATH.md §1: w_r ~ N(0, σ²I), a_{ℓ,r} ~ Uniform{±1}.
 
     ``scheme="symmetric"`` (m even) copies the first m/2 neurons with opposite output signs, so that
-    F(W(0), x) = 0 for every x.
+    F(W(0), x) = 0 for every x (exactly in exact arithmetic; in float64 up to the rounding of a sum
+    over m neurons, since BLAS does not add the paired terms together).
     """
     d = V.positive_int(d, "d")
     m = V.positive_int(m, "m")

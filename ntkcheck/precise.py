@@ -71,6 +71,8 @@ def gradient_mp(params: Params, X, Y, kappa=None, dps: int = DEFAULT_DPS) -> np.
     """∇_W L at ``dps`` digits, shape (d, m): Σ_{i,ℓ} e_{iℓ} ∂F_ℓ(x_i)/∂W[j,r] with the G1 entry."""
     X = _check(params, X)
     Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
     d, m, q = params.d, params.m, params.d_out
     with mpmath.workdps(dps):
         k = _kappa(params, kappa)
