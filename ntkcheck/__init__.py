@@ -4,7 +4,15 @@ The public API is what this module re-exports.  See ../shared/MATH.md (the lemma
 D1–D6 name the proofs/ modules, the checks, the tests and the book sections).
 """
 from ntkcheck.data import ball, labels, sphere
-from ntkcheck.kernels import limit_kernel, limit_ntk
+from ntkcheck.kernels import (
+    closed_form_kernel,
+    closed_form_kernel_mp,
+    finite_width_errors,
+    limit_kernel,
+    limit_ntk,
+    quadrature_kernel,
+    quadrature_kernel_mp,
+)
 from ntkcheck.network import (
     ACTIVATIONS,
     Params,
@@ -31,7 +39,8 @@ from ntkcheck.precise import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "Params", "ball", "eigvalsh_mp", "empirical_ntk", "empirical_ntk_mp", "forward",
+    "ACTIVATIONS", "Params", "ball", "closed_form_kernel", "closed_form_kernel_mp", "finite_width_errors",
+    "quadrature_kernel", "quadrature_kernel_mp", "eigvalsh_mp", "empirical_ntk", "empirical_ntk_mp", "forward",
     "forward_mp", "gd_step", "gradient", "gradient_mp", "init_params", "labels", "limit_kernel",
     "limit_kernel_mp", "limit_ntk", "loss", "ntk_jacobian", "params_from", "residual", "sphere",
     "tangent_features", "to_float", "__version__",
