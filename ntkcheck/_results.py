@@ -48,6 +48,7 @@ def write_json(path, data) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes the file owner-only; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         try:

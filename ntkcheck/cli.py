@@ -127,6 +127,149 @@ def cmd_proof(args, console: Console) -> int:
     return 0
 
 
+def cmd_width(args, console: Console) -> int:
+    from dataclasses import replace
+
+    from ntkcheck import width
+
+    cfg = width.FULL if args.full else width.QUICK
+    changes = {}
+    if args.activations is not None:
+        changes["activations"] = tuple(a.strip() for a in args.activations.split(",") if a.strip())
+    if args.n_values is not None:
+        try:
+            changes["n_values"] = tuple(int(v) for v in args.n_values.split(",") if v.strip())
+        except ValueError:
+            raise UsageError(f"--n-values must be comma-separated integers, got {args.n_values!r}") from None
+    if args.seeds is not None:
+        changes["seeds"] = args.seeds
+    if args.eta_rule is not None:
+        changes["eta_rule"] = args.eta_rule
+    if args.no_cert:
+        changes["certify"] = False
+    try:
+        cfg = width.validate(replace(cfg, **changes))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    target = _json_target(args.json)
+    plot = None
+    if args.plot is not None:
+        plot = Path(args.plot)
+        if plot.is_dir() or not (plot.parent if str(plot.parent) else Path(".")).is_dir():
+            raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[book]')") from None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("width experiment", total=None)
+
+        def report(done, total, desc):
+            progress.update(task, completed=done, total=total, description=desc)
+
+        result = width.run(cfg, progress=report)
+    table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; {result['seconds']:.0f} s)")
+    for col in ("activation", "n", "d", "λ", "m_emp", "m_cert T1'", "m_cert T1", "m_cert T1-B7", "m_cert T1-B1B7"):
+        table.add_column(col, justify="left" if col == "activation" else "right")
+    for r in result["rows"]:
+        table.add_row(r["activation"], str(r["n"]), str(r["d"]), _fmt(r["lambda"]), *(
+            "—" if r[k] is None else f"{r[k]:.3g}" for k in ("m_emp", *width.CERT_VARIANTS.values())))
+    console.print(table)
+    fits = Table(title="fitted exponent of n (95% interval)")
+    for col in ("activation", "width", "slope", "interval", "points"):
+        fits.add_column(col)
+    for act, per in result["fits"].items():
+        for key, f in per.items():
+            ci = "—" if f["ci"] is None else f"[{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]"
+            fits.add_row(act, key, _fmt(f["slope"]), ci, str(f["points"]))
+    console.print(fits)
+    console.print(f"reference exponents: paper {width.PAPER_EXPONENT:g}, ReLU (Du et al. 2019) "
+                  f"{width.RELU_LITERATURE_EXPONENT:g}")
+    if target is not None:
+        write_json(target, result)
+        console.print(f"wrote {target}")
+    if plot is not None:
+        width.plot(result, plot)
+        console.print(f"wrote {plot}")
+    return 0
+
+
+def cmd_diffusion(args, console: Console) -> int:
+    from dataclasses import replace
+
+    from ntkcheck import diffusion
+
+    cfg = diffusion.FULL if args.full else diffusion.QUICK
+    changes = {"seed": args.seed}
+    if args.no_pictures:
+        changes["pictures"] = False
+    try:
+        cfg = diffusion.validate(replace(cfg, **changes))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    target = _json_target(args.json)
+    plot_dir = None
+    if args.plot_dir is not None:
+        plot_dir = Path(args.plot_dir)
+        if not plot_dir.is_dir():
+            raise UsageError(f"--plot-dir {args.plot_dir}: not an existing folder")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot-dir needs matplotlib: pip install matplotlib "
+                             "(or pip install -e '.[book]')") from None
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
+        tasks = {}
+
+        def report(phase, frac):
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=100)
+            progress.update(tasks[phase], completed=100 * frac)
+
+        result = diffusion.run(cfg, progress=report)
+    st, a = result["settings"], result["assertions"]
+    table = Table(title=f"score error E‖ŝ − ∇log p_t‖² at t = {st['t']:g} ({'full' if args.full else 'quick'}; "
+                        f"m = {st['m']}, σ = {st['sigma']:g}, {st['seeds']} seed(s), ρ = {st['rho']:.3g})")
+    for col in ("n", "network", "kernel H*", "affine", "trivial", "network/trivial", "early stop", "kernel k"):
+        table.add_column(col, justify="right")
+    for r in result["rows"]:
+        table.add_row(str(r["n"]), *(f"{r[k]:.3g}" for k in ("error_nn", "error_kernel", "error_affine",
+                                                               "error_trivial", "ratio_nn_trivial")),
+                      ",".join(str(s) for s in r["early_stop_steps"]) + (" (budget)" if r["any_hit_budget"] else ""),
+                      ",".join(str(k) for k in r["kernel_k"]))
+    console.print(table)
+    console.print(f"fitted slope of log error vs log n: network {a['slope_nn']:.2f} "
+                  f"[{a['slope_nn_ci'][0]:.2f}, {a['slope_nn_ci'][1]:.2f}], kernel {a['slope_kernel']:.2f} "
+                  f"[{a['slope_kernel_ci'][0]:.2f}, {a['slope_kernel_ci'][1]:.2f}] (95%)")
+    trk = result["tracking"]
+    tt = Table(title=f"tracking: max_k RMS ‖f_NN − f_lin‖ (n = {trk['n']}, {trk['steps']} steps)")
+    for col in ("m", "H* train", "H* fresh", "H(W(0)) train", "H(W(0)) fresh"):
+        tt.add_column(col, justify="right")
+    series = ("star_train", "star_fresh", "emp_train", "emp_fresh")
+    for r in trk["per_m"]:
+        tt.add_row(str(r["m"]), *(f"{r[f'max_{k}']:.3g}" for k in series))
+    tt.add_row("slope", *(f"{trk['slopes'][k]['slope']:.2f}" for k in series))
+    console.print(tt)
+    if result["pictures"]:
+        ed = result["pictures"]["energy_distance"]
+        console.print("probability-flow ODE, energy distance to p_(t_min): learned score "
+                      f"{ed['learned_ode_vs_p_tmin']:.4f}, true score {ed['exact_ode_vs_p_tmin']:.4f}, "
+                      f"sampling floor {ed['p_tmin_vs_p_tmin (sampling floor)']:.4f}")
+    console.print(f"slope < 0: {a['slope_nn_negative']}; tracking decreasing in m: {a['tracking_decreasing_in_m']}; "
+                  f"network/trivial at n = {result['rows'][-1]['n']}: {a['ratio_nn_trivial_at_largest_n']:.3g} "
+                  f"({result['seconds']['total']:.0f} s)")
+    if target is not None:
+        write_json(target, result)
+        console.print(f"wrote {target}")
+    if plot_dir is not None:
+        for path in diffusion.plot(result, plot_dir):
+            console.print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ntkcheck", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -138,9 +281,34 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_verify)
     sub.add_parser("list", help="list the registered checks").set_defaults(func=cmd_list)
+    w = sub.add_parser("width", help="the width experiment: m_emp(n) and m_cert(n) for softmax, exp, relu")
+    w.add_argument("--json", metavar="PATH", help="write the rows, fits and configuration to PATH")
+    w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu (default all)")
+    w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (default 2,3,4,6,8,11,16,23,32)")
+    w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) (quick 5, full 10)")
+    mode = w.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the quick defaults (the default)")
+    mode.add_argument("--full", action="store_true", help="more seeds, δ = 0.1, a √2 grid, larger widths")
+    w.add_argument("--plot", metavar="PATH", help="a log-log plot of m against n (needs matplotlib)")
+    w.add_argument("--eta-rule", choices=("limit", "empirical"), help="λ and ‖H‖ of the step size: the "
+                   "infinite-width NTK (default) or H(W(0)) of each draw")
+    w.add_argument("--no-cert", action="store_true", help="skip the certified widths")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_width)
     p = sub.add_parser("proof", help="show a lemma's symbolic derivation")
     p.add_argument("code", help="a code or id, e.g. G1 or softmax-gradient")
     p.set_defaults(func=cmd_proof)
+    df = sub.add_parser("diffusion", help="the application (MATH.md §6): learning a diffusion model's score")
+    size = df.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="the quick defaults (a few minutes; the default)")
+    size.add_argument("--full", action="store_true",
+                      help="n up to 2048, m = 1024, 3 seeds, larger step budgets (roughly an hour on two cores)")
+    df.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    df.add_argument("--no-pictures", action="store_true", help="skip the two-dimensional pictures (faster)")
+    df.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
+    df.add_argument("--plot-dir", metavar="DIR", help="save the figures (PNG) into DIR")
+    df.add_argument("--quiet", action="store_true", help="no progress bar")
+    df.set_defaults(func=cmd_diffusion)
     return ap
 
 

@@ -23,6 +23,12 @@ _MODULES = {
     "B6": "weight_movement",
     "B7": "ntk_concentration",
     "T1": "linear_convergence",
+    "D1": "forward_process",
+    "D2": "gmm_score",
+    "D3": "tweedie_dsm",
+    "D4": "input_lift",
+    "D5": "kernel_regression_tracking",
+    "D6": "score_generalization",
 }
 
 

@@ -69,7 +69,8 @@ class Check:
 
 REGISTRY: dict[str, Check] = {}
 # one module per MATH.md section; each registers its checks on import
-_SECTIONS = ("ntkcheck.checks.identities", "ntkcheck.checks.bounds", "ntkcheck.checks.convergence")
+_SECTIONS = ("ntkcheck.checks.identities", "ntkcheck.checks.bounds", "ntkcheck.checks.convergence",
+             "ntkcheck.checks.diffusion")
 
 
 def register(code: str, id: str, *, proof: str, what: str, short: str = ""):

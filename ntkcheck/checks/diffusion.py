@@ -1,0 +1,300 @@
+"""Numeric checks of the application (MATH.md §6, D1–D6).
+
+Statistical checks state their threshold: a z-test at z = 5 (two-sided p ≈ 6e−7 per test) or a
+Bonferroni-corrected normal quantile, so that a correct implementation fails with probability below 1e−4
+per check, while an error of the size the tests' mutations make is many standard errors away.
+"""
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+from scipy import stats
+
+from ntkcheck import diffusion as D
+from ntkcheck.checks import Outcome, register
+
+EPS = np.finfo(float).eps
+ALPHA = 1e-4                       # family-wise false-alarm rate of each statistical check
+Z5 = 5.0
+
+
+def _worst(*vals) -> float:
+    """The largest value, with NaN counted as +inf (a NaN error must fail a check, and max() would drop it)."""
+    return max(float("inf") if np.isnan(v) else float(v) for v in vals)
+
+
+def _bonferroni_z(tests: int, alpha: float = ALPHA) -> float:
+    return float(stats.norm.isf(alpha / (2 * tests)))
+
+
+def random_mixture(rng, d=None, K=None) -> D.Mixture:
+    """A random mixture: K ≤ 4 components in d ≤ 3 dimensions, means in [−3, 3]^d, variances log-uniform in
+    [1e−3, 3], weights Dirichlet(1)."""
+    d = int(rng.integers(1, 4)) if d is None else d
+    K = int(rng.integers(1, 5)) if K is None else K
+    w = rng.dirichlet(np.ones(K))
+    w[-1] = 1.0 - w[:-1].sum()
+    return D.mixture(w, rng.uniform(-3, 3, size=(K, d)), np.exp(rng.uniform(np.log(1e-3), np.log(3.0), size=K)))
+
+
+# D1 ----------------------------------------------------------------------------------------------
+@register("D1", id="forward-process", proof="forward_process", short="X_t = e^{−t}X_0 + √(1−e^{−2t}) ξ",
+          what="a_t, s_t² vs 50-digit mpmath; Euler–Maruyama paths of dX = −X dt + √2 dB and forward_sample "
+               "vs the closed-form mean and variance (z = 5)")
+def check_d1(ctx) -> Outcome:
+    ts = np.concatenate([[1e-12, 1e-8, 1e-4], np.exp(ctx.rng.uniform(np.log(1e-6), np.log(30.0), ctx.trials(40)))])
+    worst_fn = 0.0
+    with mpmath.workdps(50):
+        for t in ts:
+            a_ref = mpmath.exp(-mpmath.mpf(t))
+            s_ref = 1 - mpmath.exp(-2 * mpmath.mpf(t))
+            worst_fn = _worst(worst_fn, abs(float((D.mean_scale(t) - a_ref) / a_ref)),
+                           abs(float((D.noise_var(t) - s_ref) / s_ref)))
+    fn_tol = 4 * EPS
+    # Euler–Maruyama from a fixed x0: its law is Gaussian with known mean and variance, so the sample mean and
+    # variance are compared with the exact marginal up to the (computed) discretization bias plus 5 SE
+    n_paths, x0 = ctx.trials(20000), np.array([1.5, -0.7])
+    worst_z = 0.0
+    for t in (0.3, 1.5):
+        N = 400
+        h = t / N
+        x = np.tile(x0, (n_paths, 1))
+        for _ in range(N):
+            x = x - h * x + np.sqrt(2 * h) * ctx.rng.standard_normal(x.shape)
+        a, s2 = D.mean_scale(t), D.noise_var(t)
+        em_mean = (1 - h) ** N * x0
+        em_var = 2 * h * (1 - (1 - h) ** (2 * N)) / (1 - (1 - h) ** 2)
+        se_m, se_v = np.sqrt(s2 / n_paths), s2 * np.sqrt(2.0 / (n_paths - 1))
+        zm = np.abs(x.mean(axis=0) - a * x0) / (np.abs(em_mean - a * x0) + Z5 * se_m)
+        zv = np.abs(x.var(axis=0, ddof=1) - s2) / (abs(em_var - s2) + Z5 * se_v)
+        worst_z = _worst(worst_z, float(zm.max()), float(zv.max()))
+        # forward_sample (exact sampler) against the same closed form, no bias
+        xt, _ = D.forward_sample(np.tile(x0, (n_paths, 1)), t, ctx.rng)
+        worst_z = _worst(worst_z, float((np.abs(xt.mean(axis=0) - a * x0) / (Z5 * se_m)).max()),
+                      float((np.abs(xt.var(axis=0, ddof=1) - s2) / (Z5 * se_v)).max()))
+    ctx.advance(1.0)
+    ratio = _worst(worst_fn / fn_tol, worst_z)
+    return Outcome(holds=ratio <= 1, trials=len(ts) + 4 * n_paths, worst_ratio=ratio,
+                   sizes={"t": "1e-12–30 (functions), 0.3 and 1.5 (paths)", "paths": n_paths, "em_steps": 400},
+                   details={"max_rel_error_functions": worst_fn, "tolerance_functions": fn_tol,
+                            "worst_z_ratio_paths": worst_z,
+                            "meaning": "max(rel error/4ε, |deviation|/(EM bias + 5 SE))"})
+
+
+# D2 ----------------------------------------------------------------------------------------------
+def score_rounding_bound(x, t, mix: D.Mixture) -> np.ndarray:
+    """A float64 error bound for each row of gmm_score.  The centres m_k = a_t μ_k are rounded (relative ε), so
+    x − m_k carries an absolute error ε(‖x‖ + ‖m_k‖) and the component score c_k = −(x − m_k)/σ_k² an error
+    ε(‖x‖ + ‖m_k‖)/σ_k²; the logits ℓ_k carry an absolute error of about ε(K + d + |ℓ_k| + |ℓ_max| +
+    ‖x − m_k‖‖m_k‖/σ_k²), which perturbs γ_k relatively by as much.  Summing: 16ε[(K + d + 2 max|ℓ| +
+    max_k ‖x − m_k‖‖m_k‖/σ_k²) Σ_k γ_k‖c_k‖ + Σ_k γ_k(‖x‖ + ‖m_k‖)/σ_k²] (16 for the remaining sums and products)."""
+    x = np.asarray(x, float)
+    ell, m, s2 = D._logits(x, t, mix)
+    top = ell.max(axis=1, keepdims=True)
+    g = np.exp(ell - top)
+    g /= g.sum(axis=1, keepdims=True)
+    diff = np.linalg.norm(x[:, None, :] - m[None], axis=2)                  # (n, K)
+    mn = np.linalg.norm(m, axis=1)[None, :]
+    c = diff / s2[None, :]
+    logit_err = mix.K + mix.d + 2 * np.abs(ell).max(axis=1) + np.max(diff * mn / s2[None, :], axis=1)
+    pos_err = np.sum(g * (np.linalg.norm(x, axis=1)[:, None] + mn) / s2[None, :], axis=1)
+    return 16 * EPS * (logit_err * np.sum(g * c, axis=1) + pos_err)
+
+
+def hard_points(rng, mix: D.Mixture, t) -> np.ndarray:
+    """Far-out points (responsibilities underflow), points at the components' means, and a typical draw."""
+    m, _ = mix.at(t)
+    far = rng.standard_normal((3, mix.d))
+    far = 10.0 ** rng.uniform(1, 3, size=(3, 1)) * far / np.linalg.norm(far, axis=1, keepdims=True)
+    return np.concatenate([far, m, mix.sample_t(3, t, rng)])
+
+
+@register("D2", id="gmm-score", proof="gmm_score", short="∇log p_t = −Σ_k γ_k (x − a_tμ_k)/σ_k²",
+          what="gmm_score vs the 50-digit mpmath twin (far-out points, tiny t, equal components) within a "
+               "rounding bound, and vs central differences of log p_t")
+def check_d2(ctx) -> Outcome:
+    trials = ctx.trials(30)
+    worst_mp = worst_fd = 0.0
+    for k in range(trials):
+        mix = random_mixture(ctx.rng)
+        if k % 5 == 0:   # equal components: γ exactly uniform
+            mix = D.mixture(np.full(2, 0.5), np.repeat(mix.means[:1], 2, axis=0), np.repeat(mix.variances[:1], 2))
+        t = float(np.exp(ctx.rng.uniform(np.log(1e-9 if k % 3 == 0 else 1e-3), np.log(5.0))))
+        x = hard_points(ctx.rng, mix, t)
+        got = mix.score(x, t)
+        ref = np.vectorize(float, otypes=[float])(D.gmm_score_mp(x, t, mix.weights, mix.means, mix.variances))
+        err = np.linalg.norm(got - ref, axis=1)
+        worst_mp = _worst(worst_mp, float(np.max(err / score_rounding_bound(x, t, mix))))
+        # central differences of log p_t at the typical points
+        xs = x[-3:]
+        fd = np.empty_like(xs)
+        _, s2 = mix.at(t)
+        for j in range(mix.d):
+            h = EPS ** (1 / 3) * np.sqrt(s2.min()) * 10
+            e = np.zeros(mix.d)
+            e[j] = h
+            fd[:, j] = (D.gmm_log_density(xs + e, t, mix.weights, mix.means, mix.variances)
+                        - D.gmm_log_density(xs - e, t, mix.weights, mix.means, mix.variances)) / (2 * h)
+        sc = mix.score(xs, t)
+        scale = np.abs(sc).max() + 1.0 / np.sqrt(s2.min())
+        worst_fd = _worst(worst_fd, float(np.abs(fd - sc).max() / (1e-5 * scale)))
+        ctx.advance((k + 1) / trials)
+    ratio = _worst(worst_mp, worst_fd)
+    return Outcome(holds=ratio <= 1, trials=trials, worst_ratio=ratio,
+                   sizes={"d": "1–3", "K": "1–4", "t": "1e-9–5",
+                          "points": "3 far (10–1000), K at the means, 3 typical"},
+                   details={"mpmath_ratio": worst_mp, "fd_ratio": worst_fd, "dps": 50,
+                            "meaning": "max(error vs mpmath / rounding bound, |fd − score| / (1e-5·scale))"})
+
+
+# D3 ----------------------------------------------------------------------------------------------
+def tweedie_tests(mix: D.Mixture, t, n, rng, label_scale: float = 1.0) -> list[float]:
+    """|mean(D)|/SE for D = (y − ∇log p_t(x))_ℓ h(x) over test functions h (1, the coordinates, three Gaussian
+    bumps), and for the denoising-loss identity E[‖f − y‖² − ‖f − s‖² − d/s_t² + ‖s‖²] = 0 with f(x) = x/2.
+    Every mean is 0 by Tweedie (D3).  ``label_scale`` ≠ 1 mislabels y on purpose (for the tests)."""
+    data = D.denoising_data(mix, n, t, seed=rng)
+    x, y = data.x, label_scale * data.y
+    s = mix.score(x, t)
+    centers = mix.at(t)[0][:3]
+    hs = [np.ones(n)] + [x[:, j] for j in range(mix.d)] + \
+         [np.exp(-np.sum((x - c) ** 2, axis=1) / 2) for c in centers]
+    zs = []
+    for h in hs:
+        Dv = (y - s) * h[:, None]
+        zs.extend(np.abs(Dv.mean(axis=0)) / (Dv.std(axis=0, ddof=1) / np.sqrt(n)))
+    f = 0.5 * x
+    Dl = np.sum((f - y) ** 2, axis=1) - np.sum((f - s) ** 2, axis=1) - mix.d / D.noise_var(t) + np.sum(s**2, axis=1)
+    zs.append(abs(Dl.mean()) / (Dl.std(ddof=1) / np.sqrt(n)))
+    return [float(z) for z in zs]
+
+
+@register("D3", id="tweedie-dsm", proof="tweedie_dsm", short="E[−ξ/s_t | X_t] = ∇log p_t",
+          what="Monte Carlo: E[(y − ∇log p_t(x)) h(x)] = 0 for test functions h, and the denoising-loss "
+               "decomposition, as z-tests with a Bonferroni threshold")
+def check_d3(ctx) -> Outcome:
+    mix = D.default_mixture()
+    n = ctx.trials(100_000)
+    times = (0.05, 0.4, 2.0)
+    zs = []
+    for a, t in enumerate(times):
+        zs += tweedie_tests(mix, t, n, ctx.rng)
+        ctx.advance((a + 1) / len(times))
+    zcrit = _bonferroni_z(len(zs))
+    worst = _worst(*zs) / zcrit
+    return Outcome(holds=worst <= 1, trials=n * len(times), worst_ratio=worst,
+                   sizes={"n": n, "t": list(times), "tests": len(zs)},
+                   details={"max_z": max(zs), "z_critical": zcrit, "family_alpha": ALPHA,
+                            "meaning": "largest |mean|/SE over the tests, divided by the Bonferroni critical value"})
+
+
+# D4 ----------------------------------------------------------------------------------------------
+@register("D4", id="input-lift", proof="input_lift", short="‖φ(x)‖ = 1, unlift∘lift = id, P(‖X_t‖ > ρ) ≤ δ",
+          what="lift norm and inverse to rounding (also at ‖x‖ → ρ vs mpmath); exact truncated mass vs Monte "
+               "Carlo (Clopper–Pearson), choose_rho hits δ, the concentration radius bounds it")
+def check_d4(ctx) -> Outcome:
+    worst = {"norm": 0.0, "inverse": 0.0, "boundary": 0.0, "mass_mc": 0.0, "rho": 0.0, "bound": 0.0}
+    trials = ctx.trials(20)
+    for k in range(trials):
+        d = int(ctx.rng.integers(1, 4))
+        rho = float(np.exp(ctx.rng.uniform(np.log(1e-3), np.log(1e3))))
+        x = ctx.rng.standard_normal((50, d))
+        x *= (rho * ctx.rng.random((50, 1)) ** (1 / d)) / np.linalg.norm(x, axis=1, keepdims=True)
+        x[0] *= (1 - 1e-13) * rho / np.linalg.norm(x[0])       # next to the boundary
+        u = D.lift(x, rho)
+        worst["norm"] = _worst(worst["norm"], float(np.abs(np.linalg.norm(u, axis=1) - 1).max() / (4 * EPS)))
+        try:
+            back = D.unlift(u, rho)
+        except ValueError:           # the lift left the sphere: as bad as it gets
+            back = np.full_like(x, np.inf)
+        worst["inverse"] = _worst(worst["inverse"], float(np.abs(back - x).max() / (4 * EPS * rho)))
+        # next to ‖x‖ = ρ the last coordinate √(1 − q²), q = ‖x‖/ρ, is ill-conditioned (relative condition
+        # number q²/(1 − q²)): any float64 evaluation from ‖x‖ errs by about ε(1 + cond) relatively
+        with mpmath.workdps(40):
+            q = mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(c)) ** 2 for c in x[0])) / mpmath.mpf(rho)
+            ref = float(mpmath.sqrt(1 - q**2))
+            cond = float(q**2 / (1 - q**2))
+        worst["boundary"] = _worst(worst["boundary"], abs(u[0, -1] - ref) / (8 * EPS * (1 + cond) * ref))
+        ctx.advance(0.5 * (k + 1) / trials)
+    n_mc = ctx.trials(200_000)
+    cases = [(D.default_mixture(), 0.4, 1e-2), (D.default_mixture(), 0.05, 1e-3)] + \
+            [(random_mixture(ctx.rng), float(ctx.rng.uniform(0.05, 2)), 1e-2) for _ in range(3)]
+    for a, (mix, t, delta) in enumerate(cases):
+        rc = D.choose_rho(mix, t, delta)
+        worst["rho"] = _worst(worst["rho"], abs(rc.mass - delta) / (1e-9 * delta))
+        worst["bound"] = _worst(worst["bound"], D.truncated_mass(mix, t, rc.bound_rho) / delta)
+        rho_mc = 0.8 * rc.rho                                   # a radius with a larger mass, for the MC test
+        exact = D.truncated_mass(mix, t, rho_mc)
+        _, cnt, nn = D.truncated_mass_mc(mix, t, rho_mc, n=n_mc, seed=int(ctx.rng.integers(2**31)))
+        lo = stats.beta.ppf(ALPHA / 2, cnt, nn - cnt + 1) if cnt > 0 else 0.0
+        hi = stats.beta.ppf(1 - ALPHA / 2, cnt + 1, nn - cnt) if cnt < nn else 1.0
+        # 0 inside [lo, hi]; > 1 outside
+        half = (hi - lo) / 2
+        worst["mass_mc"] = _worst(worst["mass_mc"], abs(exact - (lo + hi) / 2) / half)
+        ctx.advance(0.5 + 0.5 * (a + 1) / len(cases))
+    ratio = _worst(*worst.values())
+    return Outcome(holds=ratio <= 1, trials=trials * 50 + len(cases) * n_mc, worst_ratio=ratio,
+                   sizes={"d": "1–3", "rho": "1e-3–1e3", "mc_samples": n_mc, "mixtures": len(cases)},
+                   details={f"ratio_{k}": v for k, v in worst.items()} |
+                           {"meaning": "norm/inverse: error/4ε; boundary: last coordinate vs mpmath, "
+                                       "error/(8ε(1 + cond)·value); "
+                                       "rho: |mass − δ|/1e-9δ; bound: mass at the concentration radius/δ; mass_mc: "
+                                       "distance of the exact mass from the centre of the Clopper–Pearson interval "
+                                       "(level 1 − 1e-4) over its half-width"})
+
+
+# D5 ----------------------------------------------------------------------------------------------
+@register("D5", id="kernel-regression-tracking", proof="kernel_regression_tracking",
+          short="‖f_NN(·;k) − f_lin(·;k)‖ ↓ in m",
+          what="GD from the symmetric init vs f_lin with H* and with H(W(0)), n = 32, m = 64…4096: the largest "
+               "distance over the path falls with m (every series, smallest vs largest m, and fitted slope < 0), "
+               "and at m = 4096 the network is within 1% of its H(W(0)) linearization")
+def check_d5(ctx) -> Outcome:
+    widths = (64, 256, 1024, 4096)
+    res = D.tracking(D.default_mixture(), 0.4, n=32, widths=widths, sigma=1.5, steps=ctx.trials(150), seeds=1,
+                     n_fresh=128, data_seed=int(ctx.rng.integers(2**31)), progress=ctx.advance)
+    keys = ("star_train", "star_fresh", "emp_train", "emp_fresh")
+    first, last = res["per_m"][0], res["per_m"][-1]
+    ratios = {k: last[f"max_{k}"] / first[f"max_{k}"] for k in keys}
+    slopes = {k: res["slopes"][k]["slope"] for k in keys}
+    # lazy training: at the largest width the network is within 1% of its own linearization (observed ~1e-5)
+    lazy = last["max_emp_fresh"] / res["rows"][-1]["scale_f_lin"]
+    holds = all(r < 1 for r in ratios.values()) and all(s < 0 for s in slopes.values()) and lazy <= 1e-2
+    return Outcome(holds=holds, trials=len(widths), worst_ratio=_worst(*ratios.values()),
+                   sizes={"n": 32, "m": list(widths), "steps": res["steps"], "sigma": 1.5, "t": 0.4},
+                   details={"distance_ratio_largest_to_smallest_m": ratios, "slopes": slopes,
+                            "emp_distance_over_scale_at_largest_m": lazy,
+                            "per_m": res["per_m"],
+                            "meaning": "worst_ratio = max over series of distance(m_max)/distance(m_min)"})
+
+
+# D6 ----------------------------------------------------------------------------------------------
+@register("D6", id="score-generalization", proof="score_generalization", short="E‖ŝ − ∇log p_t‖² ↓ in n",
+          what="early-stopped network (m = 128) and kernel regression with H* at n = 32, 128, 512 (t = 0.4): the "
+               "error at the largest n is below the smallest n's (non-overlapping 95% intervals) and below the "
+               "trivial predictor's at every n")
+def check_d6(ctx) -> Outcome:
+    mix, t, sigma = D.default_mixture(), 0.4, 1.5
+    ns = (32, 128, 512)
+    rho = D.choose_rho(mix, t, 1e-2).rho
+    seed = int(ctx.rng.integers(2**31))
+    x_eval = mix.sample_t(2000, t, seed)
+    va = D.denoising_data(mix, 256, t, seed=seed + 1)
+    errs = {"nn": [], "kernel": [], "trivial": []}
+    for a, n in enumerate(ns):
+        tr = D.denoising_data(mix, n, t, seed=seed + 2 + a)
+        nf = D.fit_network(tr.x, tr.y, va.x, va.y, rho, m=128, sigma=sigma, seed=seed + a,
+                           steps=ctx.trials(800), record_every=10)
+        kf = D.fit_kernel(tr.x, tr.y, va.x, va.y, rho, sigma, c=nf.eta * 128)
+        ybar = tr.y.mean(axis=0)
+        errs["nn"].append(D.score_error(nf.predict, mix, t, x_eval=x_eval))
+        errs["kernel"].append(D.score_error(kf.predict, mix, t, x_eval=x_eval))
+        errs["trivial"].append(D.score_error(lambda z: np.broadcast_to(ybar, z.shape), mix, t, x_eval=x_eval))
+        ctx.advance((a + 1) / len(ns))
+    falls = {k: errs[k][-1]["ci"][1] < errs[k][0]["ci"][0] for k in ("nn", "kernel")}
+    below = all(e["ci"][1] < tr_["ci"][0] for e, tr_ in zip(errs["nn"], errs["trivial"]))
+    ratio = max(errs[k][-1]["mean"] / errs[k][0]["mean"] for k in ("nn", "kernel"))
+    return Outcome(holds=bool(all(falls.values()) and below), trials=len(ns), worst_ratio=ratio,
+                   sizes={"n": list(ns), "m": 128, "sigma": sigma, "t": t, "n_eval": 2000},
+                   details={k: [e["mean"] for e in v] for k, v in errs.items()} |
+                           {"falls_with_n": falls, "nn_below_trivial": below,
+                            "meaning": "worst_ratio = max over (network, kernel) of error(n=512)/error(n=32)"})

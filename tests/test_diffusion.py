@@ -1,0 +1,456 @@
+"""The application of MATH.md §6 (D1–D6): ntkcheck.diffusion, its checks and its CLI subcommand.
+
+Property tests pin the hard cases with ``@example``: points far from every component (the responsibilities
+underflow), tiny t (s_t² → 0), equal components, and d = K = 1.  Every comparison has a stated tolerance:
+a float64 rounding bound (``score_rounding_bound`` of the D2 check), or a z-test threshold from the sample
+size.  The "detects" tests run the same comparison on a deliberately broken implementation and require it
+to fail, so a passing comparison means something.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import NamedTuple
+
+import autograd.numpy as anp
+import mpmath
+import numpy as np
+import pytest
+from autograd import grad
+from autograd.scipy.special import logsumexp
+from hypothesis import example, given
+from hypothesis import strategies as st
+from scipy import stats
+
+from ntkcheck import diffusion as D
+from ntkcheck.checks import diffusion as CD
+from ntkcheck.cli import main
+
+EPS = np.finfo(float).eps
+
+
+# ------------------------------------------------------------------------------------------ problems
+class MixSpec(NamedTuple):
+    """A mixture and points, as plain values (hypothesis shrinks them; ``@example`` pins them).
+
+    ``points``: "typical" (draws of p_t), "far" (‖x‖ = 10³ in random directions: every responsibility but
+    one underflows), "means" (exactly at the time-t means), "between" (midpoints of pairs of means)."""
+
+    d: int = 2
+    K: int = 3
+    seed: int = 0
+    log10_t: float = -0.5
+    points: str = "typical"
+    equal: bool = False
+    log10_v: float | None = None     # every variance 10^this (else random in [1e-3, 3])
+
+
+def build(spec: MixSpec):
+    rng = np.random.default_rng(spec.seed)
+    if spec.equal:
+        mu = np.repeat(rng.uniform(-3, 3, size=(1, spec.d)), spec.K, axis=0)
+        w, v = np.full(spec.K, 1.0 / spec.K), np.full(spec.K, 10.0 ** rng.uniform(-3, 0.5))
+    else:
+        mix = CD.random_mixture(rng, spec.d, spec.K)
+        mu, w, v = mix.means, mix.weights, mix.variances
+    if spec.log10_v is not None:
+        v = np.full(spec.K, 10.0**spec.log10_v)
+    mix = D.mixture(w, mu, v)
+    t = 10.0**spec.log10_t
+    m, _ = mix.at(t)
+    if spec.points == "far":
+        x = rng.standard_normal((4, spec.d))
+        x = 1e3 * x / np.linalg.norm(x, axis=1, keepdims=True)
+    elif spec.points == "means":
+        x = m.copy()
+    elif spec.points == "between":
+        x = 0.5 * (m + np.roll(m, 1, axis=0))
+    else:
+        x = mix.sample_t(5, t, rng)
+    return mix, t, x
+
+
+@st.composite
+def mix_specs(draw):
+    return MixSpec(d=draw(st.integers(1, 3)), K=draw(st.integers(1, 4)), seed=draw(st.integers(0, 2**31 - 1)),
+                   log10_t=draw(st.floats(-10.0, 0.7)),
+                   points=draw(st.sampled_from(("typical", "far", "means", "between"))),
+                   equal=draw(st.booleans()))
+
+
+HARD = (
+    MixSpec(points="far", log10_v=-3.0),                  # responsibilities underflow (logits ~ −10⁹)
+    MixSpec(points="far", log10_t=-10.0, log10_v=-3.0),   # … and s_t² ≈ 2e−10
+    MixSpec(points="typical", log10_t=-10.0),             # tiny t: p_t ≈ p_0
+    MixSpec(points="between", equal=True),                # equal components: γ uniform, score symmetric
+    MixSpec(d=1, K=1, points="means"),                    # one component, at its mean: score 0
+    MixSpec(d=3, K=4, points="between", log10_t=0.7),
+)
+
+
+def pin_hard(fn):
+    for s in HARD:
+        fn = example(spec=s)(fn)
+    return fn
+
+
+# ------------------------------------------------------------------------------------------ references
+def autograd_score(x, t, mix: D.Mixture) -> np.ndarray:
+    """∇ log p_t by autograd of a log-density written here from the definition (log-sum-exp of the
+    component log-densities), independent of proofs/gmm_score.py."""
+    a = np.exp(-t)
+    var = a**2 * mix.variances - np.expm1(-2 * t)
+    cen = a * mix.means
+
+    def logp(z):
+        sq = anp.sum((z[:, None, :] - cen[None, :, :]) ** 2, axis=2)
+        ell = anp.log(mix.weights)[None, :] - 0.5 * mix.d * anp.log(2 * np.pi * var)[None, :] - sq / (2 * var)[None, :]
+        return anp.sum(logsumexp(ell, axis=1))
+
+    return grad(logp)(np.asarray(x, float))
+
+
+def mp_score(x, t, mix) -> np.ndarray:
+    return np.vectorize(float, otypes=[float])(D.gmm_score_mp(x, t, mix.weights, mix.means, mix.variances))
+
+
+def excess(got, ref, bound) -> float:
+    """max over rows of ‖got − ref‖ / bound (≤ 1 passes)."""
+    return float(np.max(np.linalg.norm(np.asarray(got) - ref, axis=1) / bound))
+
+
+# ------------------------------------------------------------------------------------------ D1
+def test_forward_functions_match_mpmath_and_beat_the_naive_form():
+    for t in (1e-17, 1e-14, 1e-9, 1e-3, 0.5, 7.0):
+        with mpmath.workdps(50):
+            s_ref = float(-mpmath.expm1(-2 * mpmath.mpf(t)))
+            a_ref = float(mpmath.exp(-mpmath.mpf(t)))
+        assert abs(D.noise_var(t) - s_ref) <= 2 * EPS * s_ref
+        assert abs(D.mean_scale(t) - a_ref) <= 2 * EPS * a_ref
+    # the stable form is needed: 1 − e^{−2t} in float64 is off by 11% at t = 1e−16 (and 0 below 1e−17)
+    t = 1e-16
+    naive = 1 - np.exp(-2 * t)
+    assert abs(naive - D.noise_var(t)) / D.noise_var(t) > 0.1
+    assert 1 - np.exp(-2e-17) == 0.0 < D.noise_var(1e-17)
+
+
+def test_forward_sample_moments():
+    """X_t = a_t x0 + s_t ξ: sample mean and variance within 5 standard errors (n = 40000)."""
+    n, t = 40_000, 0.7
+    x0 = np.tile([2.0, -1.0], (n, 1))
+    xt, xi = D.forward_sample(x0, t, 3)
+    a, s2 = D.mean_scale(t), D.noise_var(t)
+    assert np.all(np.abs(xt.mean(0) - a * x0[0]) <= 5 * np.sqrt(s2 / n))
+    assert np.all(np.abs(xt.var(0, ddof=1) - s2) <= 5 * s2 * np.sqrt(2 / (n - 1)))
+    np.testing.assert_allclose(xt, a * x0 + np.sqrt(s2) * xi, rtol=0, atol=1e-15)
+
+
+# ------------------------------------------------------------------------------------------ D2
+@pin_hard
+@given(spec=mix_specs())
+def test_score_matches_autograd(spec):
+    mix, t, x = build(spec)
+    bound = CD.score_rounding_bound(x, t, mix)
+    assert excess(mix.score(x, t), autograd_score(x, t, mix), 2 * bound) <= 1   # both sides round
+
+
+@pin_hard
+@given(spec=mix_specs())
+def test_score_matches_mpmath_twin(spec):
+    mix, t, x = build(spec)
+    assert excess(mix.score(x, t), mp_score(x, t, mix), CD.score_rounding_bound(x, t, mix)) <= 1
+
+
+def test_stable_score_against_literal_and_naive_form():
+    """Far from both components every density underflows in float64."""
+    args = ([[40.0]], 0.5, [0.5, 0.5], [[-1.0], [1.0]], [0.1, 0.1])
+    # gmm_score_mp at 50 digits (mpmath 1.3, 2024); −(40 − a)/(a²v + s²) at t = 0.5 agrees to 1e−31
+    literal = -58.892164125300554672248747621750720297998935653246
+    assert abs(float(D.gmm_score_mp(*args)[0, 0]) - literal) <= 1e-15 * abs(literal)
+    assert abs(D.gmm_score(*args)[0, 0] - literal) <= 4 * EPS * abs(literal)
+    assert np.isnan(D.gmm_score_naive(*args)[0, 0])            # the naive form is measurably worse
+
+
+def test_log_density_gradient_is_the_score():
+    mix = D.default_mixture()
+    x, t, h = mix.sample_t(6, 0.3, 5), 0.3, 1e-5
+    fd = np.stack([(D.gmm_log_density(x + h * e, t, mix.weights, mix.means, mix.variances)
+                    - D.gmm_log_density(x - h * e, t, mix.weights, mix.means, mix.variances)) / (2 * h)
+                   for e in np.eye(2)], axis=1)
+    np.testing.assert_allclose(fd, mix.score(x, t), rtol=1e-7, atol=1e-7)
+
+
+def _broken_scores():
+    """Deliberately wrong scores: each drops or alters one ingredient of D2."""
+    def no_time_scaling(x, t, mix):        # means not multiplied by a_t
+        return D.gmm_score(x, t, mix.weights, mix.means / D.mean_scale(t), mix.variances)
+
+    def prior_weights_only(x, t, mix):     # γ_k = π_k instead of the posterior responsibility
+        m, s2 = mix.at(t)
+        return -np.einsum("k,nkd->nd", mix.weights, (x[:, None, :] - m[None]) / s2[None, :, None])
+
+    def wrong_variance(x, t, mix):         # σ_k² = s_t² (forgets a_t² v_k)
+        m, _ = mix.at(t)
+        comp = -(x[:, None, :] - m[None]) / D.noise_var(t)
+        g = np.full((len(x), mix.K), 1.0 / mix.K)
+        return np.einsum("nk,nkd->nd", g, comp) + 0 * D.gmm_score(x, t, mix.weights, mix.means, mix.variances)
+
+    return {"no_time_scaling": no_time_scaling, "prior_weights_only": prior_weights_only,
+            "wrong_variance": wrong_variance}
+
+
+@pytest.mark.parametrize("name", sorted(_broken_scores()))
+def test_comparisons_detect_a_broken_score(name):
+    """The autograd and mpmath comparisons fail for each broken score on some pinned case."""
+    broken = _broken_scores()[name]
+    worst_ag = worst_mp = 0.0
+    for spec in HARD + (MixSpec(seed=3), MixSpec(d=1, K=2, seed=8)):
+        mix, t, x = build(spec)
+        bound = CD.score_rounding_bound(x, t, mix) + 1e-300
+        worst_ag = max(worst_ag, excess(broken(x, t, mix), autograd_score(x, t, mix), 2 * bound))
+        worst_mp = max(worst_mp, excess(broken(x, t, mix), mp_score(x, t, mix), bound))
+    assert worst_ag > 1e3 and worst_mp > 1e3
+
+
+# ------------------------------------------------------------------------------------------ D3
+def test_tweedie_by_monte_carlo():
+    """E[(y − ∇log p_t(x)) h(x)] = 0 and the denoising-loss identity, as z-tests (n = 60000 pairs per t) at a
+    Bonferroni threshold for a family false-alarm rate of 1e−4."""
+    mix, rng = D.default_mixture(), np.random.default_rng(11)
+    zs = CD.tweedie_tests(mix, 0.1, 60_000, rng) + CD.tweedie_tests(mix, 1.0, 60_000, rng)
+    assert max(zs) <= CD._bonferroni_z(len(zs))
+
+
+@pytest.mark.parametrize("scale", [0.97, -1.0])
+def test_tweedie_test_detects_wrong_labels(scale):
+    """Labels off by 3% (or of the wrong sign) fail the same test."""
+    mix, rng = D.default_mixture(), np.random.default_rng(12)
+    zs = CD.tweedie_tests(mix, 0.1, 60_000, rng, label_scale=scale)
+    assert max(zs) > CD._bonferroni_z(len(zs))
+
+
+def test_denoising_data_labels():
+    data = D.denoising_data(D.default_mixture(), 50, 0.2, seed=1)
+    np.testing.assert_allclose(data.y, -data.xi / np.sqrt(D.noise_var(0.2)), rtol=1e-15)
+    np.testing.assert_allclose(data.x, D.mean_scale(0.2) * data.x0 + np.sqrt(D.noise_var(0.2)) * data.xi,
+                               rtol=1e-14, atol=1e-15)
+
+
+# ------------------------------------------------------------------------------------------ D4
+@example(d=1, log10_rho=0.0, seed=0, frac=1.0)
+@example(d=3, log10_rho=-3.0, seed=1, frac=1 - 1e-15)
+@example(d=2, log10_rho=3.0, seed=2, frac=0.0)
+@given(d=st.integers(1, 4), log10_rho=st.floats(-3, 3), seed=st.integers(0, 2**31 - 1), frac=st.floats(0, 1))
+def test_lift_is_on_the_sphere_and_invertible(d, log10_rho, seed, frac):
+    rho = 10.0**log10_rho
+    x = np.random.default_rng(seed).standard_normal((6, d))
+    x *= rho * np.random.default_rng(seed + 1).random((6, 1)) / np.linalg.norm(x, axis=1, keepdims=True)
+    x[0] *= 0.0
+    if np.linalg.norm(x[1]) > 0:
+        x[1] *= frac * rho / np.linalg.norm(x[1]) * (1 - 1e-15)
+    u = D.lift(x, rho)
+    assert u.shape == (6, d + 1)
+    assert np.all(np.abs(np.linalg.norm(u, axis=1) - 1) <= 4 * EPS)
+    assert np.all(u[:, -1] >= 0)
+    np.testing.assert_allclose(D.unlift(u, rho), x, rtol=0, atol=4 * EPS * rho)
+
+
+def test_lift_detects_a_broken_lift():
+    """The same assertions fail for a lift that forgets the square root (norm ≠ 1) or the 1/ρ (inverse)."""
+    x, rho = np.array([[0.3, -0.4]]), 2.0
+    no_sqrt = np.c_[x / rho, 1 - np.sum(x**2, axis=1) / rho**2]
+    assert np.abs(np.linalg.norm(no_sqrt, axis=1) - 1).max() > 4 * EPS
+    no_scale = np.c_[x, np.sqrt(np.maximum(0, 1 - np.sum(x**2, axis=1)))]
+    assert np.abs(D.unlift(no_scale, rho) - x).max() > 4 * EPS * rho
+
+
+def test_lift_outside_rho():
+    x = np.array([[3.0, 4.0], [0.1, 0.0]])
+    with pytest.raises(ValueError, match="rho"):
+        D.lift(x, 2.0)
+    u = D.lift(x, 2.0, clip=True)
+    np.testing.assert_allclose(u[0], [0.6, 0.8, 0.0], atol=1e-15)
+    with pytest.raises(ValueError, match="unit rows"):
+        D.unlift([[1.0, 1.0]], 2.0)
+
+
+def test_truncated_mass_exact_vs_monte_carlo_and_rho():
+    mix, t = D.default_mixture(), 0.3
+    rc = D.choose_rho(mix, t, 1e-2)
+    assert abs(rc.mass - 1e-2) <= 1e-11 and rc.method == "exact"
+    assert rc.rho < rc.bound_rho and D.truncated_mass(mix, t, rc.bound_rho) <= 1e-2
+    rb = D.choose_rho(mix, t, 1e-2, method="bound")
+    assert rb.rho == rc.bound_rho and rb.mass <= 1e-2
+    # Monte Carlo at a radius with mass ~5%: Clopper–Pearson interval at level 1 − 1e−4
+    _, k, n = D.truncated_mass_mc(mix, t, 0.8 * rc.rho, n=100_000, seed=4)
+    exact = D.truncated_mass(mix, t, 0.8 * rc.rho)
+    assert stats.beta.ppf(5e-5, k, n - k + 1) <= exact <= stats.beta.ppf(1 - 5e-5, k + 1, n - k)
+    # a component centred at 0: the central chi-square branch
+    mix0 = D.mixture([1.0], [[0.0, 0.0]], [0.5])
+    r = D.truncated_mass(mix0, 1.0, 1.3)
+    assert abs(r - stats.chi2.sf(1.3**2 / mix0.at(1.0)[1][0], 2)) <= 1e-15
+
+
+# ------------------------------------------------------------------------------------------ bad input
+GOOD = dict(x=[[0.0, 1.0]], t=0.5, weights=[0.5, 0.5], means=[[0.0, 0.0], [1.0, 1.0]], variances=[0.1, 0.2])
+BAD = [
+    ("t", 0.0, "t must"), ("t", -1.0, "t must"), ("t", float("nan"), "t must"), ("t", "1", "t must"),
+    ("weights", [0.5, 0.6], "sum to 1"), ("weights", [1.5, -0.5], ">= 0"), ("weights", [[0.5, 0.5]], "weights"),
+    ("variances", [0.1, 0.0], "variances"), ("variances", [0.1, -1.0], "variances"),
+    ("variances", [0.1], "variances has 1"), ("variances", [[0.1, 0.1]], "variances"),
+    ("means", [[0.0, 0.0]], "means has 1 rows"), ("means", [0.0, 1.0], "means"),
+    ("x", [[0.0, 1.0, 2.0]], "x has 3 columns"), ("x", [0.0, 1.0], "x must be 2-D"),
+    ("x", [[np.inf, 0.0]], "non-finite"),
+]
+
+
+@pytest.mark.parametrize("fn", [D.gmm_score, D.gmm_log_density, D.gmm_score_mp])
+@pytest.mark.parametrize("arg,value,msg", BAD)
+def test_bad_input_names_the_argument(fn, arg, value, msg):
+    with pytest.raises(ValueError, match=msg):
+        fn(**{**GOOD, arg: value})
+
+
+def test_bad_input_elsewhere():
+    mix = D.default_mixture()
+    with pytest.raises(ValueError, match="delta"):
+        D.choose_rho(mix, 0.5, 1.5)
+    with pytest.raises(ValueError, match="method"):
+        D.choose_rho(mix, 0.5, 0.1, method="guess")
+    with pytest.raises(ValueError, match="rho"):
+        D.lift([[0.0, 1.0]], -1.0)
+    with pytest.raises(ValueError, match="mix must be a Mixture"):
+        D.denoising_data("gmm", 5, 0.5)
+    with pytest.raises(ValueError, match="t must"):
+        D.denoising_data(mix, 5, 0.0)
+    with pytest.raises(ValueError, match="n_values"):
+        D.validate(replace(D.QUICK, n_values=(8, 16)))
+    with pytest.raises(ValueError, match="m must be even"):
+        D.validate(replace(D.QUICK, m=33))
+
+
+# ------------------------------------------------------------------------------------------ D5
+def test_gd_filter_stable_naive_and_limit():
+    c, lam = 0.01, np.array([0.0, 1e-20, 1e-9, 1e-3, 10.0, 60.0, 99.0, 150.0])
+    for k in (1, 7, 10**6):
+        got = D.gd_filter(lam, c, k)
+        with mpmath.workdps(60):
+            ref = [float(k * c) if L == 0 else float((1 - (1 - mpmath.mpf(c) * mpmath.mpf(L)) ** k) / mpmath.mpf(L))
+                   for L in lam]
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    # the naive form loses everything at cλ = 1e−17: 1 − (1 − cλ)^k rounds to 0
+    naive = (1 - (1 - c * 1e-15) ** 3) / 1e-15
+    assert naive == 0.0 and abs(D.gd_filter(np.array([1e-15]), c, 3)[0] - 3 * c) <= 1e-15
+
+
+def test_linearized_predictor_equals_gd_on_the_linear_model():
+    """f_lin(·; k) from the closed form equals k explicit GD steps on the linearized model (D5), on training
+    points and fresh points, for H* and for H(W(0))."""
+    import ntkcheck as nk
+
+    mix, t = D.default_mixture(), 0.4
+    data = D.denoising_data(mix, 12, t, seed=2)
+    fresh = mix.sample_t(5, t, 3)
+    rho, sigma, k = 3.0, 1.5, 25
+    U, Uf = D.lift(data.x, rho, clip=True), D.lift(fresh, rho, clip=True)
+    p0 = nk.init_params(3, 64, 2, sigma, "symmetric", seed=1)
+    for kind, H, Hx in (("limit", nk.limit_ntk(U, sigma=sigma, d_out=2), nk.limit_ntk(Uf, U, sigma=sigma, d_out=2)),
+                        ("empirical", nk.empirical_ntk(p0, U), nk.empirical_ntk(p0, Uf, U))):
+        c = 0.5 / np.linalg.eigvalsh(H)[-1]
+        lin = D.LinearizedPredictor(data.x, data.y, rho, sigma, c, kind, params=p0)
+        f, acc = np.zeros(data.y.size), np.zeros(data.y.size)
+        for _ in range(k):          # e_j = f_j − Y;  f_{j+1} = f_j − cH e_j;  f(x) = −cH(x, X) Σ_j e_j
+            e = f - data.y.reshape(-1)
+            acc += e
+            f = f - c * H @ e
+        np.testing.assert_allclose(lin.predict(data.x, k), f.reshape(-1, 2), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(lin.predict(fresh, k), (-c * Hx @ acc).reshape(-1, 2), rtol=1e-9, atol=1e-12)
+
+
+def test_tracking_small():
+    res = D.tracking(D.default_mixture(), 0.4, n=16, widths=(64, 512, 4096), sigma=1.5, steps=60, n_fresh=32)
+    first, last = res["per_m"][0], res["per_m"][-1]
+    for key in ("star_train", "star_fresh", "emp_train", "emp_fresh"):
+        assert last[f"max_{key}"] < first[f"max_{key}"], key
+    assert last["max_emp_fresh"] < 1e-3 * res["rows"][-1]["scale_f_lin"]    # lazy training at m = 4096
+
+
+def test_ntk_lambda_max_matches_eigvalsh():
+    import ntkcheck as nk
+
+    U = D.lift(D.default_mixture().sample_t(20, 0.4, 1), 4.0, clip=True)
+    p = nk.init_params(3, 40, 2, 1.5, "symmetric", seed=2)
+    assert abs(D.ntk_lambda_max(p, U) - np.linalg.eigvalsh(nk.empirical_ntk(p, U))[-1]) <= 1e-9 * D.ntk_lambda_max(p, U)
+
+
+# ------------------------------------------------------------------------------------------ D6
+def test_fit_network_early_stops_on_the_held_out_minimum():
+    mix, t = D.default_mixture(), 0.4
+    tr, va = D.denoising_data(mix, 64, t, seed=1), D.denoising_data(mix, 64, t, seed=2)
+    rho = D.choose_rho(mix, t, 1e-2).rho
+    nf = D.fit_network(tr.x, tr.y, va.x, va.y, rho, m=32, sigma=1.5, steps=300, record_every=5)
+    best = int(np.argmin(nf.val_loss))
+    assert nf.best_step == nf.steps[best]
+    held_out = np.mean(np.sum((nf.predict(va.x) - va.y) ** 2, axis=1))
+    assert abs(held_out - nf.val_loss[best]) <= 1e-10 * nf.val_loss[best]
+    assert nf.val_loss[0] == pytest.approx(np.mean(np.sum(va.y**2, axis=1)))     # symmetric init: f(·; 0) = 0
+    assert nf.val_loss.min() < nf.val_loss[0]
+
+
+def test_score_error_interval():
+    mix = D.default_mixture()
+    e = D.score_error(lambda x: np.zeros_like(x), mix, 0.4, n_eval=20_000, seed=3)
+    fisher, se = mix.fisher(0.4, 200_000, seed=4)
+    assert e["ci"][0] < e["mean"] < e["ci"][1]
+    assert abs(e["mean"] - fisher) <= 5 * np.hypot(e["sd"] / np.sqrt(e["n_eval"]), se)   # trivial error = J (D6)
+
+
+TINY = replace(D.DEMO, n_values=(16, 24, 32), m=16, n_val=32, n_eval=200, steps=40, record_every=5,
+               track_n=8, track_widths=(8, 16, 32), track_steps=10, pic_times=3, pic_n=16, pic_m=8, pic_steps=10,
+               pic_samples=20, field_grid=5)
+
+
+def test_run_and_plot_tiny(tmp_path):
+    res = D.run(TINY)
+    assert [r["n"] for r in res["rows"]] == [16, 24, 32]
+    for r in res["rows"]:
+        assert {"error_nn", "error_kernel", "error_trivial", "ratio_nn_trivial"} <= r.keys()
+    a = res["assertions"]
+    assert {"slope_nn", "slope_nn_ci", "tracking_decreasing_in_m", "ratio_nn_trivial_at_largest_n"} <= a.keys()
+    assert {"d", "mixture", "t", "m", "seeds"} <= res["settings"].keys() and "numpy" in res["versions"]
+    paths = D.plot(res, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
+    assert D.run(TINY)["rows"] == res["rows"]                           # same settings, same numbers
+
+
+def test_cli_diffusion(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(D, "QUICK", TINY)
+    target = tmp_path / "d.json"
+    assert main(["diffusion", "--json", str(target), "--plot-dir", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "score error" in out and "Traceback" not in out
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert data["rows"][0]["n"] == 16 and data["settings"]["m"] == 16
+    assert all((tmp_path / f).is_file() for f in D.FIGURES)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["diffusion", "--json", "/nonexistent-folder/x.json"], "does not exist"),
+    (["diffusion", "--plot-dir", "/nonexistent-folder"], "not an existing folder"),
+    (["diffusion", "--seed", "-3"], "seed"),
+])
+def test_cli_diffusion_bad_arguments(argv, msg, capsys):
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert msg in out and len(out.strip().splitlines()) == 1 and "Traceback" not in out
+
+
+# ------------------------------------------------------------------------------------------ the checks
+@pytest.mark.parametrize("code", ["D1", "D2", "D3", "D4", "D5", "D6"])
+def test_registered_check_holds(code):
+    from ntkcheck import checks
+
+    checks.all_checks()
+    rec = checks.run(checks.REGISTRY[code], seed=1)
+    assert rec["holds"], rec["details"]
+    assert rec["id"] == checks.REGISTRY[code].id and rec["statement"]
