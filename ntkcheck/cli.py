@@ -9,6 +9,7 @@ Errors in arguments print one line naming the problem and exit with status 2; a 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -61,8 +62,8 @@ def _json_target(path: str | None) -> Path | None:
 
 def cmd_verify(args, console: Console) -> int:
     chosen = _select(args.only)
-    if not args.scale > 0:
-        raise UsageError(f"--scale must be > 0, got {args.scale}")
+    if not (args.scale > 0 and math.isfinite(args.scale)):
+        raise UsageError(f"--scale must be finite and > 0, got {args.scale}")
     target = _json_target(args.json)
     records = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -319,7 +320,8 @@ def main(argv=None) -> int:
     try:
         return args.func(args, console)
     except UsageError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # one line on stderr, never wrapped
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted")

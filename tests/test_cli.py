@@ -56,8 +56,6 @@ def test_unknown_check_exits_2(capsys, tmp_path):
     assert not target.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.main prints UsageError through a rich Console of width 150, "
-                   "which wraps the 'unknown check ...; known: ...' message onto several lines")
 def test_unknown_check_message_is_one_line(capsys):
     assert main(["verify", "--only", "Z99"]) == 2
     lines = [ln for ln in _out(capsys).splitlines() if ln.strip()]
@@ -85,8 +83,6 @@ def test_bad_scale_exits_2(scale, capsys):
     assert "--scale" in out and "Traceback" not in out
 
 
-@pytest.mark.xfail(strict=True, reason="cmd_verify accepts --scale inf (inf > 0); Context.trials then raises "
-                   "OverflowError (int(round(inf))) and the user sees a traceback instead of exit status 2")
 def test_infinite_scale_exits_2(capsys):
     assert main(["verify", "--only", "G1", "--scale", "inf", "--quiet"]) == 2
 

@@ -441,7 +441,7 @@ def test_cli_diffusion(tmp_path, monkeypatch, capsys):
 ])
 def test_cli_diffusion_bad_arguments(argv, msg, capsys):
     assert main(argv) == 2
-    out = capsys.readouterr().out
+    out = "".join(capsys.readouterr())  # errors go to stderr
     assert msg in out and len(out.strip().splitlines()) == 1 and "Traceback" not in out
 
 

@@ -105,7 +105,7 @@ def test_cli_bad_input_exits_2(argv, message, capsys, tmp_path):
     target = tmp_path / "never.json"
     rc = main(["width", *argv] + ([] if "--json" in argv else ["--json", str(target)]))
     assert rc == 2
-    out = capsys.readouterr().out
+    out = "".join(capsys.readouterr())  # errors go to stderr
     assert message in out and len(out.strip().splitlines()) == 1
     assert not target.exists()
 
