@@ -7,7 +7,9 @@
 Everything is measured in the same run (best of --repeats), and every kernel is compared with ours
 (normwise relative difference, must be ≤ 1e-12). The targets:
 
-* ours ≤ 1.2 × the bare product P·Pᵀ of the same shape (numpy's a @ a.T is a syrk: the floor);
+* ours ≤ 1.2 × the bare product P·Pᵀ of the same shape (numpy's a @ a.T: one syrk plus the mirror of the
+  triangle, i.e. the full symmetric matrix); scipy's dsyrk alone (one triangle, no mirror) is reported
+  as a stricter reference;
 * ≥ 2 × faster than neural-tangents' structured-derivatives NTK (``implementation=3``);
 * ≥ 20 × faster than a Jacobian-contraction NTK (neural-tangents ``implementation=1``).
 
@@ -101,12 +103,13 @@ def main(argv=None) -> int:
     from scipy.linalg.blas import dsyrk
 
     t["floor_syrk"] = best_of(lambda: dsyrk(1.0, P.T, trans=1), a.repeats)
-    floor = min(t["floor_PPt"], t["floor_syrk"])
+    floor = t["floor_PPt"]
     # a check of the fast path against the Jacobian Gram on a row subset (the full J is 2 GB here)
     sub = X[:16]
     J = nk.ntk_jacobian(params, sub)
     res["agreement"]["jacobian_gram_16_rows"] = rel(nk.empirical_ntk(params, sub), J @ J.T / a.m)
     ratios = {"ours / floor": t["ours"] / floor}
+    res["reference_ratios"] = {"ours / dsyrk (one triangle only)": t["ours"] / t["floor_syrk"]}
 
     if not a.no_peers:
         peers = run_peers(X, params, kappa, a.repeats)
@@ -132,6 +135,8 @@ def main(argv=None) -> int:
         met = v <= target if op == "<=" else v >= target
         ok &= met
         print(f"  {k:26s} {v:7.2f}   target {op} {target}   {'met' if met else 'NOT MET'}")
+    for k, v in res["reference_ratios"].items():
+        print(f"  {k:26s} {v:7.2f}   (reference, no target)")
     print("agreement (normwise relative, must be ≤ 1e-12):")
     for k, v in res["agreement"].items():
         ok &= v <= 1e-12

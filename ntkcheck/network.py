@@ -12,7 +12,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg.blas import dsyrk as _dsyrk
 
 from ntkcheck import _validate as V
 from ntkcheck._compile import compiled
@@ -237,27 +236,16 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
         return _symmetric_ntk(P1, (k * k / params.m) * (X1 @ X1.T), q)
     X2 = _check(params, X2, "X2")
     H = P1 @ tangent_features(params, X2).T
-    Gs = (k * k / params.m) * (X1 @ X2.T)
-    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= Gs[:, None, :, None]
+    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= ((k * k / params.m) * (X1 @ X2.T))[:, None, :, None]
     return H
 
 
-def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int, block: int = 512) -> np.ndarray:
-    """(PPᵀ) ∘ (Gs ⊗ 11ᵀ) for C-ordered P: one syrk (the lower triangle), then, one block of rows at a
-    time, the Hadamard product on the lower triangle and a mirror into the upper one."""
-    N = P.shape[0]
-    # dsyrk on Pᵀ (Fortran-ordered, no copy) with trans=1 gives the upper triangle of PPᵀ in a
-    # Fortran-ordered array; its transpose is a C-ordered array with the lower triangle filled.
-    H = _dsyrk(1.0, P.T, trans=1).T
-    b = max(q, block - block % q)
-    for i in range(0, N, b):
-        j = min(i + b, N)
-        rows = H[i:j, :j]
-        rows.reshape((j - i) // q, q, j // q, q)[...] *= Gs[i // q:j // q, None, :j // q, None]
-        H[:i, i:j] = H[i:j, :i].T
-        diag = H[i:j, i:j]
-        iu = np.triu_indices(j - i, 1)
-        diag[iu] = diag.T[iu]
+def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int) -> np.ndarray:
+    """(PPᵀ) ∘ (Gs ⊗ 11ᵀ): numpy computes a @ a.T with one syrk (the rank-k update) and mirrors the
+    triangle in C; the Hadamard product is one in-place pass."""
+    H = P @ P.T
+    n = Gs.shape[0]
+    H.reshape(n, q, n, q)[...] *= Gs[:, None, :, None]
     return H
 
 

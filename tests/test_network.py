@@ -265,9 +265,8 @@ def test_ntk_symmetric_psd_jacobian_gram_and_blocks(spec):
 
 @pytest.mark.parametrize("n, q", [(300, 2), (200, 3), (171, 3), (513, 1)])
 def test_symmetric_ntk_fast_path_many_blocks(n, q):
-    """empirical_ntk(p, X) (syrk, then a Hadamard product and mirror in blocks of ~512 rows) against the
-    general cross-kernel path empirical_ntk(p, X, X) and JJᵀ/m, at sizes n·d' > 512 where several blocks,
-    and a last block of a different size, occur."""
+    """empirical_ntk(p, X) (the symmetric syrk path) against the general cross-kernel path
+    empirical_ntk(p, X, X) and JJᵀ/m, at sizes n·d' > 512 (odd sizes included)."""
     c = build(Spec(n=n, d=3, q=q, m=16, seed=n))
     H = nk.empirical_ntk(c.p, c.X, kappa=c.kappa)
     scale = magnitudes(c)["H"]
