@@ -128,9 +128,25 @@ def cmd_proof(args, console: Console) -> int:
     return 0
 
 
-def cmd_width(args, console: Console) -> int:
+def _configured(module, cfg, changes: dict):
+    """``module.validate(cfg with changes)``; a bad value becomes a one-line usage error."""
     from dataclasses import replace
 
+    try:
+        return module.validate(replace(cfg, **changes))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _need_matplotlib(option: str) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{option} needs matplotlib: pip install matplotlib "
+                         "(or pip install -e '.[book]')") from None
+
+
+def cmd_width(args, console: Console) -> int:
     from ntkcheck import width
 
     cfg = width.FULL if args.full else width.QUICK
@@ -148,20 +164,14 @@ def cmd_width(args, console: Console) -> int:
         changes["eta_rule"] = args.eta_rule
     if args.no_cert:
         changes["certify"] = False
-    try:
-        cfg = width.validate(replace(cfg, **changes))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    cfg = _configured(width, cfg, changes)
     target = _json_target(args.json)
     plot = None
     if args.plot is not None:
         plot = Path(args.plot)
         if plot.is_dir() or not (plot.parent if str(plot.parent) else Path(".")).is_dir():
             raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise UsageError("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[book]')") from None
+        _need_matplotlib("--plot")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("width experiment", total=None)
@@ -197,29 +207,20 @@ def cmd_width(args, console: Console) -> int:
 
 
 def cmd_diffusion(args, console: Console) -> int:
-    from dataclasses import replace
-
     from ntkcheck import diffusion
 
     cfg = diffusion.FULL if args.full else diffusion.QUICK
     changes = {"seed": args.seed}
     if args.no_pictures:
         changes["pictures"] = False
-    try:
-        cfg = diffusion.validate(replace(cfg, **changes))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    cfg = _configured(diffusion, cfg, changes)
     target = _json_target(args.json)
     plot_dir = None
     if args.plot_dir is not None:
         plot_dir = Path(args.plot_dir)
         if not plot_dir.is_dir():
             raise UsageError(f"--plot-dir {args.plot_dir}: not an existing folder")
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise UsageError("--plot-dir needs matplotlib: pip install matplotlib "
-                             "(or pip install -e '.[book]')") from None
+        _need_matplotlib("--plot-dir")
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
