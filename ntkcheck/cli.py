@@ -272,6 +272,85 @@ def cmd_diffusion(args, console: Console) -> int:
     return 0
 
 
+def _sci(x, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}g}"
+
+
+def cmd_compare(args, console: Console) -> int:
+    from ntkcheck import compare
+
+    cfg = compare.FULL if args.full else compare.QUICK
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    changes = {"data_seed": args.seed}
+    if args.activations is not None:
+        changes["activations"] = tuple(a.strip() for a in args.activations.split(",") if a.strip())
+    if args.no_width:
+        changes["width"] = False
+    cfg = _configured(compare, cfg, changes)
+    target = _json_target(args.json)
+    plot_dir = None
+    if args.plot_dir is not None:
+        plot_dir = Path(args.plot_dir)
+        if not plot_dir.is_dir():
+            raise UsageError(f"--plot-dir {args.plot_dir}: not an existing folder")
+        _need_matplotlib("--plot-dir")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("beyond softmax", total=None)
+
+        def report(done, total, desc):
+            progress.update(task, completed=done, total=total, description=desc)
+
+        result = compare.run(cfg, progress=report)
+    rows = result["table"]
+    head = (f"n = {cfg.n}, d = {cfg.d}, σ = {cfg.sigma:g}, m = {cfg.m}, κ = m, {cfg.seeds} draws, "
+            "the same data and W(0) for every activation")
+    t1 = Table(title=f"beyond softmax — kernel and perturbation ({head})")
+    for col in ("activation", "λ_min(K)", "‖K‖/λ sphere", "‖K‖/λ ball", "‖H₀−H*‖/λ",
+                *(f"‖ΔH‖/(Rλ) {k}" for k in compare.DIRECTIONS), *(f"R_λ/4 {k}" for k in compare.DIRECTIONS)):
+        t1.add_column(col, justify="left" if col == "activation" else "right")
+    R0 = cfg.radii[0]
+    for r in rows:
+        t1.add_row(r["activation"], _sci(r["lambda"]), _sci(r["condition"]), _sci(r["condition_ball"]),
+                   _sci(r["finite_width_over_lambda"]), *(_sci(r[f"sensitivity_{k}"]) for k in compare.DIRECTIONS),
+                   *(r[f"r_quarter_{k}_text"] for k in compare.DIRECTIONS))
+    console.print(t1)
+    console.print(f"λ = λ_min(K_φ); H₀ = H(W(0)) (T1's (i) asks ‖H₀ − H*‖ ≤ λ/4); ‖ΔH‖/(Rλ) at R = {R0:g}, the "
+                  "largest over the draws; R_λ/4: the radius where ‖ΔH‖₂ first reaches λ/4 (log–log interpolation "
+                  "on the grid).", highlight=False)
+    t2 = Table(title=f"beyond softmax — training at η = {cfg.c:g}/(m(‖H*‖₂ + λ/2)) and shift-invariance (G2)")
+    for col in ("activation", "steps to ε", "T predicted", "observed rate", "guaranteed rate",
+                "common share of Δw", "‖ΔF‖/‖F‖ shift", "‖ΔH‖/‖H‖ shift", "m_emp slope [95%]"):
+        t2.add_column(col, justify="left" if col == "activation" else "right")
+    for r in rows:
+        ci = r.get("m_emp_ci")
+        t2.add_row(r["activation"], "not reached" if r["steps"] is None else str(r["steps"]), str(r["T_predicted"]),
+                   f"{r['observed_rate']:.5f}", f"{r['guaranteed_rate']:.5f}", _sci(r["common_move_share"], 2),
+                   _sci(r["shift_F_change"], 2), _sci(r["shift_H_change"], 2),
+                   "—" if not ci else f"{r['m_emp_slope']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
+    console.print(t2)
+    if result["width"]:
+        w = result["width"]
+        t3 = Table(title=f"m_emp(n) ({w['config']['seeds']} seeds, δ = {w['config']['delta']:g}, ε = {cfg.eps:g}; "
+                         "— : no width reached ε in the predicted T)")
+        t3.add_column("activation")
+        for n in cfg.width_n:
+            t3.add_column(f"n={n}", justify="right")
+        for act in cfg.activations:
+            by_n = {x["n"]: x["m_emp"] for x in w["rows"] if x["activation"] == act}
+            t3.add_row(act, *("—" if by_n.get(n) is None else str(by_n[n]) for n in cfg.width_n))
+        console.print(t3)
+    console.print(f"({result['seconds']['total']:.0f} s)")
+    if target is not None:
+        write_json(target, result)
+        console.print(f"wrote {target}")
+    if plot_dir is not None:
+        for path in compare.plot(result, plot_dir):
+            console.print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ntkcheck", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -283,9 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_verify)
     sub.add_parser("list", help="list the registered checks").set_defaults(func=cmd_list)
-    w = sub.add_parser("width", help="the width experiment: m_emp(n) and m_cert(n) for softmax, exp, relu")
+    w = sub.add_parser("width", help="the width experiment: m_emp(n) and m_cert(n) (softmax, exp, relu by default)")
     w.add_argument("--json", metavar="PATH", help="write the rows, fits and configuration to PATH")
-    w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu (default all)")
+    w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu,sigmoid,tanh,swish (default softmax,exp,relu)")
     w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (default 2,3,4,6,8,11,16,23,32)")
     w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) (quick 5, full 10)")
     mode = w.add_mutually_exclusive_group()
@@ -311,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--plot-dir", metavar="DIR", help="save the figures (PNG) into DIR")
     df.add_argument("--quiet", action="store_true", help="no progress bar")
     df.set_defaults(func=cmd_diffusion)
+    c = sub.add_parser("compare", help="beyond softmax (MATH.md §7): the six activations on the same data")
+    size = c.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="the quick defaults (about a minute; the default)")
+    size.add_argument("--full", action="store_true", help="n = 32, m = 4096, 10 draws, m_emp up to n = 64")
+    c.add_argument("--activations", metavar="LIST",
+                   help="comma-separated, from softmax,relu,exp,sigmoid,tanh,swish (default all)")
+    c.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
+    c.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
+    c.add_argument("--plot-dir", metavar="DIR", help="save the figures (PNG) into DIR")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_compare)
     return ap
 
 

@@ -1,5 +1,6 @@
 """The width experiment of MATH.md §5: the empirical width m_emp(n) of gradient descent and the certified
-widths m_cert(n) of T1 and T1', for growing n, on the same data for the softmax, exp and ReLU networks.
+widths m_cert(n) of T1 and T1', for growing n, on the same data for the softmax, exp and ReLU networks (by
+default; the sigmoid, tanh and swish networks of MATH.md §7 run too, e.g. from :mod:`ntkcheck.compare`).
 
 Setting (recorded in every row): sphere data X = sphere(n, d, seed) with d = 8 by default (fixed, as in
 the paper; λ = λ_min(K_φ) then shrinks as n grows, and every row records it), labels
@@ -15,7 +16,7 @@ size of the theorem's form η = c/(m(‖H‖₂ + λ/2)):
   * eta_rule "empirical" (T1''s form): λ₀ = λ_min(H(W(0))) and ‖H(W(0))‖ of each draw.
 m_cert(n): :func:`ntkcheck.theorem.certified_width` for T1', T1 and T1-B7 (Monte Carlo over draws, up to
 n·m ≤ max_entries) and T1-B1B7 (B1 and B7, no simulation) — softmax only: B2–B6, hence T1, are proved for
-the softmax network; the exp and ReLU rows carry null with that reason.
+the softmax network; the rows of every other activation carry null with that reason.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from ntkcheck._results import versions
 from ntkcheck.checks._stats import loglog_slope
 from ntkcheck.theorem import certified_width, lambda_min
 
-ACTIVATIONS = ("softmax", "exp", "relu")
+ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of MATH.md §1 and §7
 ETA_RULES = ("limit", "empirical")
 CERT_VARIANTS = {"T1'": "m_cert_T1p", "T1": "m_cert_T1", "T1-B7": "m_cert_T1_B7", "T1-B1B7": "m_cert_T1_B1B7"}
 PAPER_EXPONENT = 2.0          # m = Ω(λ^{-2} n^{2+o(1)} log²(nd/δ)), arXiv:2405.03251
@@ -42,7 +43,7 @@ RELU_LITERATURE_EXPONENT = 6.0  # Du, Zhai, Póczos, Singh (ICLR 2019): m = Ω(n
 @dataclass(frozen=True)
 class Config:
     n_values: tuple = (2, 3, 4, 6, 8, 11, 16, 23, 32)     # ≈ √2 apart
-    activations: tuple = ACTIVATIONS
+    activations: tuple = ("softmax", "exp", "relu")   # any of ACTIVATIONS; `ntkcheck compare` runs all six
     seeds: int = 5                 # GD runs per (activation, n, m)
     d: int | None = 8              # input dimension; None: d = n
     d_out: int = 1
