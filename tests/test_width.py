@@ -96,7 +96,7 @@ def test_cli_writes_valid_json_and_plot(tmp_path):
     (["--n-values", "2,x"], "--n-values"),
     (["--n-values", "4,4"], "distinct"),
     (["--n-values", "1,2"], "n must be"),
-    (["--activations", "tanh"], "unknown activation"),
+    (["--activations", "gelu"], "unknown activation"),
     (["--seeds", "0"], "seeds"),
     (["--json", "/nonexistent-folder/w.json"], "does not exist"),
     (["--plot", "/nonexistent-folder/w.png"], "existing folder"),
