@@ -146,13 +146,29 @@ def _need_matplotlib(option: str) -> None:
                          "(or pip install -e '.[book]')") from None
 
 
+def _plot_dir(value: str | None) -> Path | None:
+    """The --plot-dir folder (which must exist), after checking that matplotlib is installed."""
+    if value is None:
+        return None
+    folder = Path(value)
+    if not folder.is_dir():
+        raise UsageError(f"--plot-dir {value}: not an existing folder")
+    _need_matplotlib("--plot-dir")
+    return folder
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list (e.g. of activations), blanks dropped; the experiment validates the names."""
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
 def cmd_width(args, console: Console) -> int:
     from ntkcheck import width
 
     cfg = width.FULL if args.full else width.QUICK
     changes = {}
     if args.activations is not None:
-        changes["activations"] = tuple(a.strip() for a in args.activations.split(",") if a.strip())
+        changes["activations"] = _names(args.activations)
     if args.n_values is not None:
         try:
             changes["n_values"] = tuple(int(v) for v in args.n_values.split(",") if v.strip())
@@ -215,12 +231,7 @@ def cmd_diffusion(args, console: Console) -> int:
         changes["pictures"] = False
     cfg = _configured(diffusion, cfg, changes)
     target = _json_target(args.json)
-    plot_dir = None
-    if args.plot_dir is not None:
-        plot_dir = Path(args.plot_dir)
-        if not plot_dir.is_dir():
-            raise UsageError(f"--plot-dir {args.plot_dir}: not an existing folder")
-        _need_matplotlib("--plot-dir")
+    plot_dir = _plot_dir(args.plot_dir)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
@@ -284,17 +295,12 @@ def cmd_compare(args, console: Console) -> int:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     changes = {"data_seed": args.seed}
     if args.activations is not None:
-        changes["activations"] = tuple(a.strip() for a in args.activations.split(",") if a.strip())
+        changes["activations"] = _names(args.activations)
     if args.no_width:
         changes["width"] = False
     cfg = _configured(compare, cfg, changes)
     target = _json_target(args.json)
-    plot_dir = None
-    if args.plot_dir is not None:
-        plot_dir = Path(args.plot_dir)
-        if not plot_dir.is_dir():
-            raise UsageError(f"--plot-dir {args.plot_dir}: not an existing folder")
-        _need_matplotlib("--plot-dir")
+    plot_dir = _plot_dir(args.plot_dir)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("beyond softmax", total=None)
@@ -351,6 +357,13 @@ def cmd_compare(args, console: Console) -> int:
     return 0
 
 
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """--json, --plot-dir and --quiet of an experiment command."""
+    parser.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
+    parser.add_argument("--plot-dir", metavar="DIR", help="save the figures (PNG) into DIR")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ntkcheck", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -386,9 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="n up to 2048, m = 1024, 3 seeds, larger step budgets (roughly an hour on two cores)")
     df.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     df.add_argument("--no-pictures", action="store_true", help="skip the two-dimensional pictures (faster)")
-    df.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
-    df.add_argument("--plot-dir", metavar="DIR", help="save the figures (PNG) into DIR")
-    df.add_argument("--quiet", action="store_true", help="no progress bar")
+    _output_options(df)
     df.set_defaults(func=cmd_diffusion)
     c = sub.add_parser("compare", help="beyond softmax (MATH.md §7): the six activations on the same data")
     size = c.add_mutually_exclusive_group()
@@ -398,9 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated, from softmax,relu,exp,sigmoid,tanh,swish (default all)")
     c.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
-    c.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
-    c.add_argument("--plot-dir", metavar="DIR", help="save the figures (PNG) into DIR")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _output_options(c)
     c.set_defaults(func=cmd_compare)
     return ap
 
