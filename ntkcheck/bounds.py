@@ -109,8 +109,12 @@ def Q_matrix(params, X, kappa=None) -> np.ndarray:
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=False)
     k = _kappa(params, kappa)
-    S = _softmax(params, X)
-    return np.asarray(_fn("ntk_perturbation", "Q_entry")(k, params.m, X @ X.T, S @ S.T), dtype=float)
+    return Q_from_features(_softmax(params, X), X, params.m, k)
+
+
+def Q_from_features(S: np.ndarray, X: np.ndarray, m: int, kappa: float) -> np.ndarray:
+    """B3's Q from softmax features S (n×m) already computed for X (the one-pass path of ntkcheck.theorem)."""
+    return np.asarray(_fn("ntk_perturbation", "Q_entry")(kappa, m, X @ X.T, S @ S.T), dtype=float)
 
 
 def ntk_perturbation_bound(R, params, X, kappa=None) -> float:
@@ -130,9 +134,13 @@ def hessian_bound(params, X, kappa=None) -> float:
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=False)
     k = _kappa(params, kappa)
-    S = _softmax(params, X)
+    return hessian_bound_from(float(_softmax(params, X).max()), X, k)
+
+
+def hessian_bound_from(S_max: float, X: np.ndarray, kappa: float) -> float:
+    """B4's 6κ max_i‖x_i‖² S_max from a precomputed max_{i,r} S_{i,r} (the one-pass path of ntkcheck.theorem)."""
     xsq = float(np.max(np.einsum("ij,ij->i", X, X)))
-    return float(_fn("hessian_bound", "hessian_norm_bound")(k, xsq, float(S.max())))
+    return float(_fn("hessian_bound", "hessian_norm_bound")(kappa, xsq, S_max))
 
 
 def descent_beta(params, X, eta, grad, kappa=None) -> float:

@@ -10,9 +10,10 @@ its certified width, and the initial output size that drives hypothesis (iv).
 * :func:`initial_output_size` measures ‖F(W(0))‖ against m for both init schemes.
 
 Every scalar formula comes from proofs/linear_convergence.py (compiled); the quantities the formulas take
-come from the B lemmas: e^{2R} (B2), B (B1) and ε (B7) through :mod:`ntkcheck.bounds`, and Q (B3), the
-Hessian bound (B4) and S_{i,r} ≤ e^{2B}/m (B1) from those lemmas' compiled exports evaluated on one pass of
-the features (what bounds.Q_matrix and bounds.hessian_bound compute; the tests check they agree).
+come from the B lemmas through :mod:`ntkcheck.bounds`: e^{2R} (B2), B (B1), ε (B7), and Q (B3) and the
+Hessian bound (B4) from one pass of the features (bounds.Q_from_features, bounds.hessian_bound_from — what
+bounds.Q_matrix and bounds.hessian_bound compute from params; the tests check they agree); S_{i,r} ≤ e^{2B}/m
+(B1) from init_bound's compiled export.
 """
 from __future__ import annotations
 
@@ -149,8 +150,8 @@ def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     k = _kappa(params, kappa)
     n, q = X.shape[0], params.d_out
     # one pass of the features serves every quantity (the draw can be wide: m = 10⁷ happens):
-    # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound as ntkcheck.bounds computes
-    # them (Q_matrix, hessian_bound), from the same S — tests/test_theorem.py checks both agree
+    # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound by ntkcheck.bounds from the
+    # same S (Q_from_features, hessian_bound_from) — tests/test_theorem.py checks they match the public path
     act, S, cache = _features(params, X)
     S0 = float(S.max())
     e0 = float(np.linalg.norm(k * (S @ params.A.T) - Y))
@@ -174,8 +175,8 @@ def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
         lam, how = lambda_min(H0, ref)
         H_norm = float(np.linalg.norm(H0, 2))
         dist = None
-    Q_norm = float(np.linalg.norm(compiled("ntk_perturbation", "Q_entry", "numpy")(k, params.m, G, S @ S.T), 2))
-    hess0 = float(compiled("hessian_bound", "hessian_norm_bound", "numpy")(k, float(np.max(np.sum(X * X, 1))), S0))
+    Q_norm = float(np.linalg.norm(bounds.Q_from_features(S, X, params.m, k), 2))
+    hess0 = bounds.hessian_bound_from(S0, X, k)
     return _Draw(variant, n, params.m, q, k, lam, how, H_norm, dist, Q_norm, S0, hess0, e0)
 
 
@@ -444,7 +445,7 @@ def _certified_draw(X, Y, m: int, m_indep: int, sigma: float, delta_b1: float, l
     B = bounds.init_bound(sigma, n, m_indep, delta_b1)
     S_up = float(compiled("init_bound", "S_upper", "numpy")(B, m))
     Qb = compiled("ntk_perturbation", "Q_entry", "numpy")(k, m, X @ X.T, m * S_up**2)
-    hess = float(compiled("hessian_bound", "hessian_norm_bound", "numpy")(k, float(np.max(np.sum(X * X, 1))), S_up))
+    hess = bounds.hessian_bound_from(S_up, X, k)
     Hstar = nk.limit_ntk(X, sigma=sigma, d_out=q)
     dr = _Draw("T1", n, m, q, k, lam_star, "float64", float(np.linalg.norm(Hstar, 2)), eps_b7,
                float(np.linalg.norm(Qb, 2)), S_up, hess, float(np.linalg.norm(Y)))
