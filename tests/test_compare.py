@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import ntkcheck as nk
 from ntkcheck import compare as C
@@ -27,13 +29,17 @@ def tiny():
 
 
 # ------------------------------------------------------------------------------------------ pieces
-@pytest.mark.parametrize("p", [0.5, 1.0, 2.0])
-def test_crossing_is_exact_for_a_power_law(p):
+@given(p=st.floats(0.25, 3.0), log_c=st.floats(-20, 20), u=st.floats(0.01, 0.99), points=st.integers(2, 30))
+@example(p=0.5, log_c=math.log(3.0), u=0.5, points=7)      # ReLU's order
+@example(p=2.0, log_c=0.0, u=0.01, points=2)               # the gradient direction's order, a two-point grid
+@example(p=1.0, log_c=-18.0, u=0.99, points=13)            # a tiny change, crossing at the last grid point
+def test_crossing_is_exact_for_a_power_law(p, log_c, u, points):
     """Log–log interpolation recovers the crossing of change = c·R^p exactly, wherever it falls in the grid."""
-    radii = np.geomspace(1e-3, 1.0, 7)
-    c, r_true = 3.0, 0.0271
+    radii = np.geomspace(1e-3, 1.0, points)
+    r_true = float(np.exp(np.log(radii[0]) + u * (np.log(radii[-1]) - np.log(radii[0]))))
+    c = math.exp(log_c)
     r, text = C._crossing(radii, c * radii**p, c * r_true**p)
-    assert r == pytest.approx(r_true, rel=1e-12)
+    assert r == pytest.approx(r_true, rel=1e-9)
     assert text == f"{r:.3g}"
 
 
