@@ -26,8 +26,8 @@ class UsageError(ValueError):
     """A bad argument: reported in one line, exit status 2."""
 
 
-def _fmt(x) -> str:
-    return "—" if x is None else f"{x:.3g}"
+def _fmt(x, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}g}"
 
 
 def _select(only: str | None):
@@ -162,6 +162,25 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in text.split(",") if a.strip())
 
 
+def _run_counting(run, cfg, title: str, console: Console, quiet: bool):
+    """``run(cfg, progress=...)`` under a progress bar of completed units (``progress(done, total, desc)``)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
+        task = progress.add_task(title, total=None)
+
+        def report(done, total, desc):
+            progress.update(task, completed=done, total=total, description=desc)
+
+        return run(cfg, progress=report)
+
+
+def _size_options(parser: argparse.ArgumentParser, quick: str, full: str) -> None:
+    """--quick (the default) and --full, mutually exclusive."""
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help=f"the quick defaults ({quick}; the default)")
+    size.add_argument("--full", action="store_true", help=full)
+
+
 def cmd_width(args, console: Console) -> int:
     from ntkcheck import width
 
@@ -188,14 +207,7 @@ def cmd_width(args, console: Console) -> int:
         if plot.is_dir() or not (plot.parent if str(plot.parent) else Path(".")).is_dir():
             raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
         _need_matplotlib("--plot")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
-        task = progress.add_task("width experiment", total=None)
-
-        def report(done, total, desc):
-            progress.update(task, completed=done, total=total, description=desc)
-
-        result = width.run(cfg, progress=report)
+    result = _run_counting(width.run, cfg, "width experiment", console, args.quiet)
     table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; {result['seconds']:.0f} s)")
     for col in ("activation", "n", "d", "λ", "m_emp", "m_cert T1'", "m_cert T1", "m_cert T1-B7", "m_cert T1-B1B7"):
         table.add_column(col, justify="left" if col == "activation" else "right")
@@ -283,10 +295,6 @@ def cmd_diffusion(args, console: Console) -> int:
     return 0
 
 
-def _sci(x, digits: int = 3) -> str:
-    return "—" if x is None else f"{x:.{digits}g}"
-
-
 def cmd_compare(args, console: Console) -> int:
     from ntkcheck import compare
 
@@ -301,14 +309,7 @@ def cmd_compare(args, console: Console) -> int:
     cfg = _configured(compare, cfg, changes)
     target = _json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
-        task = progress.add_task("beyond softmax", total=None)
-
-        def report(done, total, desc):
-            progress.update(task, completed=done, total=total, description=desc)
-
-        result = compare.run(cfg, progress=report)
+    result = _run_counting(compare.run, cfg, "beyond softmax", console, args.quiet)
     rows = result["table"]
     head = (f"n = {cfg.n}, d = {cfg.d}, σ = {cfg.sigma:g}, m = {cfg.m}, κ = m, {cfg.seeds} draws, "
             "the same data and W(0) for every activation")
@@ -318,8 +319,8 @@ def cmd_compare(args, console: Console) -> int:
         t1.add_column(col, justify="left" if col == "activation" else "right")
     R0 = cfg.radii[0]
     for r in rows:
-        t1.add_row(r["activation"], _sci(r["lambda"]), _sci(r["condition"]), _sci(r["condition_ball"]),
-                   _sci(r["finite_width_over_lambda"]), *(_sci(r[f"sensitivity_{k}"]) for k in compare.DIRECTIONS),
+        t1.add_row(r["activation"], _fmt(r["lambda"]), _fmt(r["condition"]), _fmt(r["condition_ball"]),
+                   _fmt(r["finite_width_over_lambda"]), *(_fmt(r[f"sensitivity_{k}"]) for k in compare.DIRECTIONS),
                    *(r[f"r_quarter_{k}_text"] for k in compare.DIRECTIONS))
     console.print(t1)
     console.print(f"λ = λ_min(K_φ); H₀ = H(W(0)) (T1's (i) asks ‖H₀ − H*‖ ≤ λ/4); ‖ΔH‖/(Rλ) at R = {R0:g}, the "
@@ -332,8 +333,8 @@ def cmd_compare(args, console: Console) -> int:
     for r in rows:
         ci = r.get("m_emp_ci")
         t2.add_row(r["activation"], "not reached" if r["steps"] is None else str(r["steps"]), str(r["T_predicted"]),
-                   f"{r['observed_rate']:.5f}", f"{r['guaranteed_rate']:.5f}", _sci(r["common_move_share"], 2),
-                   _sci(r["shift_F_change"], 2), _sci(r["shift_H_change"], 2),
+                   f"{r['observed_rate']:.5f}", f"{r['guaranteed_rate']:.5f}", _fmt(r["common_move_share"], 2),
+                   _fmt(r["shift_F_change"], 2), _fmt(r["shift_H_change"], 2),
                    "—" if not ci else f"{r['m_emp_slope']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
     console.print(t2)
     if result["width"]:
@@ -380,9 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu,sigmoid,tanh,swish (default softmax,exp,relu)")
     w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (default 2,3,4,6,8,11,16,23,32)")
     w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) (quick 5, full 10)")
-    mode = w.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="the quick defaults (the default)")
-    mode.add_argument("--full", action="store_true", help="more seeds, δ = 0.1, a √2 grid, larger widths")
+    _size_options(w, "about 3 minutes", "more seeds, δ = 0.1, a √2 grid, larger widths")
     w.add_argument("--plot", metavar="PATH", help="a log-log plot of m against n (needs matplotlib)")
     w.add_argument("--eta-rule", choices=("limit", "empirical"), help="λ and ‖H‖ of the step size: the "
                    "infinite-width NTK (default) or H(W(0)) of each draw")
@@ -393,19 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", help="a code or id, e.g. G1 or softmax-gradient")
     p.set_defaults(func=cmd_proof)
     df = sub.add_parser("diffusion", help="the application (MATH.md §6): learning a diffusion model's score")
-    size = df.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the quick defaults (a few minutes; the default)")
-    size.add_argument("--full", action="store_true",
-                      help="n up to 2048, m = 1024, 3 seeds, larger step budgets (roughly an hour on two cores)")
+    _size_options(df, "a few minutes",
+                  "n up to 2048, m = 1024, 3 seeds, larger step budgets (roughly an hour on two cores)")
     df.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     df.add_argument("--no-pictures", action="store_true", help="skip the two-dimensional pictures (faster)")
     _output_options(df)
     df.set_defaults(func=cmd_diffusion)
     c = sub.add_parser("compare", help="beyond softmax (MATH.md §7): the six activations on the same data")
-    size = c.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the quick defaults (about a minute; the default)")
-    size.add_argument("--full", action="store_true",
-                      help="n = 32, m = 4096, 10 draws, m_emp up to n = 64 (about 9 minutes on two cores)")
+    _size_options(c, "about a minute", "n = 32, m = 4096, 10 draws, m_emp up to n = 64 (about 9 minutes on two cores)")
     c.add_argument("--activations", metavar="LIST",
                    help="comma-separated, from softmax,relu,exp,sigmoid,tanh,swish (default all)")
     c.add_argument("--seed", type=int, default=0, help="data seed (default 0)")

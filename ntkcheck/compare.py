@@ -131,15 +131,19 @@ def kernel_section(cfg: Config) -> dict:
     """λ_min(K_φ), ‖K_φ‖₂ and their ratio against n (sphere data), against σ (at n), and on ball data."""
     out = {}
     Xb = nk.ball(cfg.n, cfg.d, seed=cfg.data_seed)
-    X = data(cfg)[0]
     for act in cfg.activations:
-        by_n = [{"n": n} | _spectrum(nk.limit_kernel(data(cfg, n)[0], sigma=cfg.sigma, activation=act))
-                for n in cfg.kernel_n]
-        by_sigma = [{"sigma": s} | _spectrum(nk.limit_kernel(X, sigma=s, activation=act)) for s in cfg.kernel_sigmas]
-        ball = _spectrum(nk.limit_kernel(Xb, sigma=cfg.sigma, activation=act))
-        out[act] = {"sphere": _spectrum(nk.limit_kernel(X, sigma=cfg.sigma, activation=act)),
-                    "ball": ball | {"min_norm": float(np.linalg.norm(Xb, axis=1).min())},
-                    "by_n": by_n, "by_sigma": by_sigma}
+        spectra = {}        # (n, σ) → spectrum: the training set (n, σ) recurs in by_n and by_sigma
+
+        def sphere(n, sigma, act=act, spectra=spectra):
+            if (n, sigma) not in spectra:
+                spectra[n, sigma] = _spectrum(nk.limit_kernel(data(cfg, n)[0], sigma=sigma, activation=act))
+            return spectra[n, sigma]
+
+        out[act] = {"sphere": sphere(cfg.n, cfg.sigma),
+                    "ball": _spectrum(nk.limit_kernel(Xb, sigma=cfg.sigma, activation=act))
+                    | {"min_norm": float(np.linalg.norm(Xb, axis=1).min())},
+                    "by_n": [{"n": n} | sphere(n, cfg.sigma) for n in cfg.kernel_n],
+                    "by_sigma": [{"sigma": s} | sphere(cfg.n, s) for s in cfg.kernel_sigmas]}
     return out
 
 
@@ -221,8 +225,9 @@ def sensitivity_section(cfg: Config, X: np.ndarray, Y: np.ndarray, lam: dict) ->
     return out
 
 
-def training_section(cfg: Config, X: np.ndarray, Y: np.ndarray, Hstar: dict, progress=None) -> dict:
-    """GD at η = c/(m(‖H*‖₂ + λ/2)) from the symmetric init of seed 0, until loss ≤ ε or the budget."""
+def training_section(cfg: Config, X: np.ndarray, Y: np.ndarray, Hstar: dict, tick=None) -> dict:
+    """GD at η = c/(m(‖H*‖₂ + λ/2)) from the symmetric init of seed 0, until loss ≤ ε or the budget;
+    ``tick(description)`` after each activation."""
     from ntkcheck.training import train
 
     out = {}
@@ -230,12 +235,11 @@ def training_section(cfg: Config, X: np.ndarray, Y: np.ndarray, Hstar: dict, pro
         lam, H_norm = Hstar[act]
         p = _init(cfg, act, _seed(cfg, 0))
         e0 = float(np.linalg.norm(nk.residual(p, X, Y)))
-        eta, T = width_experiment._eta_and_steps(lam, H_norm, cfg.m, e0, _width_cfg(cfg))
+        eta, T = width_experiment.eta_and_steps(lam, H_norm, cfg.m, e0, _width_cfg(cfg))
         rec = {"lambda": lam, "H_star_norm": H_norm, "eta": eta, "eta_m": eta * cfg.m, "T_predicted": T,
                "guaranteed_rate": 1 - eta * cfg.m * lam / 4, "linear_rate": 1 - eta * cfg.m * lam}
         with np.errstate(all="ignore"):
-            hist = train(p, X, Y, eta, cfg.max_steps, record_every=1, stop_below=cfg.eps,
-                         progress=None if progress is None else (lambda f, a=act: progress(a, f)))
+            hist = train(p, X, Y, eta, cfg.max_steps, record_every=1, stop_below=cfg.eps)
         steps = int(hist.steps[-1])
         final = float(hist.loss[-1])
         reached = bool(final <= cfg.eps)
@@ -254,6 +258,8 @@ def training_section(cfg: Config, X: np.ndarray, Y: np.ndarray, Hstar: dict, pro
                 "curve": _curve(hist.steps, hist.loss),
                 "seconds": round(hist.seconds, 2)}
         out[act] = rec
+        if tick is not None:
+            tick(f"training {act}: {steps} steps")
     return out
 
 
@@ -300,7 +306,7 @@ def width_section(cfg: Config, tick=None) -> dict:
             if tick is not None:
                 tick(f"{act} n={n}: m_emp = {emp['m_emp']}")
     fits = width_experiment.fits([r | {k: None for k in width_experiment.CERT_VARIANTS.values()} for r in rows])
-    return {"config": asdict(wcfg), "eta_rule": width_experiment._eta_rule_text(wcfg), "rows": rows,
+    return {"config": asdict(wcfg), "eta_rule": width_experiment.eta_rule_text(wcfg), "rows": rows,
             "fits": {a: {"m_emp": f["m_emp"], "m_emp·λ²": f.get("m_emp·λ²")} for a, f in fits.items()}}
 
 
@@ -319,41 +325,26 @@ def run(cfg: Config = QUICK, progress=None) -> dict:
         if progress is not None:
             progress(done, total, desc)
 
-    def say(desc):
-        if progress is not None:
-            progress(done, total, desc)
-
     X, Y = data(cfg)
     seconds = {}
-    say("limit kernels")
-    t = time.perf_counter()
-    kernel = kernel_section(cfg)
+
+    def timed(name, section, *args, **kwargs):
+        t = time.perf_counter()
+        out = section(*args, **kwargs)
+        seconds[name] = time.perf_counter() - t
+        return out
+
+    kernel = timed("kernel", kernel_section, cfg)
     lam = {a: kernel[a]["sphere"]["lambda"] for a in cfg.activations}
     Hstar = {a: (lam[a], kernel[a]["sphere"]["norm"]) for a in cfg.activations}   # H* = K ⊗ I_{d'}
-    finite = finite_width_section(cfg, X, lam)
-    seconds["kernel"] = time.perf_counter() - t
+    finite = timed("finite_width", finite_width_section, cfg, X, lam)
     tick("limit kernels")
-    say("perturbation sensitivity")
-    t = time.perf_counter()
-    sens = sensitivity_section(cfg, X, Y, lam)
-    seconds["sensitivity"] = time.perf_counter() - t
+    sens = timed("sensitivity", sensitivity_section, cfg, X, Y, lam)
     tick("perturbation sensitivity")
-    t = time.perf_counter()
-    shift = shift_section(cfg, X)
-    seconds["shift"] = time.perf_counter() - t
+    shift = timed("shift", shift_section, cfg, X)
     tick("shift invariance (G2)")
-    t = time.perf_counter()
-    training = {}
-    for act in cfg.activations:
-        say(f"training {act}")
-        training |= training_section(replace(cfg, activations=(act,)), X, Y, Hstar)
-        tick(f"training {act}: {training[act]['steps']} steps")
-    seconds["training"] = time.perf_counter() - t
-    widths = None
-    if cfg.width:
-        t = time.perf_counter()
-        widths = width_section(cfg, tick=tick)
-        seconds["width"] = time.perf_counter() - t
+    training = timed("training", training_section, cfg, X, Y, Hstar, tick=tick)
+    widths = timed("width", width_section, cfg, tick=tick) if cfg.width else None
     tick("done")
     result = {"experiment": "beyond-softmax", "config": asdict(cfg),
               "data": {"X": f"sphere(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",

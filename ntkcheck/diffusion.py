@@ -983,6 +983,17 @@ FIGURES = ("diffusion_error_vs_n.png", "diffusion_tracking.png", "diffusion_scor
            "diffusion_flow_samples.png")
 
 
+def _save(fig, path, tight: bool = True):
+    """Write ``fig`` to ``path`` (PNG) and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot(result: dict, folder) -> list:
     """Save the figures of a :func:`run` result into ``folder`` (matplotlib, Agg backend, imported here);
     returns the paths written."""
@@ -1018,10 +1029,7 @@ def plot(result: dict, folder) -> list:
     ax.set(xscale="log", yscale="log", xlabel="n (training pairs)", ylabel="E‖ŝ − ∇log p_t‖²",
            title=f"score error at t = {result['settings']['t']:g} (D6)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.append(folder / FIGURES[0])
-    fig.savefig(out[-1])
-    plt.close(fig)
+    out.append(_save(fig, folder / FIGURES[0], tight=True))
 
     # 2. tracking against m
     trk = result["tracking"]
@@ -1035,10 +1043,7 @@ def plot(result: dict, folder) -> list:
     ax.set(xscale="log", yscale="log", xlabel="m", ylabel="max_k RMS ‖f_NN(·;k) − f_lin(·;k)‖",
            title=f"tracking the linearized predictor (D5), n = {trk['n']}")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.append(folder / FIGURES[1])
-    fig.savefig(out[-1])
-    plt.close(fig)
+    out.append(_save(fig, folder / FIGURES[1], tight=True))
 
     pics = result.get("pictures")
     if not pics:
@@ -1062,9 +1067,7 @@ def plot(result: dict, folder) -> list:
         ax.set(title=title, aspect="equal", xlim=(g[0], g[-1]), ylim=(g[0], g[-1]))
     fig.colorbar(im, ax=axes, shrink=0.8, label="‖ŝ − ∇log p_t‖ (shaded)")
     fig.suptitle(f"score fields at t = {pics['t_field']:g}")
-    out.append(folder / FIGURES[2])
-    fig.savefig(out[-1])
-    plt.close(fig)
+    out.append(_save(fig, folder / FIGURES[2], tight=False))
 
     # 4. samples
     smp = pics["samples"]
@@ -1080,9 +1083,7 @@ def plot(result: dict, folder) -> list:
     fig.suptitle(f"probability-flow ODE from t = {times[-1]:g} to {times[0]:g}, {len(times)} grid times "
                  f"(E: energy distance to p_(t_min); sampling floor {ed['p_tmin_vs_p_tmin (sampling floor)']:.3f})",
                  fontsize=9)
-    out.append(folder / FIGURES[3])
-    fig.savefig(out[-1])
-    plt.close(fig)
+    out.append(_save(fig, folder / FIGURES[3], tight=False))
     return out
 
 

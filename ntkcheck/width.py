@@ -120,7 +120,7 @@ def _grid(cfg: Config, n: int) -> list[int]:
     return out
 
 
-def _eta_and_steps(lam: float, H_norm: float, m: int, e0: float, cfg: Config) -> tuple[float, int | None]:
+def eta_and_steps(lam: float, H_norm: float, m: int, e0: float, cfg: Config) -> tuple[float, int | None]:
     """η = c/(m(‖H‖ + λ/2)) (T1's (iii), first part, times c) and T = ⌈steps_to_loss⌉ (None if λ ≤ 0)."""
     if not lam > 0:
         return math.nan, None
@@ -144,7 +144,7 @@ def gd_reaches(X, Y, activation: str, m: int, seed: int, cfg: Config, limit=None
         H0 = nk.empirical_ntk(p, X)
         lam, _ = lambda_min(H0)
         H_norm = float(np.linalg.norm(H0, 2))
-    eta, T = _eta_and_steps(lam, H_norm, m, e0, cfg)
+    eta, T = eta_and_steps(lam, H_norm, m, e0, cfg)
     rec = {"seed": seed, "lambda": lam, "eta": eta, "T": T}
     if T is None:
         return rec | {"success": False, "why": "λ ≤ 0"}
@@ -198,7 +198,7 @@ def empirical_width(X, Y, activation: str, cfg: Config, tick=None) -> dict:
     return out
 
 
-def _eta_rule_text(cfg: Config) -> str:
+def eta_rule_text(cfg: Config) -> str:
     if cfg.eta_rule == "limit":
         return (f"eta = {cfg.c:g}/(m(‖H*‖₂ + λ/2)), λ = λ_min(H*), H* = K_φ ⊗ I the activation's "
                 "infinite-width NTK (T1's form)")
@@ -235,7 +235,7 @@ def run(cfg: Config = QUICK, progress=None) -> dict:
             row = {"activation": act, "n": n, "d": cfg.dim(n), "d_out": cfg.d_out, "sigma": cfg.sigma,
                    "lambda": lam,
                    "scheme": "symmetric", "kappa": "m", "epsilon": cfg.eps, "delta": cfg.delta, "seeds": cfg.seeds,
-                   "eta_rule": _eta_rule_text(cfg), "m_emp": emp["m_emp"], "m_emp_detail": emp}
+                   "eta_rule": eta_rule_text(cfg), "m_emp": emp["m_emp"], "m_emp_detail": emp}
             for variant, key in CERT_VARIANTS.items():
                 row[key] = None
             if act != "softmax":

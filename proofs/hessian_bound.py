@@ -8,8 +8,8 @@ import sympy as sp
 
 from proofs._core import BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError, cached_derivation
 from proofs.definitions import kappa, sum_simplify
-from proofs.ntk_perturbation import inner_product_steps
-from proofs.softmax_ratio import certificate, prove_abs_le
+from proofs.ntk_perturbation import inner_product_steps, sign_gap_step
+from proofs.softmax_ratio import certificate
 
 CODE = "B4"
 ID = "hessian-bound"
@@ -55,10 +55,8 @@ def derive() -> Derivation:
     d.define("M (G3)", sp.Symbol("M"), sp.Symbol("diag(S∘v) − (S∘v)Sᵀ − S(S∘v)ᵀ"),
              note="v = a_ℓ − ⟨a_ℓ,S⟩1; ∇²_W F_ℓ(x) = κ M ⊗ xxᵀ (G3)")
     inner_product_steps(d)
-    ar, aS = sp.Symbol("a_r", real=True), sp.Symbol("⟨a,S⟩", real=True)
-    th = sp.Symbol("θ", nonnegative=True)
-    prove_abs_le(d, "|v_r| ≤ 2", ar - aS, 2, subs=[(ar, 1), (aS, 1 - 2 * th / (1 + th))],
-                 note="a_r = ±1 (a_r = 1 shown; −1 is the mirror image), ⟨a,S⟩ ∈ [−1, 1] parametrized by θ ≥ 0")
+    sign_gap_step(d, "|v_r| ≤ 2",
+                  note="a_r = ±1 (a_r = 1 shown; −1 is the mirror image), ⟨a,S⟩ ∈ [−1, 1] parametrized by θ ≥ 0")
     # ‖S‖₂² ≤ max_r S_r, at symbolic m
     Sb = sp.IndexedBase("S", nonnegative=True)
     k, mm = sp.Symbol("k", integer=True, nonnegative=True), sp.Symbol("m", integer=True, positive=True)

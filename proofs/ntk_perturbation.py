@@ -47,6 +47,13 @@ def inner_product_steps(d: Derivation) -> None:
                       "b_k ≥ 0, exp > 0, a sum of exponentials > 0), so 1 ∓ ⟨a,S⟩ ≥ 0.")
 
 
+def sign_gap_step(d: Derivation, label: str, note: str) -> None:
+    """|a_r − ⟨a,S⟩| ≤ 2 for a_r = ±1 and ⟨a,S⟩ ∈ [−1, 1] (the previous steps), with a sympy certificate:
+    ⟨a,S⟩ = 1 − 2θ/(1 + θ), θ ≥ 0, sweeps (−1, 1]; a_r = 1 shown, −1 is the mirror image (used by B4, B6)."""
+    ar, aS = sp.Symbol("a_r", real=True), sp.Symbol("⟨a,S⟩", real=True)
+    th = sp.Symbol("θ", nonnegative=True)
+    prove_abs_le(d, label, ar - aS, 2, subs=[(ar, 1), (aS, 1 - 2 * th / (1 + th))], note=note)
+
 def _brute_force_m2(d: Derivation) -> None:
     """The whole per-entry chain at width m = 2, for both sign patterns a = (1, ±1) (a → −a flips g):
     |g_0 − g̃_0| ≤ 3(e^{2R} − 1) S̃_0 and |g_0| ≤ 2e^{2R} S̃_0, with S = softmax(z̃ + Δ), |Δ_k| ≤ R."""

@@ -9,8 +9,8 @@ import sympy as sp
 
 from proofs._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
 from proofs.definitions import kappa
-from proofs.ntk_perturbation import inner_product_steps
-from proofs.softmax_ratio import prove_abs_le, prove_by_terms
+from proofs.ntk_perturbation import inner_product_steps, sign_gap_step
+from proofs.softmax_ratio import prove_by_terms
 
 CODE = "B6"
 ID = "weight-movement"
@@ -45,10 +45,8 @@ def derive() -> Derivation:
     d.define("G1", sp.Symbol("∇_{w_r}L"), sp.Symbol("κ Σ_{i,ℓ} e_{iℓ} S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) x_i"),
              note="the gradient of one neuron (MATH.md G1, proved in proofs/softmax_gradient.py)")
     inner_product_steps(d)
-    ar, aS = sp.Symbol("a_r", real=True), sp.Symbol("⟨a,S⟩", real=True)
-    th = sp.Symbol("θ", nonnegative=True)
-    prove_abs_le(d, "|a_{ℓ,r} − ⟨a_ℓ,S_i⟩| ≤ 2", ar - aS, 2, subs=[(ar, 1), (aS, 1 - 2 * th / (1 + th))],
-                 note="a_{ℓ,r} = ±1 (+1 shown, −1 is the mirror image) and ⟨a_ℓ,S_i⟩ ∈ [−1, 1]")
+    sign_gap_step(d, "|a_{ℓ,r} − ⟨a_ℓ,S_i⟩| ≤ 2",
+                  note="a_{ℓ,r} = ±1 (+1 shown, −1 is the mirror image) and ⟨a_ℓ,S_i⟩ ∈ [−1, 1]")
     d.inequality("ℓ1 bound", sp.Symbol("‖∇_{w_r}L‖₂"), 2 * kappa * SxMax * e1, kind=BY_HAND,
                  note="triangle inequality over (i, ℓ): ‖∇_{w_r}L‖ ≤ κ Σ_{i,ℓ} |e_{iℓ}| S_{i,r} · 2 · ‖x_i‖ ≤ "
                       "2κ max_i(S_{i,r}‖x_i‖) Σ_{i,ℓ}|e_{iℓ}|.")

@@ -39,7 +39,7 @@ def test_crossing_is_exact_for_a_power_law(p, log_c, u, points):
     r_true = float(np.exp(np.log(radii[0]) + u * (np.log(radii[-1]) - np.log(radii[0]))))
     c = math.exp(log_c)
     r, text = C._crossing(radii, c * radii**p, c * r_true**p)
-    assert r == pytest.approx(r_true, rel=1e-9)
+    assert r == pytest.approx(r_true, rel=1e-12)
     assert text == f"{r:.3g}"
 
 

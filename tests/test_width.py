@@ -48,11 +48,11 @@ def test_eta_rule_and_predicted_steps_are_the_theorems():
     """η = c/(m(‖H*‖ + λ/2)) and T = ⌈log(‖e(0)‖²/(2ε))/(−2 log(1 − ηmλ/4))⌉, on GD's own terms: after T steps
     of the linear model e ← (1 − ηmλ/4)e the loss is ≤ ε, one step fewer it is not."""
     lam, Hn, m, e0 = 0.3, 4.0, 1000, 1.7
-    eta, T = Wd._eta_and_steps(lam, Hn, m, e0, TINY)
+    eta, T = Wd.eta_and_steps(lam, Hn, m, e0, TINY)
     assert eta == pytest.approx(TINY.c / (m * (Hn + lam / 2)))
     q = 1 - eta * m * lam / 4
     assert 0.5 * (q**T * e0) ** 2 <= TINY.eps < 0.5 * (q ** (T - 1) * e0) ** 2
-    assert Wd._eta_and_steps(-1.0, Hn, m, e0, TINY)[1] is None
+    assert Wd.eta_and_steps(-1.0, Hn, m, e0, TINY)[1] is None
 
 
 def test_gd_reaches_uses_the_rule():
