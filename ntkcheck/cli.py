@@ -181,6 +181,16 @@ def _size_options(parser: argparse.ArgumentParser, quick: str, full: str) -> Non
     size.add_argument("--full", action="store_true", help=full)
 
 
+def _write_outputs(console: Console, result: dict, target: Path | None, plot_dir: Path | None, plot) -> None:
+    """The JSON (atomically) and the figures (``plot(result, folder)`` → paths), each reported."""
+    if target is not None:
+        write_json(target, result)
+        console.print(f"wrote {target}")
+    if plot_dir is not None:
+        for path in plot(result, plot_dir):
+            console.print(f"wrote {path}")
+
+
 def cmd_width(args, console: Console) -> int:
     from ntkcheck import width
 
@@ -286,12 +296,7 @@ def cmd_diffusion(args, console: Console) -> int:
     console.print(f"slope < 0: {a['slope_nn_negative']}; tracking decreasing in m: {a['tracking_decreasing_in_m']}; "
                   f"network/trivial at n = {result['rows'][-1]['n']}: {a['ratio_nn_trivial_at_largest_n']:.3g} "
                   f"({result['seconds']['total']:.0f} s)")
-    if target is not None:
-        write_json(target, result)
-        console.print(f"wrote {target}")
-    if plot_dir is not None:
-        for path in diffusion.plot(result, plot_dir):
-            console.print(f"wrote {path}")
+    _write_outputs(console, result, target, plot_dir, diffusion.plot)
     return 0
 
 
@@ -349,12 +354,7 @@ def cmd_compare(args, console: Console) -> int:
             t3.add_row(act, *("—" if by_n.get(n) is None else str(by_n[n]) for n in cfg.width_n))
         console.print(t3)
     console.print(f"({result['seconds']['total']:.0f} s)")
-    if target is not None:
-        write_json(target, result)
-        console.print(f"wrote {target}")
-    if plot_dir is not None:
-        for path in compare.plot(result, plot_dir):
-            console.print(f"wrote {path}")
+    _write_outputs(console, result, target, plot_dir, compare.plot)
     return 0
 
 
