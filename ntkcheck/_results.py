@@ -65,3 +65,45 @@ def read_json(path):
 
 def command_line() -> str:
     return " ".join(Path(sys.argv[0]).name if k == 0 else a for k, a in enumerate(sys.argv))
+
+
+# Cached results are compared with the configuration that produced them, never bit for bit: numpy's SIMD
+# kernels give different last bits on different CPUs (e.g. np.geomspace(1e-3, 1, 13)[7] is
+# 0.05623413251903491 with AVX2 and 0.056234132519034905 with AVX-512).  CONFIG_REL is far above
+# such differences (a few ulp, ~1e-16 relative) and far below any change a user could make to a setting.
+CONFIG_REL = 1e-12
+
+
+def config_differences(recorded, expected, rel: float = CONFIG_REL, path: str = "config") -> list[str]:
+    """Where a recorded configuration (from a JSON file) differs from ``expected`` (a dataclass, a dict or
+    values): a list of ``"path: recorded != expected"`` strings, empty when they agree.
+
+    Numbers are equal when |a − b| ≤ rel·max(|a|, |b|) (``rel`` defaults to ``CONFIG_REL``); everything else
+    (strings, booleans, None, lengths, keys) must be equal exactly.  ``expected`` goes through the same JSON
+    conversion as a written file, so tuples compare with lists.
+    """
+    if hasattr(expected, "__dataclass_fields__"):
+        import dataclasses
+
+        expected = dataclasses.asdict(expected)
+    expected = json.loads(json.dumps(_clean(expected)))
+    return _differences(recorded, expected, rel, path)
+
+
+def _differences(a, b, rel: float, path: str) -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}.{k}: missing" for k in b if k not in a] + [f"{path}.{k}: unexpected" for k in a if k not in b]
+        for k in a:
+            if k in b:
+                out += _differences(a[k], b[k], rel, f"{path}.{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: length {len(a)} != {len(b)}"]
+        return [d for k, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, rel, f"{path}[{k}]")]
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        if a == b or abs(a - b) <= rel * max(abs(a), abs(b)):
+            return []
+        return [f"{path}: {a!r} != {b!r}"]
+    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]

@@ -190,7 +190,7 @@ def test_cached_result_is_the_current_code():
     """The book reads results/compare.json: it must be the QUICK configuration, and its cheap sections must be
     what the code computes now (a stale cache fails here, not silently in the book)."""
     cached = json.loads(CACHE.read_text())
-    assert cached["config"] == json.loads(json.dumps(asdict(C.QUICK)))
+    assert nk.config_differences(cached["config"], C.QUICK) == []
     cfg = C.validate(C.QUICK)
     X, Y = C.data(cfg)
     fresh = C.kernel_section(cfg)
@@ -244,3 +244,17 @@ def test_cli_quick_and_full_exclude_each_other(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["compare", "--quick", "--full"])
     assert exc.value.code == 2 and "not allowed" in capsys.readouterr().err
+
+
+def test_config_differences_tolerates_last_bits_not_settings():
+    """Cached results are matched to the configuration with a relative tolerance (CPUs differ in the last
+    bits of numpy's vectorized functions), but a real change of a setting is caught."""
+    recorded = json.loads(json.dumps(asdict(C.QUICK)))
+    ulp = [r * (1 + 2 * np.finfo(float).eps) for r in recorded["radii"]]      # what another CPU may give
+    assert nk.config_differences(dict(recorded, radii=ulp), C.QUICK) == []
+    moved = list(recorded["radii"]); moved[7] *= 1 + 1e-9
+    assert nk.config_differences(dict(recorded, radii=moved), C.QUICK) == [f"config.radii[7]: {moved[7]!r} != "
+                                                                            f"{recorded['radii'][7]!r}"]
+    assert nk.config_differences(dict(recorded, n=recorded["n"] + 1), C.QUICK)
+    assert nk.config_differences(dict(recorded, width=not recorded["width"]), C.QUICK)
+    assert nk.config_differences({k: v for k, v in recorded.items() if k != "n"}, C.QUICK) == ["config.n: missing"]
