@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from importlib.util import find_spec
 from typing import NamedTuple
 
 import autograd.numpy as anp
@@ -27,6 +28,9 @@ from ntkcheck.checks import diffusion as CD
 from ntkcheck.cli import main
 
 EPS = np.finfo(float).eps
+# the figures need matplotlib, an optional dependency (pip install -e ".[book]"); without it they are skipped
+needs_matplotlib = pytest.mark.skipif(find_spec("matplotlib") is None, reason="matplotlib is not installed "
+                                      "(optional: pip install matplotlib)")
 
 
 # ------------------------------------------------------------------------------------------ problems
@@ -410,28 +414,40 @@ TINY = replace(D.DEMO, n_values=(16, 24, 32), m=16, n_val=32, n_eval=200, steps=
                pic_samples=20, field_grid=5)
 
 
-def test_run_and_plot_tiny(tmp_path):
-    res = D.run(TINY)
+@pytest.fixture(scope="module")
+def tiny_run():
+    return D.run(TINY)
+
+
+def test_run_tiny(tiny_run):
+    res = tiny_run
     assert [r["n"] for r in res["rows"]] == [16, 24, 32]
     for r in res["rows"]:
         assert {"error_nn", "error_kernel", "error_trivial", "ratio_nn_trivial"} <= r.keys()
     a = res["assertions"]
     assert {"slope_nn", "slope_nn_ci", "tracking_decreasing_in_m", "ratio_nn_trivial_at_largest_n"} <= a.keys()
     assert {"d", "mixture", "t", "m", "seeds"} <= res["settings"].keys() and "numpy" in res["versions"]
-    paths = D.plot(res, tmp_path)
-    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
     assert D.run(TINY)["rows"] == res["rows"]                           # same settings, same numbers
+
+
+@needs_matplotlib
+def test_plot_tiny(tiny_run, tmp_path):
+    paths = D.plot(tiny_run, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
 
 
 def test_cli_diffusion(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(D, "QUICK", TINY)
     target = tmp_path / "d.json"
-    assert main(["diffusion", "--json", str(target), "--plot-dir", str(tmp_path), "--quiet"]) == 0
+    plots = [] if find_spec("matplotlib") is None else ["--plot-dir", str(tmp_path)]
+    assert main(["diffusion", "--json", str(target), *plots, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "score error" in out and "Traceback" not in out
     data = json.loads(target.read_text(encoding="utf-8"))
     assert data["rows"][0]["n"] == 16 and data["settings"]["m"] == 16
-    assert all((tmp_path / f).is_file() for f in D.FIGURES)
+    if plots:
+        assert all((tmp_path / f).is_file() for f in D.FIGURES)
 
 
 @pytest.mark.parametrize("argv,msg", [
