@@ -387,6 +387,16 @@ def test_ntk_lambda_max_matches_eigvalsh():
     assert abs(D.ntk_lambda_max(p, U) - np.linalg.eigvalsh(nk.empirical_ntk(p, U))[-1]) <= 1e-9 * D.ntk_lambda_max(p, U)
 
 
+def test_one_blas_thread_limits_blas():
+    """The GD loops run with one BLAS thread (threadpoolctl, a declared dependency): the guard is not a no-op."""
+    from threadpoolctl import threadpool_info
+
+    np.ones((64, 64)) @ np.ones((64, 64))          # load BLAS
+    with D._one_blas_thread():
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas), blas
+
+
 # ------------------------------------------------------------------------------------------ D6
 def test_fit_network_early_stops_on_the_held_out_minimum():
     mix, t = D.default_mixture(), 0.4
