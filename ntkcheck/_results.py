@@ -6,8 +6,10 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import tempfile
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -37,24 +39,75 @@ def _clean(obj):
     return obj
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived while a result file was being written (raised by the temporary handler)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
+
+
+def _catch_sigterm():
+    """Make SIGTERM raise :class:`_Terminated` for the duration of a write, so that the temporary file is
+    removed; returns the previous handler, or None where nothing was installed (not the main thread, or
+    SIGTERM ignored: then it stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_IGN, None):
+        return None
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    return previous
+
+
+class _sigterm_blocked:
+    """SIGTERM blocked for the calling thread inside the block (delivered, if it came, on leaving it)."""
+
+    def __enter__(self):
+        self._old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def __exit__(self, *exc):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+        return False
+
+
 def write_json(path, data) -> Path:
-    """Write ``data`` as JSON to ``path`` atomically; the folder must exist."""
+    """Write ``data`` as JSON to ``path`` atomically; the folder must exist.
+
+    The text goes to a hidden temporary file in the same folder, which then replaces ``path``.  An
+    exception, Ctrl-C or SIGTERM during the write removes the temporary file and leaves ``path`` as it was;
+    SIGTERM is then delivered again to the handler that was in place (by default: the process ends)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"cannot write {path}: folder {folder} does not exist")
     text = json.dumps(_clean(data), indent=2, ensure_ascii=False, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    previous = _catch_sigterm()
+    tmp = None
     try:
+        # SIGTERM is held back while the temporary file is created and named, so that it is always removed
+        with _sigterm_blocked():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
         os.chmod(tmp, 0o644)  # mkstemp makes the file owner-only; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        finally:
+        tmp = None
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:  # pragma: no cover - already renamed
+                pass
+        if not isinstance(exc, _Terminated):
             raise
+        signal.signal(signal.SIGTERM, previous)
+        previous = None
+        os.kill(os.getpid(), signal.SIGTERM)    # the previous handler's turn (the default one ends the process)
+        raise InterruptedError(f"writing {path} was interrupted by SIGTERM; nothing written") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return path
 
 

@@ -4,22 +4,50 @@
     ntkcheck list
     ntkcheck proof CODE          # the symbolic derivation of a lemma, step by step
 
-Errors in arguments print one line naming the problem and exit with status 2; a failing check exits 1.
+Errors in arguments print one line naming the problem and exit with status 2, before any computation; a
+failing check exits 1; an internal error prints one line and exits 3 (``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+try:  # Ctrl-C while the libraries load: a word, not a traceback
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
 
-from ntkcheck import checks
-from ntkcheck._results import write_json
+    from ntkcheck import checks
+    from ntkcheck._results import write_json
+except KeyboardInterrupt:  # pragma: no cover - timing dependent (tested by a subprocess)
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(130) from None
+
+DESCRIPTION = ("A symbolic-plus-numeric proof companion for two-layer softmax networks in the NTK regime "
+               "(arXiv:2405.03251): numeric checks of every lemma, their symbolic derivations, and the experiments.")
+EXIT_STATUSES = """exit status:
+  0  every check holds (or the command succeeded)
+  1  a check failed
+  2  a usage error: a bad argument, reported in one line before any computation
+  3  an internal error (one line; run with --debug for the traceback)
+  130  interrupted (Ctrl-C)"""
+
+# The smallest --scale: at a quarter of the default trials every check still tests what it claims.
+MIN_SCALE = 0.25
+# Approximate seconds of each check at --scale 1, which verify multiplies by --scale to announce a long run.
+# Measured 2026-12-02 on the 2-core development machine: the CPU seconds of each check (the records'
+# "seconds" of `ntkcheck verify --json` were 2-3 times larger because the machine was shared; these CPU
+# times, 17 s in all, are what a quiet machine's wall clock shows, cf. the 14 s of the README's run).
+CHECK_SECONDS = {"G1": 0.25, "G2": 0.19, "G3": 0.04, "G4": 0.07, "G5": 0.25, "G6": 0.64, "B1": 0.2, "B2": 0.6,
+                 "B3": 0.95, "B4": 0.73, "B5": 0.65, "B6": 0.65, "B7": 1.0, "T1": 4.2, "D1": 0.44, "D2": 0.07,
+                 "D3": 0.25, "D4": 0.09, "D5": 0.66, "D6": 4.8}
+DEFAULT_CHECK_SECONDS = 1.0     # a check missing from CHECK_SECONDS
+ANNOUNCE_ABOVE = 120.0          # seconds: a longer estimated run is announced on stderr
 
 
 class UsageError(ValueError):
@@ -49,47 +77,125 @@ def _select(only: str | None):
     return chosen
 
 
-def _json_target(path: str | None) -> Path | None:
+def _writable_folder(option: str, value: str, folder: Path) -> None:
+    """Raise UsageError unless a file can be created in ``folder`` (an existing folder): a probe file is
+    created and removed, so a read-only folder, /proc or a full disk is reported before any computation."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".ntkcheck-probe-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"{option} {value}: cannot write into folder {folder}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _file_target(option: str, path: str | None) -> Path | None:
+    """The file of an output option (--json, --plot): not a folder, in an existing folder we can write."""
     if path is None:
         return None
+    if not path.strip():
+        raise UsageError(f"{option}: empty path, give a file name")
     p = Path(path)
     if p.is_dir():
-        raise UsageError(f"--json {path}: is a directory, give a file name")
-    if not (p.parent if str(p.parent) else Path(".")).is_dir():
-        raise UsageError(f"--json {path}: folder {p.parent} does not exist")
+        raise UsageError(f"{option} {path}: is a directory, give a file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.exists():
+        raise UsageError(f"{option} {path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: {folder} is not a folder")
+    _writable_folder(option, path, folder)
     return p
+
+
+def _json_target(path: str | None) -> Path | None:
+    return _file_target("--json", path)
+
+
+def _seed(value: int, option: str = "--seed") -> int:
+    if value < 0:
+        raise UsageError(f"{option} must be >= 0, got {value}")
+    return value
+
+
+def _scale(value: float) -> float:
+    if not (math.isfinite(value) and value >= MIN_SCALE):
+        raise UsageError(f"--scale must be finite and >= {MIN_SCALE:g} (the smallest at which every check "
+                         f"still tests its lemma), got {value:g}")
+    return value
+
+
+def estimated_seconds(chosen, scale: float) -> float:
+    """About how long ``verify`` runs: scale × each chosen check's seconds at scale 1 (CHECK_SECONDS)."""
+    return scale * sum(CHECK_SECONDS.get(c.code, DEFAULT_CHECK_SECONDS) for c in chosen)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _run_check(c, seed: int, scale: float, advance) -> dict:
+    """``checks.run``, with an exception turned into an error record (``"holds": False``, ``"error"``) as
+    ``checks.run`` itself does when a check raises."""
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        return checks.run(c, seed=seed, scale=scale, advance=advance)
+    except Exception as exc:  # noqa: BLE001 - reported as an ERROR row, the other checks still run
+        from ntkcheck._results import versions
+
+        return {"id": c.id, "code": c.code, "statement": c.statement, "short": c.short, "check": c.what,
+                "holds": False, "error": f"{type(exc).__name__}: {exc}", "trials": 0,
+                "seconds": round(time.perf_counter() - t0, 3), "seed": seed, "scale": scale, "sizes": {},
+                "details": {}, "versions": versions()}
 
 
 def cmd_verify(args, console: Console) -> int:
     chosen = _select(args.only)
-    if not (args.scale > 0 and math.isfinite(args.scale)):
-        raise UsageError(f"--scale must be finite and > 0, got {args.scale}")
+    seed = _seed(args.seed)
+    scale = _scale(args.scale)
     target = _json_target(args.json)
+    estimate = estimated_seconds(chosen, scale)
+    if estimate > ANNOUNCE_ABOVE:
+        _stderr().print(f"estimated run time: about {_duration(estimate)} ({len(chosen)} check(s) at scale "
+                        f"{scale:g}; Ctrl-C stops)", highlight=False)
     records = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=args.quiet) as progress:
         overall = progress.add_task("all checks", total=len(chosen))
         for c in chosen:
             task = progress.add_task(f"{c.code} {c.id}", total=100)
-            rec = checks.run(c, seed=args.seed, scale=args.scale,
-                             advance=lambda f, t=task: progress.update(t, completed=100 * f))
+            rec = _run_check(c, seed, scale, advance=lambda f, t=task: progress.update(t, completed=100 * f))
             progress.remove_task(task)
             progress.advance(overall)
             records.append(rec)
-    table = Table(title=f"ntkcheck verify (seed {args.seed}, scale {args.scale:g})")
+    table = Table(title=f"ntkcheck verify (seed {seed}, scale {scale:g})")
     for col in ("code", "id", "statement", "trials", "worst obs/bound", "max error (tol)", "holds", "s"):
         table.add_column(col, overflow="fold", justify="right" if col in ("trials", "s") else "left",
                          no_wrap=col in ("code", "id"))
     for r in records:
         err = None if "max_error" not in r else f"{r['max_error']:.2g} ({_fmt(r.get('tolerance'))})"
-        table.add_row(r["code"], r["id"], escape(r["short"] or r["statement"]), str(r["trials"]), _fmt(r.get("worst_ratio")),
-                      err or "—", "[green]yes[/]" if r["holds"] else "[bold red]NO[/]", f"{r['seconds']:.1f}")
+        verdict = "[bold red]ERROR[/]" if r.get("error") else "[green]yes[/]" if r["holds"] else "[bold red]NO[/]"
+        table.add_row(r["code"], r["id"], escape(r.get("short") or r.get("statement") or ""),
+                      str(r.get("trials", "—")), _fmt(r.get("worst_ratio")), err or "—", verdict,
+                      f"{r.get('seconds', 0.0):.1f}")
     console.print(table)
-    failed = [r["code"] for r in records if not r["holds"]]
-    total = sum(r["seconds"] for r in records)
+    errors = [r for r in records if r.get("error")]
+    failed = [r["code"] for r in records if not r["holds"] and not r.get("error")]
+    total = sum(r.get("seconds", 0.0) for r in records)
     if target is not None:
         write_json(target, records)
         console.print(f"wrote {len(records)} records to {target}")
+    if errors:
+        err = _stderr()
+        for r in errors:
+            err.print(f"[bold red]error:[/] {r['code']} {r['id']}: {escape(_one_line(r['error']))}", highlight=False)
+        err.print(f"[bold red]{len(errors)} check(s) raised an error: {', '.join(r['code'] for r in errors)}[/]"
+                  + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""), highlight=False)
+        return 3
     if failed:
         console.print(f"[bold red]{len(failed)} check(s) FAILED: {', '.join(failed)}[/] ({total:.1f} s)")
         return 1
@@ -110,10 +216,16 @@ def cmd_list(args, console: Console) -> int:
 def cmd_proof(args, console: Console) -> int:
     import proofs
 
-    try:
-        mod = proofs.lemma(args.code)
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
+    code = args.code.strip()
+    mod = None
+    for cand in dict.fromkeys((code, code.upper(), code.lower())):   # a code or id in any case, as --only
+        try:
+            mod = proofs.lemma(cand)
+            break
+        except KeyError as exc:
+            message = exc.args[0]
+    if mod is None:
+        raise UsageError(message.replace(repr(code.lower()), repr(code)).replace(repr(code.upper()), repr(code)))
     with console.status(f"running the sympy derivation of {mod.CODE}"):
         der = mod.derive()
     console.print(f"[bold]{der.code} {der.id}[/]: {escape(der.statement)}\n")
@@ -150,9 +262,12 @@ def _plot_dir(value: str | None) -> Path | None:
     """The --plot-dir folder (which must exist), after checking that matplotlib is installed."""
     if value is None:
         return None
+    if not value.strip():
+        raise UsageError("--plot-dir: empty path, give a folder")
     folder = Path(value)
     if not folder.is_dir():
         raise UsageError(f"--plot-dir {value}: not an existing folder")
+    _writable_folder("--plot-dir", value, folder)
     _need_matplotlib("--plot-dir")
     return folder
 
@@ -214,8 +329,9 @@ def cmd_width(args, console: Console) -> int:
     plot = None
     if args.plot is not None:
         plot = Path(args.plot)
-        if plot.is_dir() or not (plot.parent if str(plot.parent) else Path(".")).is_dir():
+        if not args.plot.strip() or plot.is_dir() or not (plot.parent if str(plot.parent) else Path(".")).is_dir():
             raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
+        _file_target("--plot", args.plot)
         _need_matplotlib("--plot")
     result = _run_counting(width.run, cfg, "width experiment", console, args.quiet)
     table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; {result['seconds']:.0f} s)")
@@ -248,7 +364,7 @@ def cmd_diffusion(args, console: Console) -> int:
     from ntkcheck import diffusion
 
     cfg = diffusion.FULL if args.full else diffusion.QUICK
-    changes = {"seed": args.seed}
+    changes = {"seed": _seed(args.seed)}
     if args.no_pictures:
         changes["pictures"] = False
     cfg = _configured(diffusion, cfg, changes)
@@ -304,9 +420,7 @@ def cmd_compare(args, console: Console) -> int:
     from ntkcheck import compare
 
     cfg = compare.FULL if args.full else compare.QUICK
-    if args.seed < 0:
-        raise UsageError(f"--seed must be >= 0, got {args.seed}")
-    changes = {"data_seed": args.seed}
+    changes = {"data_seed": _seed(args.seed)}
     if args.activations is not None:
         changes["activations"] = _names(args.activations)
     if args.no_width:
@@ -365,18 +479,52 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("ntkcheck")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        from ntkcheck import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ntkcheck", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="run the numeric check of every registered lemma")
+    fmt = argparse.RawDescriptionHelpFormatter
+    ap = argparse.ArgumentParser(prog="ntkcheck", description=DESCRIPTION, epilog=EXIT_STATUSES,
+                                 formatter_class=fmt)
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    ap.add_argument("--debug", action="store_true", help="on an internal error, show the traceback")
+    # --debug is accepted after the subcommand too (SUPPRESS: it does not reset the global one)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="on an internal error, show the traceback")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help, description):
+        return sub.add_parser(name, help=help, description=description, epilog=EXIT_STATUSES,
+                              formatter_class=fmt, parents=[debug])
+
+    v = command("verify", "run the numeric check of every registered lemma",
+                "Run the numeric check of every registered lemma (or of those named by --only) and print one "
+                "row per check: trials, the worst observed/bound ratio or the error against its tolerance, and "
+                f"the verdict. --scale multiplies the trials (at least {MIN_SCALE:g}); a long run is announced "
+                "with an estimate of its time.")
     v.add_argument("--only", metavar="CODES", help="comma-separated codes or ids, e.g. G1,B2,ntk-limit")
-    v.add_argument("--scale", type=float, default=1.0, help="multiply every check's trials (default 1)")
-    v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    v.add_argument("--scale", type=float, default=1.0,
+                   help=f"multiply every check's trials (default 1, at least {MIN_SCALE:g})")
+    v.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     v.add_argument("--json", metavar="PATH", help="write one JSON record per check to PATH")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.set_defaults(func=cmd_verify)
-    sub.add_parser("list", help="list the registered checks").set_defaults(func=cmd_list)
-    w = sub.add_parser("width", help="the width experiment: m_emp(n) and m_cert(n) (softmax, exp, relu by default)")
+    command("list", "list the registered checks",
+            "List the registered checks: code, id, proofs module and what each check does.").set_defaults(
+        func=cmd_list)
+    w = command("width", "the width experiment: m_emp(n) and m_cert(n) (softmax, exp, relu by default)",
+                "The paper's width claim: the smallest width at which gradient descent reaches the target loss "
+                "(m_emp) and the widths certified by T1 and its variants (m_cert), against the number of "
+                "training points n, with fitted exponents of n.")
     w.add_argument("--json", metavar="PATH", help="write the rows, fits and configuration to PATH")
     w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu,sigmoid,tanh,swish (default softmax,exp,relu)")
     w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (default 2,3,4,6,8,11,16,23,32)")
@@ -388,41 +536,74 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--no-cert", action="store_true", help="skip the certified widths")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.set_defaults(func=cmd_width)
-    p = sub.add_parser("proof", help="show a lemma's symbolic derivation")
-    p.add_argument("code", help="a code or id, e.g. G1 or softmax-gradient")
+    p = command("proof", "show a lemma's symbolic derivation",
+                "Run a lemma's sympy derivation and print it step by step, each step asserted.")
+    p.add_argument("code", help="a code or id in any case, e.g. G1, g1 or softmax-gradient")
     p.set_defaults(func=cmd_proof)
-    df = sub.add_parser("diffusion", help="the application (MATH.md §6): learning a diffusion model's score")
+    df = command("diffusion", "the application (D1–D6): learning a diffusion model's score",
+                 "The application (D1–D6): learn the score of a two-dimensional Gaussian mixture's diffusion "
+                 "with the softmax network; the score error against n next to kernel regression and the "
+                 "trivial predictor, the tracking distance to the linearized predictor against the width, and "
+                 "probability-flow ODE samples.")
     _size_options(df, "a few minutes",
                   "n up to 2048, m = 1024, 3 seeds, larger step budgets (roughly an hour on two cores)")
-    df.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    df.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0)")
     df.add_argument("--no-pictures", action="store_true", help="skip the two-dimensional pictures (faster)")
     _output_options(df)
     df.set_defaults(func=cmd_diffusion)
-    c = sub.add_parser("compare", help="beyond softmax (MATH.md §7): the six activations on the same data")
+    c = command("compare", "beyond softmax: the six activations on the same data",
+                "Beyond softmax: the six networks (softmax, relu, exp, sigmoid, tanh, swish) on the same data "
+                "and initial weights: the limit kernel, the finite-width and perturbation errors of the NTK, "
+                "training at T1's step size, shift-invariance (G2) and m_emp(n).")
     _size_options(c, "about a minute", "n = 32, m = 4096, 10 draws, m_emp up to n = 64 (about 9 minutes on two cores)")
     c.add_argument("--activations", metavar="LIST",
                    help="comma-separated, from softmax,relu,exp,sigmoid,tanh,swish (default all)")
-    c.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    c.add_argument("--seed", type=int, default=0, help="data seed, >= 0 (default 0)")
     c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
     _output_options(c)
     c.set_defaults(func=cmd_compare)
     return ap
 
 
+def _stderr() -> Console:
+    """Messages (errors, warnings, estimates) go to stderr, one line each, never wrapped."""
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _error(message: str) -> None:
+    _stderr().print(f"[bold red]error:[/] {escape(_one_line(message))}", highlight=False)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    # a wide table even when the output is a pipe or a CI log (rich assumes 80 columns there)
-    console = Console() if sys.stdout.isatty() else Console(width=150)
+    """The ``ntkcheck`` entry point; returns the exit status (0 holds, 1 failed, 2 usage, 3 internal error)."""
+    debug = False
     try:
+        args = build_parser().parse_args(argv)
+        debug = getattr(args, "debug", False)
+        # a wide table even when the output is a pipe or a CI log (rich assumes 80 columns there)
+        console = Console() if sys.stdout.isatty() else Console(width=150)
         return args.func(args, console)
     except UsageError as exc:
-        # one line on stderr, never wrapped
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        _error(str(exc))
         return 2
     except KeyboardInterrupt:
-        console.print("interrupted")
+        sys.stderr.write("interrupted\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - an internal error: one line unless --debug
+        if debug:
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 3
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:  # pragma: no cover - a Ctrl-C in the instant before main's own handler
+        sys.stderr.write("interrupted\n")
+        status = 130
+    sys.exit(status)

@@ -132,6 +132,8 @@ class Mixture:
 
 def mixture(weights, means, variances) -> Mixture:
     """A validated :class:`Mixture`; each problem is one ValueError naming the argument."""
+    for value, name in ((weights, "weights"), (means, "means"), (variances, "variances")):
+        _real(value, name)
     w = np.asarray(weights, dtype=np.float64) if _is_numeric(weights) else None
     if w is None or w.ndim != 1 or w.size < 1:
         raise ValueError(f"weights must be a non-empty 1-D array of numbers, got {weights!r}")
@@ -152,6 +154,18 @@ def mixture(weights, means, variances) -> Mixture:
     return Mixture(weights=w, means=mu, variances=v)
 
 
+def _real(a, name: str) -> None:
+    """Reject complex input (numpy would silently keep the real part); ``a`` is returned unchanged."""
+    if isinstance(a, Mixture):
+        return
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError):
+        return                      # not an array: the caller's own check names the problem
+    if np.iscomplexobj(arr) or (arr.dtype == object and any(isinstance(v, complex) for v in arr.ravel())):
+        raise ValueError(f"{name} must be real, got complex values")
+
+
 def _is_numeric(a) -> bool:
     try:
         np.asarray(a, dtype=np.float64)
@@ -168,7 +182,16 @@ def default_mixture() -> Mixture:
 
 
 def _points(x, d: int, name: str = "x") -> np.ndarray:
+    _real(x, name)
     return V.matrix(x, name, cols=d, cols_name="the mixture's dimension d")
+
+
+def _present(mix: Mixture) -> Mixture:
+    """The components of positive weight: a zero-weight component drops out of p_t (and log 0 is avoided)."""
+    keep = mix.weights > 0
+    if keep.all():
+        return mix
+    return Mixture(weights=mix.weights[keep], means=mix.means[keep], variances=mix.variances[keep])
 
 
 def _logits(x: np.ndarray, t: float, mix: Mixture):
@@ -186,9 +209,17 @@ def gmm_score(x, t, weights, means, variances) -> np.ndarray:
     compiled log-sum-exp form of proofs/gmm_score.py): no overflow, and far from every component the
     responsibilities that underflow are below 1e−308 of the largest.
     """
-    mix = mixture(weights, means, variances)
+    mix = _present(mixture(weights, means, variances))
     x = _points(x, mix.d)
-    ell, m, s2 = _logits(x, _time(t), mix)
+    t = _time(t)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ell, m, s2 = _logits(x, t, mix)
+    # far out (the largest logit below −2^30, or ‖x − a_t μ_k‖² overflowed beyond ‖x‖ ≈ 1e154): ℓ carries
+    # an absolute rounding error ε|ℓ| ≳ 2e-7 that would swamp the weights and the ties, so these rows
+    # get their logit differences from the exact expansion of _far_logits
+    far = ~(ell.max(axis=1) > -FAR_LOGIT)
+    if far.any():
+        ell[far] = _far_logits(x[far], m, s2, np.log(mix.weights) - 0.5 * mix.d * np.log(2 * np.pi * s2))
     ell -= ell.max(axis=1, keepdims=True)
     g = np.exp(ell)
     g /= g.sum(axis=1, keepdims=True)
@@ -196,9 +227,38 @@ def gmm_score(x, t, weights, means, variances) -> np.ndarray:
     return np.einsum("nk,nkd->nd", g, comp)
 
 
+FAR_LOGIT = 2.0**30     # gmm_score: rows whose largest component logit is below −FAR_LOGIT use _far_logits
+
+
+def _far_logits(x: np.ndarray, m: np.ndarray, s2: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Component logits ℓ_k = c_k − ‖x − m_k‖²/(2σ_k²), up to a constant per row, for rows whose squared
+    distances overflow: the row maximum is 0 and the others are exact differences, −inf where they are
+    below every float (the responsibility underflows).
+
+    With S the power of two in (max_j |x_j|/2, max_j |x_j|] (u = x/S is exact, |u_j| < 2) and v* = max_k σ_k²,
+    ℓ_k + ‖x‖²/(2v*) = −S²a_k + S b_k + e_k with a_k = ‖u‖²(1/σ_k² − 1/v*)/2 ≥ 0 (0 for the widest
+    components), b_k = u·m_k/σ_k², e_k = c_k − ‖m_k‖²/(2σ_k²): each term finite.  The winner j maximizes
+    G_k = −S a_k + b_k + e_k/S; then ℓ_k − ℓ_j = S·(−S(a_k − a_j) + (b_k − b_j)) + (e_k − e_j), which is
+    exactly e_k − e_j for tied components (the weights decide) and −inf for far losers, never NaN."""
+    S = np.ldexp(1.0, np.frexp(np.max(np.abs(x), axis=1))[1] - 1)[:, None]   # (n, 1): max|x_j|/2 < S ≤ max|x_j|
+    u = x / S
+    inv = 1.0 / s2
+    a = 0.5 * np.sum(u**2, axis=1)[:, None] * np.where(s2 == s2.max(), 0.0, inv - 1.0 / s2.max())[None, :]
+    b = u @ (m * inv[:, None]).T
+    e = np.broadcast_to(c - 0.5 * np.sum(m**2, axis=1) * inv, b.shape)
+    with np.errstate(over="ignore"):
+        G = -S * a + b + e / S
+        j = np.argmax(G, axis=1)
+        pick = (np.arange(len(x)), j)
+        inner = -S * (a - a[pick][:, None]) + (b - b[pick][:, None])
+        out = S * inner + (e - e[pick][:, None])
+    out[pick] = 0.0
+    return out
+
+
 def gmm_log_density(x, t, weights, means, variances) -> np.ndarray:
     """log p_t(x), shape (n,), by log-sum-exp of the D2 component logits."""
-    mix = mixture(weights, means, variances)
+    mix = _present(mixture(weights, means, variances))
     x = _points(x, mix.d)
     ell, _, _ = _logits(x, _time(t), mix)
     top = ell.max(axis=1)
@@ -463,9 +523,12 @@ def kernel_c(U: np.ndarray, sigma: float) -> float:
     return 1.0 / float(np.linalg.eigvalsh(K)[-1])
 
 
+_LANCZOS_SEED = 20240506     # the seed of the Lanczos starting vector of ntk_lambda_max (any fixed value)
+
+
 def ntk_lambda_max(params: Params, U: np.ndarray) -> float:
     """λ_max(H(W)) (κ = m) without forming H: H = JJᵀ/m with J v and Jᵀ u from the tangent features (G4),
-    by Lanczos (scipy's eigsh)."""
+    by Lanczos (scipy's eigsh) from a fixed starting vector: the same input gives the same value."""
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     from ntkcheck.network import tangent_features
@@ -482,7 +545,11 @@ def ntk_lambda_max(params: Params, U: np.ndarray) -> float:
         return (kap * np.einsum("ilr,ir->il", P, Z) / m).reshape(-1)
 
     op = LinearOperator((n * q, n * q), matvec=matvec, dtype=np.float64)
-    return float(eigsh(op, k=1, which="LA", tol=1e-8, return_eigenvectors=False)[0])
+    # a fixed starting vector: ARPACK's default one is random (a new draw on every call), which made the
+    # step size, and with it every number of the experiment, differ in the last bits from run to run.  A
+    # fixed Gaussian draw is, like ARPACK's, almost surely not orthogonal to the top eigenvector.
+    v0 = np.random.default_rng(_LANCZOS_SEED).standard_normal(n * q)
+    return float(eigsh(op, k=1, which="LA", tol=1e-8, v0=v0, return_eigenvectors=False)[0])
 
 
 def step_factor(U: np.ndarray, sigma: float, params_list=()) -> float:

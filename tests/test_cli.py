@@ -41,10 +41,10 @@ def test_verify_writes_json(tmp_path, capsys):
 
 def test_verify_selects_by_id_case_insensitively_and_dedups(tmp_path, capsys):
     target = tmp_path / "y.json"
-    assert main(["verify", "--only", "g4,ntk-factorization, G4", "--scale", "0.2", "--seed", "3", "--json",
+    assert main(["verify", "--only", "g4,ntk-factorization, G4", "--scale", "0.25", "--seed", "3", "--json",
                  str(target), "--quiet"]) == 0
     records = json.loads(target.read_text(encoding="utf-8"))
-    assert [r["code"] for r in records] == ["G4"] and records[0]["seed"] == 3 and records[0]["scale"] == 0.2
+    assert [r["code"] for r in records] == ["G4"] and records[0]["seed"] == 3 and records[0]["scale"] == 0.25
 
 
 def test_unknown_check_exits_2(capsys, tmp_path):
@@ -121,7 +121,7 @@ def failing_check(monkeypatch):
 
 def test_failing_check_exits_1(failing_check, tmp_path, capsys):
     target = tmp_path / "f.json"
-    assert main(["verify", "--only", "G4,Z9", "--scale", "0.2", "--json", str(target), "--quiet"]) == 1
+    assert main(["verify", "--only", "G4,Z9", "--scale", "0.25", "--json", str(target), "--quiet"]) == 1
     out = _out(capsys)
     assert "FAILED" in out and "Z9" in out
     records = json.loads(target.read_text(encoding="utf-8"))
@@ -148,3 +148,239 @@ def test_subprocess_exit_code_and_no_traceback():
     assert "Traceback" not in bad.stderr and "Traceback" not in bad.stdout
     assert "nope" in bad.stdout + bad.stderr
     assert not (ROOT / "missing-folder").exists()
+
+
+# ------------------------------------------------------------------------------------------ usage errors
+@pytest.fixture
+def no_computation(monkeypatch):
+    """Fails the test if a check or an experiment starts: usage errors must come before any computation."""
+    from ntkcheck import compare, diffusion, width
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a computation started before the arguments were checked")
+
+    monkeypatch.setattr(checks, "run", forbidden)
+    for mod in (width, diffusion, compare):
+        monkeypatch.setattr(mod, "run", forbidden)
+
+
+def _one_error_line(capsys) -> str:
+    o = capsys.readouterr()
+    lines = [ln for ln in o.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), (o.out, o.err)
+    assert "Traceback" not in o.out + o.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["verify", "diffusion", "compare"])
+def test_negative_seed_exits_2(command, no_computation, capsys):
+    assert main([command, "--seed", "-1", "--quiet"]) == 2
+    assert "--seed" in _one_error_line(capsys)
+
+
+def _unwritable(tmp_path) -> list[tuple[str, str]]:
+    """(path, expected words): destinations that cannot be written, even by root."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    return [("/proc/x.json", "cannot write"), ("/sys/x.json", "cannot write"),
+            (str(a_file / "x.json"), "not a folder"), ("", "empty path")]
+
+
+@pytest.mark.parametrize("argv", [["verify", "--only", "G1"], ["width", "--n-values", "2,3,4"], ["diffusion"],
+                                  ["compare"]])
+def test_unwritable_json_exits_2_before_running(argv, tmp_path, no_computation, capsys):
+    for path, words in _unwritable(tmp_path):
+        assert main([*argv, "--json", path, "--quiet"]) == 2, path
+        line = _one_error_line(capsys)
+        assert "--json" in line and words in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("argv", [["diffusion", "--plot-dir"], ["compare", "--plot-dir"], ["width", "--plot"]])
+def test_unwritable_plot_destination_exits_2(argv, tmp_path, no_computation, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    folder = argv[-1] == "--plot-dir"
+    cases = [("/sys", "cannot write"), ("/proc", "cannot write"), ("", "empty path")] if folder else \
+        [("/sys/w.png", "cannot write"), ("/proc/w.png", "cannot write"), (str(a_file / "w.png"), "existing folder"),
+         ("", "--plot")]
+    for path, words in cases:
+        assert main([*argv, path, "--quiet"]) == 2, path
+        line = _one_error_line(capsys)
+        assert argv[-1] in line and words in line, line
+
+
+def test_writable_check_leaves_nothing_behind(tmp_path, capsys):
+    target = tmp_path / "ok.json"
+    assert main(["verify", "--only", "G4", "--scale", "0.25", "--json", str(target), "--quiet"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["ok.json"]
+
+
+@pytest.mark.parametrize("scale", ["0.1", "5e-5", "0.2499"])
+def test_scale_below_minimum_exits_2_naming_the_minimum(scale, no_computation, capsys):
+    from ntkcheck.cli import MIN_SCALE
+
+    assert MIN_SCALE == 0.25
+    assert main(["verify", "--only", "T1", "--scale", scale, "--quiet"]) == 2
+    line = _one_error_line(capsys)
+    assert "--scale" in line and ">= 0.25" in line, line
+
+
+def test_large_scale_announces_its_run_time(monkeypatch, capsys):
+    import ntkcheck.cli as cli
+
+    # every entry names a registered check (a check added later falls back to DEFAULT_CHECK_SECONDS)
+    assert set(cli.CHECK_SECONDS) <= {c.code for c in checks.all_checks()} and len(cli.CHECK_SECONDS) >= 20
+    assert all(v > 0 for v in cli.CHECK_SECONDS.values())
+    chosen = [checks.find("G4"), checks.find("B7")]
+    assert cli.estimated_seconds(chosen, 4.0) == pytest.approx(4 * (cli.CHECK_SECONDS["G4"] + cli.CHECK_SECONDS["B7"]))
+    # a short run says nothing; a long one (G4 made to look slow) prints an estimate on stderr, then runs
+    assert main(["verify", "--only", "G4", "--scale", "0.25", "--quiet"]) == 0
+    assert "estimated" not in "".join(capsys.readouterr())
+    monkeypatch.setitem(cli.CHECK_SECONDS, "G4", 2000.0)
+    assert main(["verify", "--only", "G4", "--scale", "0.25", "--quiet"]) == 0
+    o = capsys.readouterr()
+    assert "estimated run time: about 8 min" in o.err and "estimated" not in o.out
+
+
+# ------------------------------------------------------------------------------------------ proof, version, help
+@pytest.mark.parametrize("code", ["g1", "G1", "softmax-gradient", "SOFTMAX-GRADIENT"])
+def test_proof_accepts_a_code_or_id_in_any_case(code, capsys):
+    assert main(["proof", code]) == 0
+    assert "G1 softmax-gradient" in capsys.readouterr().out
+
+
+def test_proof_unknown_code_exits_2(capsys):
+    assert main(["proof", "z1"]) == 2
+    line = _one_error_line(capsys)
+    assert "'z1'" in line and "G1" in line
+
+
+def test_version(capsys):
+    import ntkcheck
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"ntkcheck {ntkcheck.__version__}"
+
+
+def test_every_subcommand_has_a_description_and_the_exit_statuses(capsys):
+    from ntkcheck.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    assert set(sub.choices) == {"verify", "list", "width", "proof", "diffusion", "compare"}
+    for name, parser in sub.choices.items():
+        assert parser.description and len(parser.description) > 40, name
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        out = capsys.readouterr().out
+        assert info.value.code == 0 and parser.description.split()[0] in out, name
+        for status in ("0  every check holds", "1  a check failed", "2  a usage error", "3  an internal error"):
+            assert status in out, (name, status)
+
+
+# ------------------------------------------------------------------------------------------ internal errors
+def test_internal_error_is_one_line_exit_3(monkeypatch, capsys):
+    from ntkcheck import width
+
+    def broken(cfg, progress=None):
+        raise RuntimeError("something broke\nover two lines")
+
+    monkeypatch.setattr(width, "run", broken)
+    assert main(["width", "--n-values", "2,3,4", "--quiet"]) == 3
+    assert _one_error_line(capsys) == ("error: internal error: RuntimeError: something broke over two lines "
+                                       "(run with --debug for the traceback)")
+    for argv in (["--debug", "width"], ["width", "--debug"]):
+        with pytest.raises(RuntimeError, match="something broke"):
+            main([*argv, "--n-values", "2,3,4", "--quiet"])
+
+
+@pytest.fixture
+def raising_check(monkeypatch):
+    """A temporary check Z8 that raises, next to the always-failing Z9."""
+    checks.all_checks()
+
+    def fn(ctx):
+        raise ZeroDivisionError("division by zero")
+
+    proof = checks.REGISTRY["G1"].proof
+    monkeypatch.setitem(checks.REGISTRY, "Z8", Check("Z8", "always-raises", proof, fn, "raises on purpose"))
+
+    def fails(ctx):
+        return Outcome(holds=False, trials=1, worst_ratio=2.0)
+
+    monkeypatch.setitem(checks.REGISTRY, "Z9", Check("Z9", "always-fails", proof, fails, "fails on purpose"))
+
+
+def test_a_check_that_raises_is_an_error_row_exit_3(raising_check, tmp_path, capsys):
+    target = tmp_path / "e.json"
+    assert main(["verify", "--only", "G4,Z8,Z9", "--scale", "0.25", "--json", str(target), "--quiet"]) == 3
+    o = capsys.readouterr()
+    assert "ERROR" in o.out and "Traceback" not in o.out + o.err
+    assert "Z8 always-raises: ZeroDivisionError: division by zero" in o.err
+    records = {r["code"]: r for r in json.loads(target.read_text(encoding="utf-8"))}
+    assert records["Z8"]["holds"] is False and records["Z8"]["error"] == "ZeroDivisionError: division by zero"
+    assert records["G4"]["holds"] is True and "error" not in records["G4"]
+    assert records["Z9"]["holds"] is False and "error" not in records["Z9"]
+    assert main(["verify", "--only", "G4,Z9", "--scale", "0.25", "--quiet"]) == 1      # no error: a failure is 1
+    capsys.readouterr()
+
+
+# ------------------------------------------------------------------------------------------ Ctrl-C
+_INTERRUPT_DURING_IMPORT = r"""
+import os, signal, sys
+import ntkcheck                                    # the package first, as `python -m ntkcheck.cli` does
+
+
+class Interrupt:                                   # a real SIGINT while the CLI loads its libraries
+    def find_spec(self, name, path=None, target=None):
+        if name == "rich.table":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["ntkcheck", "list"]
+import runpy
+runpy.run_module("ntkcheck.cli", run_name="__main__")
+"""
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def test_ctrl_c_while_the_cli_imports_prints_no_traceback():
+    r = subprocess.run([sys.executable, "-c", _INTERRUPT_DURING_IMPORT], capture_output=True, text=True, cwd=ROOT,
+                       env=_env(), timeout=120)
+    assert r.returncode == 130 and r.stderr.strip() == "interrupted" and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def _package_imports_eagerly() -> bool:
+    code = "import sys, ntkcheck; print('sympy' in sys.modules or 'scipy' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=120)
+    return r.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.4, 0.8, 1.5])
+def test_ctrl_c_at_any_time_prints_no_traceback(delay, request):
+    """SIGINT at several moments of `python -m ntkcheck.cli verify --only G1`: never a traceback.
+
+    While ``import ntkcheck`` (ntkcheck/__init__.py) loads sympy and scipy eagerly, an interrupt in that
+    second (more on a loaded machine) lands before cli.py runs and cannot be caught there: marked as an
+    expected failure then (not strict: a signal before the interpreter installs its handler, or after
+    the imports, gives no traceback either).  Once the package imports lazily this is a plain test."""
+    if _package_imports_eagerly():
+        request.applymarker(pytest.mark.xfail(strict=False, reason="ntkcheck/__init__.py imports sympy and "
+                                              "scipy before cli.py can catch Ctrl-C (needs lazy imports there)"))
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "ntkcheck.cli", "verify", "--only", "G1", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert "Traceback" not in out + err, err
+    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)

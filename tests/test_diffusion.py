@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from importlib.util import find_spec
 from typing import NamedTuple
 
 import autograd.numpy as anp
@@ -27,6 +28,9 @@ from ntkcheck.checks import diffusion as CD
 from ntkcheck.cli import main
 
 EPS = np.finfo(float).eps
+# the figures need matplotlib, an optional dependency (pip install -e ".[book]"); without it they are skipped
+needs_matplotlib = pytest.mark.skipif(find_spec("matplotlib") is None, reason="matplotlib is not installed "
+                                      "(optional: pip install matplotlib)")
 
 
 # ------------------------------------------------------------------------------------------ problems
@@ -301,6 +305,11 @@ BAD = [
     ("means", [[0.0, 0.0]], "means has 1 rows"), ("means", [0.0, 1.0], "means"),
     ("x", [[0.0, 1.0, 2.0]], "x has 3 columns"), ("x", [0.0, 1.0], "x must be 2-D"),
     ("x", [[np.inf, 0.0]], "non-finite"),
+    # complex input: numpy would keep the real part silently (with a ComplexWarning at most)
+    ("weights", np.array([0.5, 0.5 + 1e-3j]), "weights must be real"), ("weights", [0.5 + 0j, 0.5], "weights must be real"),
+    ("means", [[0.0, 1j], [1.0, 1.0]], "means must be real"), ("variances", [0.1, 0.2 + 0j], "variances must be real"),
+    ("x", [[0.0, 1.0 + 2j]], "x must be real"), ("x", np.array([[0.0, 1.0]], dtype=complex), "x must be real"),
+    ("x", np.array([[0.0, 1j]], dtype=object), "x must be real"),
 ]
 
 
@@ -309,6 +318,84 @@ BAD = [
 def test_bad_input_names_the_argument(fn, arg, value, msg):
     with pytest.raises(ValueError, match=msg):
         fn(**{**GOOD, arg: value})
+
+
+def test_complex_input_is_rejected_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="weights must be real"):
+            D.mixture(np.array([0.5, 0.5j]), [[0.0], [1.0]], [0.1, 0.1])
+        with pytest.raises(ValueError, match="x must be real"):
+            D.default_mixture().score(np.array([[1.0, 2.0 + 0j]]), 0.5)
+
+
+# ---- far from everything: ‖x‖ beyond 1e154, where ‖x − a_t μ_k‖² overflows
+def _far_cases():
+    """(mixture, t, x): random mixtures (unequal variances) and mixtures with equal variances whose means
+    are symmetric about an axis (exact ties of x·μ_k, so the weights decide), at radii 1e154 … ~1e308, in
+    random directions and along the axes (the other coordinates 0: they show the responsibilities)."""
+    rng = np.random.default_rng(2024)
+    mixes = [CD.random_mixture(rng) for _ in range(6)]
+    mixes += [D.mixture([0.7, 0.3], [[1.0, 1.0], [1.0, -1.0]], [0.1, 0.1]),
+              D.mixture([0.2, 0.5, 0.3], [[2.0, 0.0, 1.0], [2.0, 0.0, -1.0], [-1.0, 3.0, 0.5]], [0.3, 0.3, 0.05]),
+              D.mixture([0.25, 0.75], [[0.0], [0.0]], [0.2, 0.2]),
+              D.mixture([0.5, 0.5], [[1.0, 2.0], [1.0, -0.5]], [0.2, 0.2])]    # x·μ_k tie, ‖μ_k‖ differ
+    for mix in mixes:
+        for t in (1e-3, 0.3, 3.0):
+            rows = []
+            top = 0.25 * np.finfo(float).max * min(1.0, float(mix.at(t)[1].min()))   # the score ~ ‖x‖/σ² stays finite
+            for R in (1e5, 1e9, 1e20, 1e100, 1.2e154, 1.4e154, 1e160, 1e200, 1e300, top):
+                u = rng.standard_normal((2, mix.d))
+                rows += list(u / np.linalg.norm(u, axis=1, keepdims=True) * R)
+                rows += list(np.eye(mix.d) * R) + [-np.eye(mix.d)[0] * R]
+            yield mix, t, np.array(rows)
+
+
+def test_score_far_away_matches_mpmath():
+    """Elementwise against gmm_score_mp at 2·log10‖x‖ + 40 digits (the exponents ‖x‖²/σ² need that many
+    to keep their differences).  Tolerance: 64ε relative to each coordinate, floored at 64ε × the largest
+    term a_t|μ_kj|/σ_k² of a coordinate (a coordinate where x_j = 0 is Σ_k γ_k a_t μ_kj/σ_k², so it checks
+    the responsibilities themselves).  Measured: at most 2.3ε.  Without the far-away path every row beyond
+    ‖x‖ ≈ 1.3e154 is NaN, and routing only those rows to it leaves the axis rows at 1e9 … 1.2e154 wrong
+    (ε|ℓ| swamps the weights); e_k without the ‖μ_k‖² term, or b dropped, fails too."""
+    import warnings
+
+    for mix, t, x in _far_cases():
+        dps = int(2 * np.log10(np.abs(x).max()) + 40)
+        ref = np.vectorize(float, otypes=[float])(D.gmm_score_mp(x, t, mix.weights, mix.means, mix.variances, dps=dps))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = mix.score(x, t)
+        m, s2 = mix.at(t)
+        floor = np.max(np.abs(m) / s2[:, None], axis=0)[None, :]
+        tol = 64 * EPS * np.maximum(np.abs(ref), floor)
+        assert np.all(np.isfinite(got))
+        assert np.all(np.abs(got - ref) <= tol), (mix, t, np.max(np.abs(got - ref) / tol))
+
+
+def test_zero_weight_component_drops_out():
+    """A zero weight: no warning (no log 0), and the score and log-density of the mixture without that
+    component, against mpmath (typical points, points where every density underflows, and ‖x‖ = 1e200)."""
+    import warnings
+
+    w, mu, v = [0.6, 0.0, 0.4], [[0.0, 1.0], [5.0, 5.0], [1.0, -1.0]], [0.1, 0.3, 0.2]
+    x = np.array([[0.0, 0.5], [5.0, 5.0], [40.0, -3.0], [1e3, 1e3], [1e200, 0.0], [0.0, -1e200]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = D.gmm_score(x, 0.4, w, mu, v)
+        logp = D.gmm_log_density(x[:4], 0.4, w, mu, v)
+        ref = np.vectorize(float, otypes=[float])(D.gmm_score_mp(x, 0.4, w, mu, v, dps=450))
+        ref2 = np.vectorize(float, otypes=[float])(D.gmm_score_mp(x, 0.4, [0.6, 0.4], [mu[0], mu[2]], [v[0], v[2]],
+                                                                  dps=450))
+    np.testing.assert_array_equal(ref, ref2)                       # the definition: the component drops out
+    m, s2 = D.mixture(w, mu, v).at(0.4)
+    floor = np.max(np.abs(m) / s2[:, None], axis=0)[None, :]
+    assert np.all(np.abs(got - ref) <= 64 * EPS * np.maximum(np.abs(ref), floor)), got - ref
+    two = D.gmm_log_density(x[:4], 0.4, [0.6, 0.4], [mu[0], mu[2]], [v[0], v[2]])
+    np.testing.assert_allclose(logp, two, rtol=1e-15)
+    assert np.all(np.isfinite(logp))
 
 
 def test_bad_input_elsewhere():
@@ -383,6 +470,16 @@ def test_ntk_lambda_max_matches_eigvalsh():
     assert abs(D.ntk_lambda_max(p, U) - np.linalg.eigvalsh(nk.empirical_ntk(p, U))[-1]) <= 1e-9 * D.ntk_lambda_max(p, U)
 
 
+def test_one_blas_thread_limits_blas():
+    """The GD loops run with one BLAS thread (threadpoolctl, a declared dependency): the guard is not a no-op."""
+    from threadpoolctl import threadpool_info
+
+    np.ones((64, 64)) @ np.ones((64, 64))          # load BLAS
+    with D._one_blas_thread():
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas), blas
+
+
 # ------------------------------------------------------------------------------------------ D6
 def test_fit_network_early_stops_on_the_held_out_minimum():
     mix, t = D.default_mixture(), 0.4
@@ -410,28 +507,40 @@ TINY = replace(D.DEMO, n_values=(16, 24, 32), m=16, n_val=32, n_eval=200, steps=
                pic_samples=20, field_grid=5)
 
 
-def test_run_and_plot_tiny(tmp_path):
-    res = D.run(TINY)
+@pytest.fixture(scope="module")
+def tiny_run():
+    return D.run(TINY)
+
+
+def test_run_tiny(tiny_run):
+    res = tiny_run
     assert [r["n"] for r in res["rows"]] == [16, 24, 32]
     for r in res["rows"]:
         assert {"error_nn", "error_kernel", "error_trivial", "ratio_nn_trivial"} <= r.keys()
     a = res["assertions"]
     assert {"slope_nn", "slope_nn_ci", "tracking_decreasing_in_m", "ratio_nn_trivial_at_largest_n"} <= a.keys()
     assert {"d", "mixture", "t", "m", "seeds"} <= res["settings"].keys() and "numpy" in res["versions"]
-    paths = D.plot(res, tmp_path)
-    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
     assert D.run(TINY)["rows"] == res["rows"]                           # same settings, same numbers
+
+
+@needs_matplotlib
+def test_plot_tiny(tiny_run, tmp_path):
+    paths = D.plot(tiny_run, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
 
 
 def test_cli_diffusion(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(D, "QUICK", TINY)
     target = tmp_path / "d.json"
-    assert main(["diffusion", "--json", str(target), "--plot-dir", str(tmp_path), "--quiet"]) == 0
+    plots = [] if find_spec("matplotlib") is None else ["--plot-dir", str(tmp_path)]
+    assert main(["diffusion", "--json", str(target), *plots, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "score error" in out and "Traceback" not in out
     data = json.loads(target.read_text(encoding="utf-8"))
     assert data["rows"][0]["n"] == 16 and data["settings"]["m"] == 16
-    assert all((tmp_path / f).is_file() for f in D.FIGURES)
+    if plots:
+        assert all((tmp_path / f).is_file() for f in D.FIGURES)
 
 
 @pytest.mark.parametrize("argv,msg", [
