@@ -1,48 +1,43 @@
 """ntkcheck: a symbolic-plus-numeric proof companion for two-layer softmax networks in the NTK regime.
 
-The public API is what this module re-exports.  See ../shared/MATH.md (the lemma ids G1–G6, B1–B7, T1,
-D1–D6 name the proofs/ modules, the checks, the tests and the book sections).
+The public API is what this module re-exports.  The lemma ids (G1–G6, B1–B7, T1, D1–D6) name the proofs/
+modules, the checks, the tests and the book's chapters, which state each lemma.
+
+The names load on first use (PEP 562), so ``import ntkcheck`` is instant and an interrupt while the command
+line starts meets the CLI's handler instead of a traceback from inside sympy or scipy.
 """
-from ntkcheck._results import config_differences
-from ntkcheck.data import ball, labels, sphere
-from ntkcheck.kernels import (
-    closed_form_kernel,
-    closed_form_kernel_mp,
-    finite_width_errors,
-    limit_kernel,
-    limit_ntk,
-    quadrature_kernel,
-    quadrature_kernel_mp,
-)
-from ntkcheck.network import (
-    ACTIVATIONS,
-    Params,
-    empirical_ntk,
-    forward,
-    gd_step,
-    gradient,
-    init_params,
-    loss,
-    ntk_jacobian,
-    params_from,
-    residual,
-    tangent_features,
-)
-from ntkcheck.precise import (
-    eigvalsh_mp,
-    empirical_ntk_mp,
-    forward_mp,
-    gradient_mp,
-    limit_kernel_mp,
-    to_float,
-)
+from __future__ import annotations
+
+import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ACTIVATIONS", "Params", "ball", "config_differences", "closed_form_kernel", "closed_form_kernel_mp", "finite_width_errors",
-    "quadrature_kernel", "quadrature_kernel_mp", "eigvalsh_mp", "empirical_ntk", "empirical_ntk_mp", "forward",
-    "forward_mp", "gd_step", "gradient", "gradient_mp", "init_params", "labels", "limit_kernel",
-    "limit_kernel_mp", "limit_ntk", "loss", "ntk_jacobian", "params_from", "residual", "sphere",
-    "tangent_features", "to_float", "__version__",
-]
+_SOURCES = {
+    "ntkcheck._results": ("config_differences",),
+    "ntkcheck.data": ("ball", "labels", "sphere"),
+    "ntkcheck.kernels": ("closed_form_kernel", "closed_form_kernel_mp", "finite_width_errors", "limit_kernel",
+                         "limit_ntk", "quadrature_kernel", "quadrature_kernel_mp"),
+    "ntkcheck.network": ("ACTIVATIONS", "Params", "empirical_ntk", "forward", "gd_step", "gradient", "init_params",
+                         "loss", "ntk_jacobian", "params_from", "residual", "tangent_features"),
+    "ntkcheck.precise": ("eigvalsh_mp", "empirical_ntk_mp", "forward_mp", "gradient_mp", "limit_kernel_mp",
+                         "to_float"),
+}
+_WHERE = {name: module for module, names in _SOURCES.items() for name in names}
+
+__all__ = sorted(_WHERE) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        if not name.startswith("__") and importlib.util.find_spec(f"ntkcheck.{name}") is not None:
+            return importlib.import_module(f"ntkcheck.{name}")      # a submodule, as an eager import gave
+        raise AttributeError(f"module 'ntkcheck' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value          # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
