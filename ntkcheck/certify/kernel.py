@@ -80,16 +80,14 @@ def ldl_enclosure(K, estimate=None) -> dict:
     Returns {"lo", "hi"} (exact Fractions or None when not proved) and "estimate"."""
     lam = acb_mat_approx_min(_full_mat(K)) if estimate is None else to_ball(estimate)
     lo = hi = None
-    if lam > 0:
-        for f in LDL_STEPS:
-            mu = arb((lam * arb(1 - f)).mid())
-            if linalg.inertia_verdict(K, mu) == "above":
-                lo = endpoints(mu)[0]
-                break
+    scale = abs(lam) if not lam == 0 else arb(2.0**-1000)
     for f in LDL_STEPS:
-        mu = arb((lam + abs(lam) * arb(f)).mid())
-        if lam == 0:
-            mu = arb(2.0**-1000)
+        mu = arb((lam - scale * arb(f)).mid())
+        if linalg.inertia_verdict(K, mu) == "above":
+            lo = endpoints(mu)[0]
+            break
+    for f in LDL_STEPS:
+        mu = arb((lam + scale * arb(f)).mid())
         if linalg.inertia_verdict(K, mu) == "below":
             hi = endpoints(mu)[0]
             break
