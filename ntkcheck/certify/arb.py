@@ -129,6 +129,12 @@ NAMESPACE = {
     "exp": lambda x: to_ball(x).exp(),
     "log": lambda x: to_ball(x).log(),
     "sqrt": lambda x: to_ball(x).sqrt(),
+    "expm1": lambda x: to_ball(x).expm1(),
+    "log1p": lambda x: to_ball(x).log1p(),
+    "factorial": lambda x: (to_ball(x) + 1).gamma(),
+    "gamma": lambda x: to_ball(x).gamma(),
+    "tanh": lambda x: to_ball(x).tanh(),
+    "erf": lambda x: to_ball(x).erf(),
     "Abs": lambda x: abs(to_ball(x)),
     "Max": _fold("max"),
     "Min": _fold("min"),
@@ -148,6 +154,9 @@ def compiled_arb(module: str, name: str):
     """``proofs.<module>.EXPORTS[name]`` as a function of balls (arguments converted by :func:`to_ball`)."""
     require_flint()
     exp = _export(module, name)
+    unknown = sorted({type(f).__name__ for f in sp.sympify(exp.expr).atoms(sp.Function)} - set(NAMESPACE))
+    if unknown:
+        raise NotCompilable(f"{module}.{name} uses {', '.join(unknown)}, which has no ball counterpart here")
     raw = sp.lambdify(exp.args, exp.expr, modules=[NAMESPACE], printer=ArbPrinter(), cse=False)
     src = source_arb(module, name)
 

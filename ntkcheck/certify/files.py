@@ -249,7 +249,7 @@ def _contains(stored, fresh) -> bool:
     return True
 
 
-def _parse_pair(v, where):
+def _parse_pair(v, where, order: bool = True):
     if v is None:
         return None
     if not (isinstance(v, list) and len(v) == 2):
@@ -258,7 +258,7 @@ def _parse_pair(v, where):
         out = [None if s is None else Fraction(s) for s in v]
     except (ValueError, TypeError, ZeroDivisionError):
         raise CertificateError(f"certificate: {where} = {v!r} is not a pair of decimal strings") from None
-    if out[0] is not None and out[1] is not None and out[0] > out[1]:
+    if order and out[0] is not None and out[1] is not None and out[0] > out[1]:
         raise CertificateError(f"certificate: {where} has lo > hi")
     return out
 
@@ -280,7 +280,9 @@ def check(path) -> tuple[bool, list[str]]:
     if not isinstance(stored_enc, dict):
         raise CertificateError("certificate: enclosures must be an object")
     for k, v in stored_enc.items():
-        _parse_pair(v, f"enclosures.{k}")
+        pair = _parse_pair(v, f"enclosures.{k}", order=False)
+        if pair is not None and None not in pair and pair[0] > pair[1]:
+            return False, [f"REJECTED: enclosure {k} = {v} has lo > hi"]
     try:
         sigma = float.fromhex(_need(inputs, "sigma_hex", "inputs."))
     except (TypeError, ValueError):
