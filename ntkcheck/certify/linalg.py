@@ -21,6 +21,7 @@ Matrices are dense lists of lists of ``arb`` (symmetric; only the lower triangle
 """
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -121,3 +122,30 @@ def rayleigh_upper(Amat, v: np.ndarray):
     num = (V.transpose() * Amat * V)[0, 0]
     den = (V.transpose() * V)[0, 0]
     return num / den
+
+
+# ------------------------------------------------------------------------------------------ Temple
+def temple_lower(Amat, v: np.ndarray, tau):
+    """Temple's inequality in ball arithmetic: with θ = vᵀAv/vᵀv and θ < τ ≤ λ₂(A),
+    λ₁(A) ≥ θ − (‖Av‖²/‖v‖² − θ²)/(τ − θ).  Returns that ball (its lower end is a rigorous lower bound of
+    λ_min), or None if θ < τ is not certain.  ``tau`` must be a proved lower bound of λ₂."""
+    V = arb_mat([[float(x)] for x in v])
+    AV = Amat * V
+    vv = (V.transpose() * V)[0, 0]
+    theta = (V.transpose() * AV)[0, 0] / vv
+    a = (AV.transpose() * AV)[0, 0] / vv
+    t = to_ball(tau)
+    if not theta < t:
+        return None
+    return theta - (a - theta * theta) / (t - theta)
+
+
+def deflated_outer(M: np.ndarray, v: np.ndarray, s: float) -> tuple[np.ndarray, Fraction]:
+    """M₂ = fl(M + s·vvᵀ) and a rational bound ≥ ‖M₂ − (M + s vvᵀ)‖₂ (exact s·vvᵀ).  Entrywise the error is
+    ≤ γ₂|s v_i v_j| + u|M₂_ij| ≤ 4u(|p_ij| + |M₂_ij|)(1 − 3u) with p = fl(s·fl(v_i v_j)), so the float64
+    value of 4u(|p| + |M₂|) bounds it; ‖·‖₂ ≤ the largest row sum (correctly rounded sums, one ulp up)."""
+    p = s * np.outer(v, v)
+    M2 = M + p
+    B = (4.0 * float(U)) * (np.abs(p) + np.abs(M2))
+    sums = [math.fsum(r) for r in B]
+    return M2, Fraction(float(np.nextafter(max(sums), np.inf)))
