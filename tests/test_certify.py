@@ -326,3 +326,26 @@ def test_cli_exit_codes(tmp_path, c1_file):
     # a narrow network: (iv) fails, exit 1
     assert _cli(["certify", "convergence", "--data", str(tmp_path / "X3.npy"), "--labels", str(tmp_path / "Y3.npy"),
                  "--m", "16", "--sigma", "0.5", "--seed", "0", "--gd-steps", "0"]) == 1
+
+
+def test_rounding_allowances_bound_the_exact_errors():
+    """The a-priori allowances of the float64 path, against exact rational arithmetic on small cases: the
+    deflation error ‖fl(M + s vvᵀ) − (M + s vvᵀ)‖ and the midpoint error ‖K − M‖ over the whole ball
+    enclosure (both as max row sums of the exact entrywise errors, which bound ‖·‖₂ for symmetric matrices)."""
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        n = int(rng.integers(2, 7))
+        B = rng.standard_normal((n, n))
+        M = B + B.T
+        v = rng.standard_normal(n)
+        s = float(rng.uniform(0.1, 10))
+        M2, E = linalg.deflated_outer(M, v, s)
+        exact = max(sum(abs(Fraction(M2[i, j]) - Fraction(M[i, j]) - Fraction(s) * Fraction(v[i]) * Fraction(v[j]))
+                        for j in range(n)) for i in range(n))
+        assert exact <= E
+        X = nk.sphere(n, 3, seed=int(rng.integers(1000)))
+        K = kernel.kernel_balls(X, 0.7, kernel.RUMP_PREC)
+        Mk, R = kernel._mid_and_radius(K)
+        worst = max(sum(max(abs(A.endpoints(K[i][j])[0] - Fraction(Mk[i, j])),
+                            abs(A.endpoints(K[i][j])[1] - Fraction(Mk[i, j]))) for j in range(n)) for i in range(n))
+        assert worst <= R
