@@ -37,7 +37,8 @@ from ntkcheck.certify.kernel import ldl_enclosure
 PREC = 128
 BLOCK = 8192                 # neurons per block of ball products (bounds memory)
 SHRINK = 1 - 1e-9            # R₀ and η are taken a relative 1e-9 inside the largest admissible value
-MAX_TERMS = 2 * 10**7        # n·m above which the ball computation is refused (memory, time)
+MAX_TERMS = 10**8            # n·m above which the ball computation is refused (time)
+STORE_MAX = 4 * 10**6        # n·m up to which the softmax balls are kept between passes (memory)
 
 
 def _f(module: str, name: str):
@@ -70,62 +71,80 @@ def _eig_range(H):
 
 
 def features(X: np.ndarray, W: np.ndarray, A: np.ndarray, kappa: float):
-    """Ball enclosures at the working precision: S (list of n lists of m balls), S0 ball, F (n×d' balls),
-    PPᵀ (arb_mat, rows (i, ℓ)), SSᵀ (arb_mat)."""
+    """Ball enclosures at the working precision, streamed over blocks of neurons: S0 ball, F (n×d' balls),
+    PPᵀ (arb_mat, rows (i, ℓ)), SSᵀ (arb_mat).  The softmax blocks are kept between passes when n·m ≤
+    STORE_MAX, else recomputed (the same Arb operations give the same balls)."""
     n, m, q = X.shape[0], W.shape[1], A.shape[0]
     tf = _f("ntk_factorization", "tangent_feature").raw
     Xa = arb_mat(X.tolist())
-    S = [[None] * m for _ in range(n)]
-    for r0 in range(0, m, BLOCK):               # the logits z = XW, in balls
-        r1 = min(m, r0 + BLOCK)
+    blocks = [(r0, min(m, r0 + BLOCK)) for r0 in range(0, m, BLOCK)]
+
+    def logits(r0, r1):
         Z = Xa * arb_mat(W[:, r0:r1].tolist())
-        for i in range(n):
-            S[i][r0:r1] = [Z[i, k] for k in range(r1 - r0)]
+        return [[Z[i, k] for k in range(r1 - r0)] for i in range(n)]
+
+    # the shift c_i: the largest logit midpoint (any double gives the same S; this one is computed by Arb,
+    # so a re-check on another machine reproduces every digit)
+    shift = [-math.inf] * n
+    for r0, r1 in blocks:
+        for i, row in enumerate(logits(r0, r1)):
+            shift[i] = max(shift[i], max(float(z.mid()) for z in row))
+    c = [arb(v) for v in shift]
+
+    def exps(r0, r1):
+        return [[(z - c[i]).exp() for z in row] for i, row in enumerate(logits(r0, r1))]
+
     alpha = [arb(0)] * n
-    for i in range(n):
-        # the shift: the largest logit midpoint (any double gives the same S; this one is deterministic,
-        # being computed by Arb, so a re-check on another machine reproduces every digit)
-        c = arb(max(float(z.mid()) for z in S[i]))
-        row = S[i]
-        acc = arb(0)
-        for k in range(m):
-            u = (row[k] - c).exp()
-            row[k] = u
-            acc += u
-        alpha[i] = acc
-    for i in range(n):
-        inv = 1 / alpha[i]
-        S[i] = [u * inv for u in S[i]]
-    S0 = S[0][0]
-    for row in S:
-        for s in row:
-            S0 = S0.max(s)
+    store = n * m <= STORE_MAX
+    cache = {}
+    for r0, r1 in blocks:
+        U = exps(r0, r1)
+        for i in range(n):
+            acc = arb(0)
+            for u in U[i]:
+                acc += u
+            alpha[i] = alpha[i] + acc
+        if store:
+            cache[r0] = U
+    inv = [1 / a for a in alpha]
+
+    def softmax(r0, r1):
+        U = cache[r0] if store else exps(r0, r1)
+        return [[u * inv[i] for u in row] for i, row in enumerate(U)]
+
+    S0 = None
     aS = [[arb(0)] * q for _ in range(n)]
     SS = arb_mat(n, n)
-    for r0 in range(0, m, BLOCK):
-        r1 = min(m, r0 + BLOCK)
-        Sb = arb_mat(n, r1 - r0, [s for row in S for s in row[r0:r1]])
-        Ab = arb_mat(A[:, r0:r1].T.tolist())
-        SA = Sb * Ab
+    for r0, r1 in blocks:
+        Sb = softmax(r0, r1)
+        for row in Sb:
+            for v in row:
+                S0 = v if S0 is None else S0.max(v)
+        Sm = arb_mat(n, r1 - r0, [v for row in Sb for v in row])
+        SA = Sm * arb_mat(A[:, r0:r1].T.tolist())
         for i in range(n):
             for l in range(q):
                 aS[i][l] = aS[i][l] + SA[i, l]
-        SS = SS + Sb * Sb.transpose()
+        SS = SS + Sm * Sm.transpose()
+        if store:
+            cache[r0] = Sb
+    store_S = store
     PP = arb_mat(n * q, n * q)
     a_b = [[arb(float(v)) for v in A[l]] for l in range(q)]
-    for r0 in range(0, m, BLOCK):
-        r1 = min(m, r0 + BLOCK)
+    for r0, r1 in blocks:
+        Sb = cache[r0] if store_S else softmax(r0, r1)
         entries = []
         for i in range(n):
-            Si = S[i]
+            Si = Sb[i]
             for l in range(q):
                 al, asl = a_b[l], aS[i][l]
-                entries.extend(tf(Si[r], al[r], asl) for r in range(r0, r1))
+                entries.extend(tf(Si[k], al[r0 + k], asl) for k in range(r1 - r0))
         Pb = arb_mat(n * q, r1 - r0, entries)
         PP = PP + Pb * Pb.transpose()
+        cache.pop(r0, None)
     k = to_ball(kappa)
     F = [[k * aS[i][l] for l in range(q)] for i in range(n)]
-    return S, S0, F, PP, SS
+    return S0, F, PP, SS
 
 
 def _verdict(lhs, rhs) -> str:
@@ -160,7 +179,7 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
         eta = V.positive_float(eta, "eta")
     t0 = time.perf_counter()
     with workprec(PREC):
-        S, S0, F, PP, SS = features(X, params.W, params.A, kap)
+        S0, F, PP, SS = features(X, params.W, params.A, kap)
         Gm = arb_mat(X.tolist())
         G = Gm * Gm.transpose()
         scale = _f("ntk_factorization", "ntk_scale")
