@@ -209,8 +209,8 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
             missing = [k for k, v in (("λ₀", lam), ("‖H(W(0))‖₂", Hn), ("‖Q‖₂", Qn)) if v is None]
             hyps["(λ)"] = {"verdict": "undecided", "what": f"no enclosure of {', '.join(missing)}"}
         else:
-            hyps["(λ)"] = {"what": "λ₀ = λ_min(H(W(0))) > 0", "verdict": _verdict(arb(0), lam) if not lam == 0
-                           else "fails", "lhs": arb(0), "rhs": lam, "margin": lam}
+            hyps["(λ)"] = {"what": "λ₀ = λ_min(H(W(0))) > 0", "lhs": arb(0), "rhs": lam, "margin": lam,
+                           "verdict": "holds" if lam > 0 else ("fails" if lam <= 0 else "undecided")}
             if lam > 0:
                 r0max = _f("linear_convergence", "R0_max_T1p")(lam, q, Qn)
                 enc["R0_max"] = r0max
