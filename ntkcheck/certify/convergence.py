@@ -195,7 +195,10 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
         t_feat = time.perf_counter() - t0
         lam, Hn, rl, rh = _eig_range(H)
         _, Qn, _, _ = _eig_range(Q)
-        xsq = max(sum(to_ball(float(v)) ** 2 for v in row) for row in X)   # exact
+        xsq = None                      # max_i ‖x_i‖² as a ball (arb.max: Python's max would compare balls)
+        for row in X:
+            sq = sum((to_ball(float(v)) ** 2 for v in row), arb(0))
+            xsq = sq if xsq is None else xsq.max(sq)
         enc = {"S0": S0, "e0_norm": e0}
         if lam is not None:
             enc["lambda0"] = lam
