@@ -188,11 +188,15 @@ def _mp_quantities(X, Y, params):
 
 
 @pytest.mark.parametrize("n,d,q,m,sigma,seed,scheme", [(3, 3, 2, 40, 0.5, 1, "symmetric"),
-                                                        (2, 4, 1, 30, 1.0, 7, "iid")])
+                                                        (2, 4, 1, 30, 1.0, 7, "iid"),
+                                                        (18, 2, 1, 100, 0.1, 3, "symmetric")])
 def test_c2_enclosures_contain_the_mpmath_values(n, d, q, m, sigma, seed, scheme):
+    """The last case has λ₀ ≈ 1e-29 (float64 eigvalsh: negative): the precision must rise to enclose it."""
     X = nk.sphere(n, d, seed=seed) * (1 - 2.0**-40)
     Y = nk.labels(n, q, seed=seed + 1)
     r = certify_convergence(X, Y, m, sigma, seed, scheme=scheme, gd_steps=0)
+    if n == 18:
+        assert r["prec"] > 128 and "lambda0" in r["enclosures"]
     ref = _mp_quantities(X, Y, r["params"])
     for k, v in ref.items():
         lo, hi = A.endpoints(r["enclosures"][k])

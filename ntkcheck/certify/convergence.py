@@ -35,6 +35,7 @@ from ntkcheck.certify.arb import (arb, arb_mat, compiled_arb, endpoints, lower, 
 from ntkcheck.certify.kernel import ldl_enclosure
 
 PREC = 128
+MAX_PREC = 1024
 BLOCK = 8192                 # neurons per block of ball products (bounds memory)
 SHRINK = 1 - 1e-9            # R₀ and η are taken a relative 1e-9 inside the largest admissible value
 MAX_TERMS = 10**8            # n·m above which the ball computation is refused (time)
@@ -178,23 +179,29 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
     if eta is not None:
         eta = V.positive_float(eta, "eta")
     t0 = time.perf_counter()
-    with workprec(PREC):
-        S0, F, PP, SS = features(X, params.W, params.A, kap)
-        Gm = arb_mat(X.tolist())
-        G = Gm * Gm.transpose()
-        scale = _f("ntk_factorization", "ntk_scale")
-        Qe = _f("ntk_perturbation", "Q_entry")
-        H = [[scale(kap, m, G[i // q, j // q]) * PP[i, j] for j in range(n * q)] for i in range(n * q)]
-        Q = [[Qe(kap, m, G[i, j], SS[i, j]) for j in range(n)] for i in range(n)]
-        e2 = arb(0)
-        for i in range(n):
-            for l in range(q):
-                e = F[i][l] - to_ball(float(Y[i, l]))
-                e2 += e * e
-        e0 = e2.sqrt()
-        t_feat = time.perf_counter() - t0
-        lam, Hn, rl, rh = _eig_range(H)
-        _, Qn, _, _ = _eig_range(Q)
+    prec = PREC
+    while True:   # the precision doubles until λ₀, ‖H‖ and ‖Q‖ are enclosed (λ₀ ≪ ‖H‖ needs more bits)
+        with workprec(prec):
+            S0, F, PP, SS = features(X, params.W, params.A, kap)
+            Gm = arb_mat(X.tolist())
+            G = Gm * Gm.transpose()
+            scale = _f("ntk_factorization", "ntk_scale")
+            Qe = _f("ntk_perturbation", "Q_entry")
+            H = [[scale(kap, m, G[i // q, j // q]) * PP[i, j] for j in range(n * q)] for i in range(n * q)]
+            Q = [[Qe(kap, m, G[i, j], SS[i, j]) for j in range(n)] for i in range(n)]
+            e2 = arb(0)
+            for i in range(n):
+                for l in range(q):
+                    e = F[i][l] - to_ball(float(Y[i, l]))
+                    e2 += e * e
+            e0 = e2.sqrt()
+            t_feat = time.perf_counter() - t0
+            lam, Hn, rl, rh = _eig_range(H)
+            _, Qn, _, _ = _eig_range(Q)
+        if (lam is not None and Hn is not None and Qn is not None) or prec >= MAX_PREC:
+            break
+        prec *= 2
+    with workprec(prec):
         xsq = None                      # max_i ‖x_i‖² as a ball (arb.max: Python's max would compare balls)
         for row in X:
             sq = sum((to_ball(float(v)) ** 2 for v in row), arb(0))
@@ -251,7 +258,7 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
         "eta_cap_second_order": "export eta_cap_second_order in ball arithmetic",
     }
     out = {"n": n, "d": d, "d_out": q, "m": m, "sigma": sigma, "seed": seed, "scheme": scheme, "kappa": kap,
-           "eta": eta_used, "eta_given": eta is not None, "R0": R0, "prec": PREC, "enclosures": enc,
+           "eta": eta_used, "eta_given": eta is not None, "R0": R0, "prec": prec, "enclosures": enc,
            "hypotheses": hyps, "proved": proved, "methods": {k: methods[k] for k in enc},
            "seconds": {"features": t_feat, "certificate": t_cert}, "params": params}
     if proved and gd_steps:
