@@ -102,6 +102,10 @@ RUMP_TRUST = [
      "kind": BY_HAND},
     {"step": "IEEE binary64 arithmetic with rounding to nearest (LAPACK potrf through numpy)", "kind": BY_HAND},
     {"step": "λ_min(K) ≤ vᵀKv/vᵀv for any v ≠ 0 (Rayleigh quotient, in balls)", "kind": BY_HAND},
+    {"step": "λ₁(K + s·vvᵀ) ≤ λ₂(K) for s ≥ 0 (rank-one interlacing), so Rump's test of K + s·vvᵀ − τI "
+             "proves λ₂(K) > τ", "kind": BY_HAND},
+    {"step": "Temple's inequality: θ < τ ≤ λ₂ ⇒ λ₁ ≥ θ − (‖Kv‖²/‖v‖² − θ²)/(τ − θ), θ = vᵀKv/vᵀv (in balls)",
+     "kind": BY_HAND},
 ]
 
 

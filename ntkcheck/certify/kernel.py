@@ -7,7 +7,9 @@ K is enclosed entrywise in ball arithmetic from the export ``proofs.ntk_limit.EX
 
 * "rump-float64" (large n, λ_min well above float64 resolution): Rump's floating-point Cholesky test on
   the double midpoint of the enclosure with its a-priori error bound; λ_hi from a Rayleigh quotient of the
-  float64 eigenvector, in ball arithmetic.  O(n³/3) flops.
+  float64 eigenvector, in ball arithmetic.  λ_lo is then sharpened by Temple's inequality: Rump's test on
+  the deflated K + s·vvᵀ proves λ₂(K) > τ (rank-one interlacing), and λ₁ ≥ θ − ε²/(τ − θ) with θ, ε the
+  Rayleigh quotient and residual of v, in balls.  Two Choleskys and one eigh: O(n³) flops.
 * "arb-ldl" (moderate n, or λ_min far below float64 resolution): the enclosure at a few hundred bits,
   λ̃ from Arb's approximate eigensolver, then LDLᵀ in ball arithmetic of K − λ̃(1 ∓ 2^-32)I: all pivots
   certainly positive proves λ_min > λ_lo; a certainly negative pivot after positive ones proves
@@ -169,7 +171,9 @@ def certify_kernel(X, sigma, method: str = "auto") -> dict:
     if use_rump:
         r = _rump(K, M, R, eig)
         out = {"method": "rump-float64", "prec": RUMP_PREC, **r}
-    if method == "arb-ldl" or (method == "auto" and (out is None or out["lo"] is None) and n <= ARB_MAX_N):
+    coarse = out is not None and out["lo"] is not None and out["lo"] > 0 and \
+        (out["hi"] - out["lo"]) / out["lo"] > REL_TARGET
+    if method == "arb-ldl" or (method == "auto" and (out is None or out["lo"] is None or coarse) and n <= ARB_MAX_N):
         best = None
         for prec in ARB_PRECS:
             with workprec(prec):

@@ -95,6 +95,8 @@ def rump_pd(M: np.ndarray, radius_norm: Fraction, mu: float, c: float) -> dict:
     dg = np.diag(R)
     if not (np.all(np.isfinite(R)) and np.all(dg > 0)):
         return {"proved": False, "reason": "float64 Cholesky gave a non-positive or non-finite pivot", "shift": s}
+    if np.min(dg) < 2.0**-500:   # stay far from the underflow range the allowance below is meant for
+        return {"proved": False, "reason": "a Cholesky pivot below 2^-500", "shift": s}
     diag = [Fraction(float(v)) for v in At[idx, idx]]
     if min(diag) <= 0:
         return {"proved": False, "reason": "a shifted diagonal entry is ≤ 0", "shift": s}
