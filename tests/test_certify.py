@@ -276,6 +276,10 @@ def test_c2_file_is_accepted_and_tampering_is_rejected(tmp_path):
                                                                    if cert["verdicts"]["hypotheses"]["(iv)"] != "holds"
                                                                    else "fails"))
     assert not files.check(path)[0]
+    path.write_text(saved)
+    _edit(path, lambda d: d["trust_base"]["exports"].__setitem__("hessian_bound.hessian_norm_bound",
+                                                                 "_Z(1)*S_max*kappa*xsq"))
+    assert not files.check(path)[0]
 
 
 # ------------------------------------------------------------------------------------------ hostile input

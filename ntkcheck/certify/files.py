@@ -344,6 +344,19 @@ def check(path) -> tuple[bool, list[str]]:
     if fresh_ver != stored_ver:
         msgs.append(f"REJECTED: verdicts {stored_ver} do not reproduce ({fresh_ver})")
         return False, msgs
+    if cert.get("theorem") != fresh.get("theorem"):
+        msgs.append("REJECTED: the stated theorem does not reproduce")
+        return False, msgs
+    stored_exports = (cert.get("trust_base") or {}).get("exports") or {}
+    for key, src in stored_exports.items():
+        mod, _, name = key.partition(".")
+        try:
+            now = A.source_arb(mod, name)
+        except (KeyError, ImportError):
+            now = None
+        if now != src:
+            msgs.append(f"REJECTED: export {key} is now {now!r}, the certificate used {src!r}")
+            return False, msgs
     msgs.append("accepted: every enclosure and verdict reproduces")
     return True, msgs
 
