@@ -358,3 +358,21 @@ def test_rounding_allowances_bound_the_exact_errors():
         worst = max(sum(max(abs(A.endpoints(K[i][j])[0] - Fraction(Mk[i, j])),
                             abs(A.endpoints(K[i][j])[1] - Fraction(Mk[i, j]))) for j in range(n)) for i in range(n))
         assert worst <= R
+
+
+def test_c3_certified_width_and_the_float64_verdicts_agree_draw_by_draw():
+    """C3 on n = 2: no draw is proved at m = 1024, all 14 at 8192; at 4096 each draw's C2 verdict equals
+    the float64 evaluation of T1' (ntkcheck.theorem with its own (η, R₀) choice), draw by draw."""
+    from ntkcheck import theorem
+    from ntkcheck.certify.width import certified_width
+
+    X = nk.sphere(2, 8, seed=0) * (1 - 2.0**-40)
+    Y = nk.labels(2, 1, seed=1)
+    r = certified_width(X, Y, 0.5, [1024, 8192], delta=0.2)
+    assert r["m_cert"] == 8192 and r["rows"][0]["proved"] == 0 and r["rows"][1]["proved"] == 14
+    for j in range(14):
+        c2 = certify_convergence(X, Y, 4096, 0.5, 10_000 + j, gd_steps=0)
+        params = nk.init_params(8, 4096, 1, sigma=0.5, scheme="symmetric", seed=10_000 + j)
+        dr = theorem._draw(X, Y, params, "T1'")
+        rep = theorem._evaluate(dr, *theorem._choose(dr))
+        assert c2["proved"] == rep.holds, j
