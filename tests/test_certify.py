@@ -376,3 +376,18 @@ def test_c3_certified_width_and_the_float64_verdicts_agree_draw_by_draw():
         dr = theorem._draw(X, Y, params, "T1'")
         rep = theorem._evaluate(dr, *theorem._choose(dr))
         assert c2["proved"] == rep.holds, j
+
+
+def test_width_cli(tmp_path):
+    from ntkcheck.cli import UsageError
+
+    np.save(tmp_path / "X.npy", nk.sphere(2, 8, seed=0) * (1 - 2.0**-40))
+    np.save(tmp_path / "Y.npy", nk.labels(2, 1, seed=1))
+    base = ["certify", "width", "--data", str(tmp_path / "X.npy"), "--labels", str(tmp_path / "Y.npy"), "--sigma", "0.5"]
+    assert _cli(base + ["--widths", "1024"]) == 1                     # no width passes
+    assert _cli(base + ["--widths", "1024,8192", "--json", str(tmp_path / "w.json")]) == 0
+    assert json.loads((tmp_path / "w.json").read_text())["m_cert"] == 8192
+    with pytest.raises(UsageError, match="--widths"):
+        _cli(base + ["--widths", "a,b"])
+    with pytest.raises(UsageError, match="ascending"):
+        _cli(base + ["--widths", "8192,1024"])

@@ -3,6 +3,7 @@
     ntkcheck certify kernel --data X.npy --sigma S [--method auto|rump-float64|arb-ldl] [--json PATH]
     ntkcheck certify convergence --data X.npy --labels Y.npy --m M --sigma S --seed N [--eta E] [--kappa K]
                                  [--scheme symmetric|iid] [--gd-steps T] [--json PATH]
+    ntkcheck certify width --data X.npy --labels Y.npy --sigma S --widths M,M,... [--delta D] [--json PATH]
     ntkcheck certify check FILE
 
 Exit status: 0 proved / accepted, 1 a hypothesis fails or is undecided / the file is rejected, 2 bad input.
@@ -99,6 +100,41 @@ def _convergence(args, console) -> int:
     return 0 if cert["verdicts"]["proved"] else 1
 
 
+def _width(args, console) -> int:
+    from ntkcheck import _results
+    from ntkcheck.certify import files
+    from ntkcheck.certify.width import certified_width
+
+    target = _json_target(args.json)
+    try:
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    except ValueError:
+        raise _usage(f"--widths must be comma-separated integers, got {args.widths!r}") from None
+    X, xinfo = files.load_array(args.data, "--data")
+    Y, yinfo = files.load_array(args.labels, "--labels")
+    if Y.shape[0] != X.shape[0]:
+        raise _usage(f"--labels {args.labels} has {Y.shape[0]} rows but --data {args.data} has {X.shape[0]}")
+    from ntkcheck.certify.convergence import exact_unit_ball
+
+    try:
+        exact_unit_ball(X)
+    except ValueError as exc:
+        raise _usage(f"--data {args.data}: {exc}") from None
+    r = certified_width(X, Y, args.sigma, widths, delta=args.delta, level=args.level, draws=args.draws,
+                        seed0=args.seed0, scheme=args.scheme)
+    for row in r["rows"]:
+        console.print(f"  m = {row['m']:>9}: T1' proved on {row['proved']}/{row['draws']} draws, lower bound "
+                      f"{row['lower_bound']:.3f} ({'passes' if row['passes'] else 'fails'}; not holding: "
+                      f"{row['not_holding'] or '—'})", highlight=False)
+    console.print(f"C3 certified width: m_cert = {r['m_cert'] if r['m_cert'] else 'none on this grid'} "
+                  f"(δ = {r['delta']:g}, confidence {r['level']:g}; {r['seconds']:.1f} s)", highlight=False)
+    console.print(escape(r["meaning"]), highlight=False)
+    if target is not None:
+        _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files._versions()})
+        console.print(f"wrote {target}")
+    return 0 if r["m_cert"] else 1
+
+
 def _check(args, console) -> int:
     from ntkcheck.certify import files
 
@@ -132,6 +168,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     v.add_argument("--gd-steps", type=int, default=100, help="steps of the float64 consistency run (0: none)")
     v.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
     v.set_defaults(func=lambda a, con: _run(_convergence, a, con))
+    w = sub.add_parser("width", help="C3: the smallest width on a grid at which T1' is proved for a fraction "
+                                     "≥ 1 − δ of the draws (Clopper–Pearson over draws)")
+    w.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1)")
+    w.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d')")
+    w.add_argument("--sigma", required=True, type=float, help="σ of the initialization")
+    w.add_argument("--widths", required=True, metavar="M,M,...", help="ascending widths to try")
+    w.add_argument("--delta", type=float, default=0.2, help="failure fraction δ (default 0.2)")
+    w.add_argument("--level", type=float, default=0.95, help="confidence (default 0.95)")
+    w.add_argument("--draws", type=int, help="draws per width (default: the fewest that can pass)")
+    w.add_argument("--seed0", type=int, default=10_000, help="draw j uses seed seed0 + j (default 10000)")
+    w.add_argument("--scheme", default="symmetric", choices=("symmetric", "iid"), help="init scheme")
+    w.add_argument("--json", metavar="PATH", help="write the result to PATH")
+    w.set_defaults(func=lambda a, con: _run(_width, a, con))
     ch = sub.add_parser("check", help="recompute a certificate file from its inputs; reject it if it does not reproduce")
     ch.add_argument("file", help="the certificate JSON")
     ch.set_defaults(func=lambda a, con: _run(_check, a, con))
