@@ -1,0 +1,187 @@
+"""The ``ntkcheck certify`` subcommand (wired into ntkcheck/cli.py's parser by :func:`add_parser`).
+
+    ntkcheck certify kernel --data X.npy --sigma S [--method auto|rump-float64|arb-ldl] [--json PATH]
+    ntkcheck certify convergence --data X.npy --labels Y.npy --m M --sigma S --seed N [--eta E] [--kappa K]
+                                 [--scheme symmetric|iid] [--gd-steps T] [--json PATH]
+    ntkcheck certify width --data X.npy --labels Y.npy --sigma S --widths M,M,... [--delta D] [--json PATH]
+    ntkcheck certify check FILE
+
+Exit status: 0 proved / accepted, 1 a hypothesis fails or is undecided / the file is rejected, 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+
+
+def _usage(msg: str):
+    from ntkcheck.cli import UsageError   # imported here: ntkcheck.cli imports this module
+
+    return UsageError(msg)
+
+
+def _json_target(path):
+    if path is None:
+        return None
+    p = Path(path)
+    if p.is_dir():
+        raise _usage(f"--json {path}: is a directory, give a file name")
+    if not (p.parent if str(p.parent) else Path(".")).is_dir():
+        raise _usage(f"--json {path}: folder {p.parent} does not exist")
+    return p
+
+
+def _run(fn, args, console) -> int:
+    try:
+        return fn(args, console)
+    except ValueError as exc:
+        if type(exc).__name__ == "UsageError":
+            raise
+        raise _usage(str(exc)) from None
+
+
+def _kernel(args, console) -> int:
+    from ntkcheck.certify import files
+
+    target = _json_target(args.json)
+    cert = files.kernel_certificate(args.data, args.sigma, method=args.method)
+    lam = cert["enclosures"]["lambda_min"]
+    inp = cert["inputs"]
+    console.print(f"C1 kernel-pd-certificate: n = {inp['n']}, d = {inp['d']}, σ = {args.sigma:g}, "
+                  f"method {inp['method']} ({inp['prec_bits']} bits), {cert['seconds']:.2f} s", highlight=False)
+    console.print(f"λ_min(K) ∈ [{lam[0] if lam else '—'}, {lam[1] if lam else '—'}]"
+                  + (f"  (relative width {cert['relative_width']:.2g})" if cert["relative_width"] else ""),
+                  highlight=False)
+    console.print(f"float64 eigvalsh says λ_min = {cert['float64_eigvalsh_lambda_min']:.3g}", highlight=False)
+    console.print(cert["verdicts"]["statement"], highlight=False)
+    if target is not None:
+        files.write(cert, target)
+        console.print(f"wrote {target}")
+    return 0 if cert["verdicts"]["positive_definite"] else 1
+
+
+def _convergence(args, console) -> int:
+    from ntkcheck.certify import files
+
+    target = _json_target(args.json)
+    if args.gd_steps < 0:
+        raise _usage(f"--gd-steps must be >= 0, got {args.gd_steps}")
+    cert = files.convergence_certificate(args.data, args.labels, args.m, args.sigma, args.seed, scheme=args.scheme,
+                                         kappa=args.kappa, eta=args.eta, gd_steps=args.gd_steps)
+    inp = cert["inputs"]
+    console.print(f"C2 convergence-certificate (T1'): n = {inp['n']}, d = {inp['d']}, d' = {inp['d_out']}, "
+                  f"m = {inp['m']}, σ = {args.sigma:g}, seed {inp['seed']}, {inp['scheme']} init, κ = {inp['kappa']}, "
+                  f"η = {inp['eta']}, R₀ = {inp['R0']}", highlight=False)
+    for k, v in cert["enclosures"].items():
+        console.print(f"  {k:22s} ∈ [{v[0]}, {v[1]}]", highlight=False)
+    for name, h in cert["hypotheses"].items():
+        mark = {"holds": "holds", "fails": "FAILS", "undecided": "UNDECIDED"}[h["verdict"]]
+        margin = f"  margin ∈ [{h['margin'][0]}, {h['margin'][1]}]" if "margin" in h else ""
+        console.print(f"  {name:6s} {escape(h['what'])}: {mark}{margin}", highlight=False)
+    gd = cert.get("gd_consistency")
+    if cert["verdicts"]["proved"]:
+        console.print(escape(cert["theorem"]), highlight=False)
+    else:
+        bad = [n for n, h in cert["hypotheses"].items() if h["verdict"] != "holds"]
+        console.print(f"not proved: {', '.join(bad)} " + ("fail" if len(bad) > 1 else "fails") + " or undecided",
+                      highlight=False)
+    if gd:
+        console.print(f"float64 GD consistency ({gd['steps']} steps, not part of the proof): worst ‖e(t)‖/envelope "
+                      f"{gd['residual_worst_ratio']:.6f}, worst movement/R₀ {gd['movement_worst_ratio']:.3g}, "
+                      f"inside the envelope: {gd['inside_envelope']}", highlight=False)
+    sec = cert["seconds"]
+    console.print(f"({sec['certificate']:.2f} s certificate, {sec.get('trust_base', 0):.1f} s re-running the "
+                  "derivations of the trust base)", highlight=False)
+    if target is not None:
+        files.write(cert, target)
+        console.print(f"wrote {target}")
+    return 0 if cert["verdicts"]["proved"] else 1
+
+
+def _width(args, console) -> int:
+    from ntkcheck import _results
+    from ntkcheck.certify import files
+    from ntkcheck.certify.width import certified_width
+
+    target = _json_target(args.json)
+    try:
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    except ValueError:
+        raise _usage(f"--widths must be comma-separated integers, got {args.widths!r}") from None
+    X, xinfo = files.load_array(args.data, "--data")
+    Y, yinfo = files.load_array(args.labels, "--labels")
+    if Y.shape[0] != X.shape[0]:
+        raise _usage(f"--labels {args.labels} has {Y.shape[0]} rows but --data {args.data} has {X.shape[0]}")
+    from ntkcheck.certify.convergence import exact_unit_ball
+
+    try:
+        exact_unit_ball(X)
+    except ValueError as exc:
+        raise _usage(f"--data {args.data}: {exc}") from None
+    r = certified_width(X, Y, args.sigma, widths, delta=args.delta, level=args.level, draws=args.draws,
+                        seed0=args.seed0, scheme=args.scheme)
+    for row in r["rows"]:
+        console.print(f"  m = {row['m']:>9}: T1' proved on {row['proved']}/{row['draws']} draws, lower bound "
+                      f"{row['lower_bound']:.3f} ({'passes' if row['passes'] else 'fails'}; not holding: "
+                      f"{row['not_holding'] or '—'})", highlight=False)
+    console.print(f"C3 certified width: m_cert = {r['m_cert'] if r['m_cert'] else 'none on this grid'} "
+                  f"(δ = {r['delta']:g}, confidence {r['level']:g}; {r['seconds']:.1f} s)", highlight=False)
+    console.print(escape(r["meaning"]), highlight=False)
+    if target is not None:
+        _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files._versions()})
+        console.print(f"wrote {target}")
+    return 0 if r["m_cert"] else 1
+
+
+def _check(args, console) -> int:
+    from ntkcheck.certify import files
+
+    ok, msgs = files.check(args.file)
+    for m in msgs:
+        console.print(escape(m), highlight=False)
+    return 0 if ok else 1
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``certify`` (with ``kernel``, ``convergence``, ``check``) to an argparse subparsers object."""
+    c = subparsers.add_parser("certify", help="computer-assisted proofs for one concrete instance (C1, C2), "
+                                              "in ball arithmetic (needs python-flint)")
+    sub = c.add_subparsers(dest="certify_command", required=True)
+    k = sub.add_parser("kernel", help="C1: a verified enclosure of λ_min(K), K = G∘exp(σ²G), proving K ≻ 0")
+    k.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, .npy)")
+    k.add_argument("--sigma", required=True, type=float, help="σ of the kernel")
+    k.add_argument("--method", default="auto", choices=("auto", "rump-float64", "arb-ldl"),
+                   help="verified test: Rump's float64 Cholesky test or LDLᵀ in ball arithmetic (default: auto)")
+    k.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
+    k.set_defaults(func=lambda a, con: _run(_kernel, a, con))
+    v = sub.add_parser("convergence", help="C2: T1' decided in ball arithmetic for the package's draw W(0)")
+    v.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1)")
+    v.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d')")
+    v.add_argument("--m", required=True, type=int, help="the width m (even for the symmetric init)")
+    v.add_argument("--sigma", required=True, type=float, help="σ of the initialization")
+    v.add_argument("--seed", required=True, type=int, help="the seed of init_params")
+    v.add_argument("--eta", type=float, help="the step size (default: the largest (iii) allows, rigorously)")
+    v.add_argument("--kappa", type=float, help="the output scale κ (default m)")
+    v.add_argument("--scheme", default="symmetric", choices=("symmetric", "iid"), help="init scheme (default symmetric)")
+    v.add_argument("--gd-steps", type=int, default=100, help="steps of the float64 consistency run (0: none)")
+    v.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
+    v.set_defaults(func=lambda a, con: _run(_convergence, a, con))
+    w = sub.add_parser("width", help="C3: the smallest width on a grid at which T1' is proved for a fraction "
+                                     "≥ 1 − δ of the draws (Clopper–Pearson over draws)")
+    w.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1)")
+    w.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d')")
+    w.add_argument("--sigma", required=True, type=float, help="σ of the initialization")
+    w.add_argument("--widths", required=True, metavar="M,M,...", help="ascending widths to try")
+    w.add_argument("--delta", type=float, default=0.2, help="failure fraction δ (default 0.2)")
+    w.add_argument("--level", type=float, default=0.95, help="confidence (default 0.95)")
+    w.add_argument("--draws", type=int, help="draws per width (default: the fewest that can pass)")
+    w.add_argument("--seed0", type=int, default=10_000, help="draw j uses seed seed0 + j (default 10000)")
+    w.add_argument("--scheme", default="symmetric", choices=("symmetric", "iid"), help="init scheme")
+    w.add_argument("--json", metavar="PATH", help="write the result to PATH")
+    w.set_defaults(func=lambda a, con: _run(_width, a, con))
+    ch = sub.add_parser("check", help="recompute a certificate file from its inputs; reject it if it does not reproduce")
+    ch.add_argument("file", help="the certificate JSON")
+    ch.set_defaults(func=lambda a, con: _run(_check, a, con))
+    return c

@@ -1,0 +1,368 @@
+"""Certificate files: JSON with the inputs (paths and sha256 of X and Y, seed, sizes, κ, η, σ, package
+versions), every enclosure as an outward-rounded decimal interval ["lo", "hi"] (strings), the verdicts and
+the trust base; written atomically.  :func:`check` recomputes everything from the inputs and rejects a
+file whose data hashes, numbers or verdicts do not reproduce.
+
+Reproduction rule for an enclosure: the recomputed interval must lie inside the stored one (the same code
+on the same inputs gives the same digits; Arb is deterministic).  Where a bound rests on float64 LAPACK
+(C1's "rump-float64" λ_lo) and may differ in its last digits on another CPU, a stored endpoint that is not
+reproduced is accepted only if it is proved again directly (the verified test run at the stored value).
+Verdicts must be equal.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ntkcheck import _results
+from ntkcheck.certify import arb as A
+from ntkcheck.certify import kernel as C1
+from ntkcheck.certify import convergence as C2
+from proofs._core import BY_HAND, DEFINITION
+
+FORMAT = 1
+DIGITS = 20
+KINDS = {"C1": "C1 kernel-pd-certificate", "C2": "C2 convergence-certificate"}
+
+
+class CertificateError(ValueError):
+    """A malformed certificate file (bad input, exit status 2)."""
+
+
+# ------------------------------------------------------------------------------------------ data files
+def load_array(path, name: str) -> tuple[np.ndarray, dict]:
+    """A 2-D finite real array from a .npy file (no pickles), as float64 (exact for float32 and for
+    integers below 2^53), with its provenance."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{name} {path}: no such file")
+    raw = p.read_bytes()
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{name} {path}: not a readable .npy array ({str(exc).splitlines()[0][:80]})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+        raise ValueError(f"{name} {path}: must hold a real numeric array, got dtype {getattr(arr, 'dtype', None)}")
+    if arr.dtype.kind in "iu" and arr.size and np.max(np.abs(arr.astype(object))) > 2**53:
+        raise ValueError(f"{name} {path}: integers above 2^53 are not exact in float64")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        raise ValueError(f"{name} {path}: dtype {arr.dtype} does not convert exactly to float64")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} {path}: must be 2-D (rows are samples), got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} {path}: empty array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} {path}: contains {int(np.size(arr) - np.isfinite(arr).sum())} non-finite value(s)")
+    info = {"path": str(p), "resolved": str(p.resolve()), "shape": list(arr.shape),
+            "sha256_file": hashlib.sha256(raw).hexdigest(), "sha256_float64": array_hash(arr)}
+    return arr, info
+
+
+def array_hash(arr: np.ndarray) -> str:
+    """sha256 of the shape and the float64 C-order bytes."""
+    h = hashlib.sha256(f"{arr.shape}".encode())
+    h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    return _results.versions() | {"python-flint": A.flint_version()}
+
+
+def _iv(ball) -> list[str]:
+    return A.interval_strings(ball, DIGITS)
+
+
+def _frac_iv(lo: Fraction | None, hi: Fraction | None) -> list | None:
+    if lo is None and hi is None:
+        return None
+    lo_s = None if lo is None else A._decimal(lo, DIGITS, up=False)
+    hi_s = None if hi is None else A._decimal(hi, DIGITS, up=True)
+    return [lo_s, hi_s]
+
+
+# ------------------------------------------------------------------------------------------ C1
+C1_TRUST = [
+    {"step": "K_ij = g_ij exp(σ² g_ij), g_ij = ⟨x_i, x_j⟩: the export ntk_limit.limit_kernel (G5), in balls",
+     "kind": DEFINITION},
+    {"step": "LDLᵀ with all pivots > 0 ⇒ K − μI ≻ 0 (Sylvester's law of inertia)", "kind": BY_HAND},
+    {"step": "pivots d_1..d_{k−1} > 0 > d_k ⇒ the leading k×k block of K − μI has a negative eigenvalue ⇒ "
+             "λ_min(K) < μ (Cauchy interlacing)", "kind": BY_HAND},
+    {"step": "ball arithmetic encloses the exact pivots of every matrix in the entrywise enclosure", "kind": BY_HAND},
+]
+RUMP_TRUST = [
+    {"step": "float64 Cholesky of Ã that runs to completion: R̂ᵀR̂ = Ã + ΔA, |ΔA| ≤ γ_{n+1}|R̂ᵀ||R̂| (Higham, "
+             "Accuracy and Stability of Numerical Algorithms, Thm 10.3; any summation order), so ‖ΔA‖₂ ≤ "
+             "γ_{n+1}/(1 − γ_{n+1}) tr Ã, plus an underflow allowance 4n(2(n+2) + max Ã_ii)·2^−1074 (Rump 2006)",
+     "kind": BY_HAND},
+    {"step": "IEEE binary64 arithmetic with rounding to nearest (LAPACK potrf through numpy)", "kind": BY_HAND},
+    {"step": "λ_min(K) ≤ vᵀKv/vᵀv for any v ≠ 0 (Rayleigh quotient, in balls)", "kind": BY_HAND},
+    {"step": "λ₁(K + s·vvᵀ) ≤ λ₂(K) for s ≥ 0 (rank-one interlacing), so Rump's test of K + s·vvᵀ − τI "
+             "proves λ₂(K) > τ", "kind": BY_HAND},
+    {"step": "Temple's inequality: θ < τ ≤ λ₂ ⇒ λ₁ ≥ θ − (‖Kv‖²/‖v‖² − θ²)/(τ − θ), θ = vᵀKv/vᵀv (in balls)",
+     "kind": BY_HAND},
+]
+
+
+def kernel_certificate(data_path, sigma, method: str = "auto") -> dict:
+    X, info = load_array(data_path, "--data")
+    r = C1.certify_kernel(X, sigma, method=method)
+    pd = r["positive_definite"]
+    verdict = {True: "proved: K ≻ 0 (λ_min(K) > 0)", False: "proved: K is not positive definite (λ_min(K) < 0)",
+               None: "undecided"}[pd]
+    sig = float(sigma)
+    return {
+        "certificate": KINDS["C1"], "format": FORMAT,
+        "inputs": {"data": info, "sigma": repr(sig), "sigma_hex": sig.hex(), "n": r["n"], "d": r["d"],
+                   "method": r["method"], "prec_bits": r["prec"]},
+        "enclosures": {"lambda_min": _frac_iv(r["lo"], r["hi"])},
+        "verdicts": {"positive_definite": pd, "statement": verdict},
+        "relative_width": r["relative_width"],
+        "float64_eigvalsh_lambda_min": r["float64_eigvalsh"],
+        "trust_base": {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb)",
+                       "exports": {"ntk_limit.limit_kernel": A.source_arb("ntk_limit", "limit_kernel")},
+                       "steps": C1_TRUST + (RUMP_TRUST if r["method"] == "rump-float64" else [])},
+        "versions": _versions(), "seconds": r["seconds"],
+    }
+
+
+# ------------------------------------------------------------------------------------------ C2
+LEMMAS = ("G4", "B2", "B3", "B4", "B5", "B6", "T1")
+EXPORTS_USED = (("ntk_factorization", "tangent_feature"), ("ntk_factorization", "ntk_scale"),
+                ("ntk_perturbation", "Q_entry"), ("hessian_bound", "hessian_norm_bound"),
+                ("softmax_ratio", "ratio_upper"), ("linear_convergence", "R0_max_T1p"),
+                ("linear_convergence", "R0_iv_best"), ("linear_convergence", "hyp_ii_lhs"),
+                ("linear_convergence", "hyp_ii_rhs_T1p"), ("linear_convergence", "eta_cap_spectral"),
+                ("linear_convergence", "eta_cap_second_order"), ("linear_convergence", "hyp_iv_lhs"),
+                ("linear_convergence", "rate_p"))
+
+
+def _lemma_kinds() -> list[dict]:
+    import proofs
+
+    out = []
+    for code in LEMMAS:
+        mod = proofs.lemma(code)
+        out.append({"code": mod.CODE, "id": mod.ID, "steps_by_kind": mod.derive().summary()})
+    return out
+
+
+def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="symmetric", kappa=None, eta=None,
+                            gd_steps: int = 100, trust: bool = True) -> dict:
+    X, xinfo = load_array(data_path, "--data")
+    Y, yinfo = load_array(labels_path, "--labels")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"--labels {labels_path} has {Y.shape[0]} rows but --data {data_path} has {X.shape[0]}")
+    try:
+        C2.exact_unit_ball(X)
+    except ValueError as exc:
+        raise ValueError(f"--data {data_path}: {exc}") from None
+    r = C2.certify_convergence(X, Y, m, sigma, seed, scheme=scheme, kappa=kappa, eta=eta, gd_steps=gd_steps)
+    t0 = time.perf_counter()
+    sig = float(sigma)
+    hyps = {}
+    for name, h in r["hypotheses"].items():
+        rec = {"what": h["what"], "verdict": h["verdict"]}
+        for k in ("lhs", "rhs", "margin"):
+            if k in h:
+                rec[k] = _iv(h[k])
+        hyps[name] = rec
+    cert = {
+        "certificate": KINDS["C2"], "format": FORMAT,
+        "inputs": {"data": xinfo, "labels": yinfo, "n": r["n"], "d": r["d"], "d_out": r["d_out"], "m": r["m"],
+                   "sigma": repr(sig), "sigma_hex": sig.hex(), "seed": r["seed"], "scheme": scheme,
+                   "kappa": repr(float(r["kappa"])), "kappa_given": kappa is not None,
+                   "eta": None if r["eta"] is None else repr(float(r["eta"])), "eta_given": eta is not None,
+                   "R0": None if r["R0"] is None else repr(float(r["R0"])), "prec_bits": r["prec"],
+                   "init": "ntkcheck.network.init_params(d, m, d_out, sigma, scheme, seed)"},
+        "enclosures": {k: _iv(v) for k, v in r["enclosures"].items()},
+        "methods": r["methods"],
+        "hypotheses": hyps,
+        "verdicts": {"proved": r["proved"],
+                     "hypotheses": {k: h["verdict"] for k, h in r["hypotheses"].items()}},
+        "gd_consistency": r.get("gd"),
+        "versions": _versions(), "seconds": r["seconds"],
+    }
+    if r["proved"]:
+        cert["theorem"] = theorem_text(r)
+    if trust:
+        cert["trust_base"] = {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb), {r['prec']} bits",
+                              "lemmas": _lemma_kinds(),
+                              "exports": {f"{a}.{b}": A.source_arb(a, b) for a, b in EXPORTS_USED},
+                              "steps": C1_TRUST[1:] + [
+                                  {"step": "H(W(0)) = JJᵀ/m ⪰ 0 so ‖H‖₂ = λ_max(H) (G4); Q symmetric, entrywise "
+                                           "≥ 0 so ‖Q‖₂ = λ_max(Q) (Perron–Frobenius)", "kind": BY_HAND},
+                                  {"step": "(A1) decided in exact rational arithmetic", "kind": BY_HAND}]}
+        cert["seconds"] = dict(cert["seconds"], trust_base=time.perf_counter() - t0)
+    return cert
+
+
+def theorem_text(r: dict) -> str:
+    enc = r["enclosures"]
+    lam_lo = A._decimal(A.endpoints(enc["lambda0"])[0], 8, up=False)
+    p_lo = A._decimal(A.endpoints(enc["p"])[0], 8, up=False)
+    e0_hi = A._decimal(A.endpoints(enc["e0_norm"])[1], 8, up=True)
+    return (f"Theorem (T1', certified). For X, Y as hashed, W(0), A = init_params(d={r['d']}, m={r['m']}, "
+            f"d_out={r['d_out']}, sigma={r['sigma']!r}, scheme={r['scheme']!r}, seed={r['seed']}), κ = {r['kappa']!r} "
+            f"and exact-arithmetic gradient descent with step η = {r['eta']!r}: for every t ≥ 0, "
+            f"‖e(t)‖₂ ≤ (1 − p)^t ‖e(0)‖₂ with p = ηmλ₀/4 ≥ {p_lo} and ‖e(0)‖₂ ≤ {e0_hi}; "
+            f"λ_min(H(W(t))) ≥ λ₀/2 with λ₀ ≥ {lam_lo}; max_r ‖w_r(t) − w_r(0)‖₂ ≤ R₀ = {r['R0']!r}.")
+
+
+# ------------------------------------------------------------------------------------------ writing
+def write(cert: dict, path) -> Path:
+    return _results.write_json(path, cert)
+
+
+# ------------------------------------------------------------------------------------------ checking
+def _need(d: dict, key: str, where: str):
+    if not isinstance(d, dict) or key not in d:
+        raise CertificateError(f"certificate: missing {where}{key}")
+    return d[key]
+
+
+def _reload(info: dict, name: str, cert_dir: Path) -> np.ndarray:
+    cands = [Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name]
+    for p in cands:
+        if str(p) and p.is_file():
+            arr, new = load_array(p, name)
+            if new["sha256_float64"] != info.get("sha256_float64"):
+                raise CertificateError(f"{name} {p}: sha256 {new['sha256_float64'][:12]}… differs from the "
+                                       f"certificate's {str(info.get('sha256_float64'))[:12]}…: not the certified data")
+            return arr
+    raise CertificateError(f"{name}: data file {info.get('path')!r} not found (the check needs it)")
+
+
+def _contains(stored, fresh) -> bool:
+    """stored ⊇ fresh for intervals [lo, hi] of decimal strings (None = unbounded / absent)."""
+    if stored is None or fresh is None:
+        return stored == fresh
+    for k, (s, f) in enumerate(zip(stored, fresh)):
+        if (s is None) != (f is None):
+            return False
+        if s is None:
+            continue
+        s, f = Fraction(s), Fraction(f)
+        if (k == 0 and s > f) or (k == 1 and s < f):
+            return False
+    return True
+
+
+def _parse_pair(v, where, order: bool = True):
+    if v is None:
+        return None
+    if not (isinstance(v, list) and len(v) == 2):
+        raise CertificateError(f"certificate: {where} must be a pair [lo, hi]")
+    try:
+        out = [None if s is None else Fraction(s) for s in v]
+    except (ValueError, TypeError, ZeroDivisionError):
+        raise CertificateError(f"certificate: {where} = {v!r} is not a pair of decimal strings") from None
+    if order and out[0] is not None and out[1] is not None and out[0] > out[1]:
+        raise CertificateError(f"certificate: {where} has lo > hi")
+    return out
+
+
+def check(path) -> tuple[bool, list[str]]:
+    """Recompute the certificate at ``path`` from its inputs.  Returns (accepted, messages); raises
+    CertificateError for a malformed file or unusable data."""
+    path = Path(path)
+    try:
+        cert = _results.read_json(path)
+    except FileNotFoundError:
+        raise CertificateError(f"certificate {path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CertificateError(f"certificate {path}: not JSON ({exc})") from None
+    kind = _need(cert, "certificate", "")
+    inputs = _need(cert, "inputs", "")
+    stored_enc = _need(cert, "enclosures", "")
+    stored_ver = _need(cert, "verdicts", "")
+    if not isinstance(stored_enc, dict):
+        raise CertificateError("certificate: enclosures must be an object")
+    for k, v in stored_enc.items():
+        pair = _parse_pair(v, f"enclosures.{k}", order=False)
+        if pair is not None and None not in pair and pair[0] > pair[1]:
+            return False, [f"REJECTED: enclosure {k} = {v} has lo > hi"]
+    try:
+        sigma = float.fromhex(_need(inputs, "sigma_hex", "inputs."))
+    except (TypeError, ValueError):
+        raise CertificateError("certificate: inputs.sigma_hex is not a hex float") from None
+    msgs: list[str] = []
+    if kind == KINDS["C1"]:
+        X = _reload(_need(inputs, "data", "inputs."), "data", path.parent)
+        method = _need(inputs, "method", "inputs.")
+        if method not in ("rump-float64", "arb-ldl"):
+            raise CertificateError(f"certificate: unknown method {method!r}")
+        fresh = kernel_certificate(_located(inputs["data"], path.parent), sigma, method=method)
+        prec = int(_need(inputs, "prec_bits", "inputs."))
+        s, f = stored_enc.get("lambda_min"), fresh["enclosures"]["lambda_min"]
+        if not _contains(s, f):
+            sp_, ok = _parse_pair(s, "enclosures.lambda_min"), True
+            if sp_ is None:
+                ok = False
+            else:
+                lo_ok = True if sp_[0] is None else C1.verify_lower(X, sigma, sp_[0], method, prec)
+                hi_ok = True if sp_[1] is None else C1.verify_upper(X, sigma, sp_[1], method, prec)
+                ok = lo_ok and hi_ok
+                msgs.append(f"lambda_min: stored {s} not reproduced by {f}; re-proved directly: "
+                            f"lower {'yes' if lo_ok else 'NO'}, upper {'yes' if hi_ok else 'NO'}")
+            if not ok:
+                msgs.append("REJECTED: enclosure lambda_min does not reproduce")
+                return False, msgs
+        fresh_ver = fresh["verdicts"]
+    elif kind == KINDS["C2"]:
+        _reload(_need(inputs, "data", "inputs."), "data", path.parent)
+        _reload(_need(inputs, "labels", "inputs."), "labels", path.parent)
+        kappa = float(inputs["kappa"]) if inputs.get("kappa_given") else None
+        eta = float(inputs["eta"]) if inputs.get("eta_given") else None
+        fresh = convergence_certificate(_located(inputs["data"], path.parent), _located(inputs["labels"], path.parent),
+                                        int(_need(inputs, "m", "inputs.")), sigma, int(_need(inputs, "seed", "inputs.")),
+                                        scheme=_need(inputs, "scheme", "inputs."), kappa=kappa, eta=eta,
+                                        gd_steps=0, trust=False)
+        for k in ("eta", "R0", "kappa"):
+            if fresh["inputs"][k] != inputs.get(k):
+                msgs.append(f"REJECTED: {k} = {inputs.get(k)} does not reproduce ({fresh['inputs'][k]})")
+                return False, msgs
+        fe = fresh["enclosures"]
+        bad = [k for k in set(stored_enc) | set(fe) if not _contains(stored_enc.get(k), fe.get(k))]
+        hy_s, hy_f = cert.get("hypotheses", {}), fresh["hypotheses"]
+        for name in set(hy_s) | set(hy_f):
+            for part in ("lhs", "rhs", "margin"):
+                a, b = (hy_s.get(name) or {}).get(part), (hy_f.get(name) or {}).get(part)
+                if not _contains(a, b):
+                    bad.append(f"{name}.{part}")
+        if bad:
+            msgs.append(f"REJECTED: enclosures {sorted(bad)} do not reproduce")
+            return False, msgs
+        fresh_ver = fresh["verdicts"]
+    else:
+        raise CertificateError(f"certificate: unknown kind {kind!r}")
+    if fresh_ver != stored_ver:
+        msgs.append(f"REJECTED: verdicts {stored_ver} do not reproduce ({fresh_ver})")
+        return False, msgs
+    if cert.get("theorem") != fresh.get("theorem"):
+        msgs.append("REJECTED: the stated theorem does not reproduce")
+        return False, msgs
+    stored_exports = (cert.get("trust_base") or {}).get("exports") or {}
+    for key, src in stored_exports.items():
+        mod, _, name = key.partition(".")
+        try:
+            now = A.source_arb(mod, name)
+        except (KeyError, ImportError):
+            now = None
+        if now != src:
+            msgs.append(f"REJECTED: export {key} is now {now!r}, the certificate used {src!r}")
+            return False, msgs
+    msgs.append("accepted: every enclosure and verdict reproduces")
+    return True, msgs
+
+
+def _located(info: dict, cert_dir: Path):
+    for p in (Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name):
+        if str(p) and p.is_file():
+            return p
+    raise CertificateError(f"data file {info.get('path')!r} not found")
