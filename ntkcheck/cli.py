@@ -3,6 +3,7 @@
     ntkcheck verify [--only G1,B2,...] [--scale S] [--seed N] [--json PATH]
     ntkcheck list
     ntkcheck proof CODE          # the symbolic derivation of a lemma, step by step
+    ntkcheck certify kernel|convergence|width|check ...   # ball-arithmetic proofs for one instance (C1–C3)
 
 Errors in arguments print one line naming the problem and exit with status 2, before any computation; a
 failing check exits 1; an internal error prints one line and exits 3 (``--debug`` shows the traceback).
@@ -562,6 +563,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
     _output_options(c)
     c.set_defaults(func=cmd_compare)
+    from ntkcheck.certify.cli import add_parser as add_certify   # C1–C3; python-flint is imported only when run
+
+    add_certify(sub)
     return ap
 
 

@@ -23,14 +23,10 @@ def _usage(msg: str):
 
 
 def _json_target(path):
-    if path is None:
-        return None
-    p = Path(path)
-    if p.is_dir():
-        raise _usage(f"--json {path}: is a directory, give a file name")
-    if not (p.parent if str(p.parent) else Path(".")).is_dir():
-        raise _usage(f"--json {path}: folder {p.parent} does not exist")
-    return p
+    """--json PATH checked as every other command checks it (writable folder, not empty, not a directory)."""
+    from ntkcheck.cli import _json_target as checked
+
+    return checked(path)
 
 
 def _run(fn, args, console) -> int:
@@ -144,10 +140,23 @@ def _check(args, console) -> int:
     return 0 if ok else 1
 
 
+EXIT_STATUSES = """exit status:
+  0  proved (kernel, convergence, width) or accepted (check)
+  1  a hypothesis fails or is undecided, or the file is rejected
+  2  a usage error: a bad argument or data file, reported in one line before any computation
+  3  an internal error (one line; run with --debug for the traceback)
+  130  interrupted (Ctrl-C)"""
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``certify`` (with ``kernel``, ``convergence``, ``check``) to an argparse subparsers object."""
     c = subparsers.add_parser("certify", help="computer-assisted proofs for one concrete instance (C1, C2), "
-                                              "in ball arithmetic (needs python-flint)")
+                                              "in ball arithmetic (needs python-flint)",
+                              description="Computer-assisted proofs for one concrete instance, in ball arithmetic "
+                                          "(python-flint, the certify extra): C1 proves K ≻ 0 with an enclosure of "
+                                          "λ_min(K); C2 decides T1' for a drawn W(0) and states the theorem for it; "
+                                          "C3 proves it draw by draw over a grid of widths; check re-verifies a file.",
+                              epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = c.add_subparsers(dest="certify_command", required=True)
     k = sub.add_parser("kernel", help="C1: a verified enclosure of λ_min(K), K = G∘exp(σ²G), proving K ≻ 0")
     k.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, .npy)")
