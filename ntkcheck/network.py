@@ -34,7 +34,13 @@ class Softmax:
         return E, E  # (Φ, cache): the cache is S itself
 
     def vjp(self, S: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """Σ_k C_k ∂S_k/∂z_r = S_r (C_r − ⟨C, S⟩), with C of shape (n, m) or (n, d', m)."""
+        """Σ_k C_k ∂S_k/∂z_r = S_r (C_r − ⟨C, S⟩), with C of shape (n, m) or (n, d', m).
+
+        A :class:`SignedResidual` C = E A with ±1 signs goes to :meth:`vjp_residual` (no cancellation).
+        Any other C is formed by subtraction, which loses relative accuracy when the softmax mass sits
+        where C is nearly constant: the documented fallback for sign matrices that are not ±1."""
+        if isinstance(C, SignedResidual) and C.E is not None and C.ndim == 2 and pm1(C.A):
+            return self.vjp_residual(S, C.E, C.A, out=np.asarray(C))
         if C.ndim == 3:
             S3 = S[:, None, :]
             out = C - np.einsum("nlm,nm->nl", C, S)[:, :, None]
@@ -42,12 +48,67 @@ class Softmax:
             return out
         return S * (C - np.einsum("nm,nm->n", C, S)[:, None])
 
+    @staticmethod
+    def _masses(S: np.ndarray, A: np.ndarray):
+        """(S₊, S₋, [a > 0]): S₊_{iℓ} = Σ_{k: a_{ℓ,k} = +1} S_{i,k} and S₋ likewise, each a sum of positive
+        terms (two BLAS products with the 0/1 masks of A)."""
+        pos = (A > 0).astype(np.float64)
+        return S @ pos.T, S @ (1.0 - pos).T, pos
+
+    def centred(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """a_{ℓ,r} − ⟨a_ℓ, S_i⟩ as (n, d', m), without cancellation for A ∈ {±1}: it equals 2S₋ where
+        a_{ℓ,r} = +1 and −2S₊ where a_{ℓ,r} = −1 (Σ_k S_k = 1), one pass.  Other A: by subtraction."""
+        if not pm1(A):
+            return A[None, :, :] - (S @ A.T)[:, :, None]
+        Sp, Sn, _ = self._masses(S, A)
+        Sp *= -2.0
+        Sn *= 2.0
+        return np.where(A[None, :, :] > 0, Sn[:, :, None], Sp[:, :, None])
+
     def tangent(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), in two passes over one buffer."""
-        P = np.empty((S.shape[0],) + A.shape)
-        np.subtract(A[None, :, :], (S @ A.T)[:, :, None], out=P)
+        """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), the centred signs formed without
+        cancellation (:meth:`centred`), then one in-place product."""
+        P = self.centred(S, A)
         P *= S[:, None, :]
         return P
+
+    def vjp_residual(self, S: np.ndarray, E: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (n, m): the VJP S_r(C_r − ⟨C,S⟩) for C = E A, written as
+        S_r Σ_ℓ e_{iℓ}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) with the centred signs of :meth:`centred`, so that
+        cancellation is only that of the signed sum over ℓ itself: G = S ∘ ([2E∘S₋, −2E∘S₊] [[a>0]; [a<0]]),
+        one BLAS product of shapes (n, 2d') × (2d', m)."""
+        if not pm1(A):
+            return self.vjp(S, np.asarray(E @ A))
+        Sp, Sn, pos = self._masses(S, A)
+        B = np.concatenate([E * Sn, E * Sp], axis=1)
+        B[:, : A.shape[0]] *= 2.0
+        B[:, A.shape[0]:] *= -2.0
+        G = np.matmul(B, np.concatenate([pos, 1.0 - pos], axis=0), out=out)
+        G *= S
+        return G
+
+
+class SignedResidual(np.ndarray):
+    """The cotangent C = E A of the loss's VJP (E the residual, A the signs), carrying its factors so that
+    :meth:`Softmax.vjp` can form C_r − ⟨C,S⟩ = Σ_ℓ e_ℓ(a_{ℓ,r} − ⟨a_ℓ,S⟩) without cancellation; as an
+    array it is E A itself, so any VJP written for plain cotangents sees the same values."""
+
+    E: np.ndarray | None = None
+    A: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, E: np.ndarray, A: np.ndarray) -> "SignedResidual":
+        C = (E @ A).view(cls)
+        C.E, C.A = E, A
+        return C
+
+    def __array_finalize__(self, obj):
+        self.E = self.A = None          # results of arithmetic on C are plain values, not E A
+
+
+def pm1(A: np.ndarray) -> bool:
+    """Every entry of A is +1 or −1 (the softmax network's sign matrices; MATH.md §1)."""
+    return bool(np.all(np.abs(A) == 1.0))
 
 
 class Pointwise:
@@ -66,6 +127,12 @@ class Pointwise:
 
     def vjp(self, D: np.ndarray, C: np.ndarray) -> np.ndarray:
         return C * (D[:, None, :] if C.ndim == 3 else D)
+
+    def vjp_residual(self, D: np.ndarray, E: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (n, m) = (E A)_{i,r} φ'(z_{i,r})/m."""
+        G = E @ A
+        G *= D
+        return G
 
     def tangent(self, D: np.ndarray, A: np.ndarray) -> np.ndarray:
         """P of G4 as (n, d', m): a_{ℓ,r} φ'(z_{i,r})/m."""
@@ -190,7 +257,7 @@ def loss(params: Params, X, Y, kappa=None) -> float:
 
 def _grad_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, cache) -> np.ndarray:
     # ∇_{w_r} L = κ Σ_i x_i Σ_ℓ e_{iℓ} P_{(i,ℓ),r}  (G1): one VJP of Φ, then Xᵀ G.
-    G = act.vjp(cache, E @ params.A)
+    G = np.asarray(act.vjp(cache, SignedResidual.of(E, params.A)))
     G *= k
     return X.T @ G
 
