@@ -7,12 +7,38 @@ import numbers
 import numpy as np
 
 
-def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -> np.ndarray:
-    """``value`` as a finite float64 2-D array, optionally with ``cols`` columns."""
+def real_array(value, name: str) -> np.ndarray:
+    """``value`` as a float64 array (no copy if it already is one), refusing what a float conversion would
+    silently reinterpret: complex numbers (numpy keeps only the real part), strings (numpy parses numeric
+    strings), masked arrays (the masked entries' hidden data would be used) and non-numeric objects."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(f"{name} must be a plain numeric array, not a masked array (fill or drop the masked entries)")
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a numeric array, got a string")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}") from None
+    kind = raw.dtype.kind
+    if kind == "O":
+        flat = raw.ravel()
+        if any(isinstance(v, (str, bytes, complex, np.complexfloating)) or type(v).__name__ == "mpc" for v in flat):
+            raise ValueError(f"{name} must hold real numbers (no complex numbers or strings)")
+    elif kind == "c":
+        raise ValueError(f"{name} must be real, got complex values (dtype {raw.dtype})")
+    elif kind in "USV":
+        raise ValueError(f"{name} must be a numeric array, got strings (dtype {raw.dtype})")
+    elif kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {raw.dtype}")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}") from None
+
+
+def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -> np.ndarray:
+    """``value`` as a finite float64 2-D array (see :func:`real_array`), optionally with ``cols`` columns."""
+    arr = real_array(value, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (rows are samples), got shape {arr.shape}")
     if arr.shape[0] < 1:
@@ -23,6 +49,17 @@ def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
     return arr
+
+
+def seed(value, name: str = "seed"):
+    """A seed for numpy's default_rng: None or a non-negative integer (not a bool or a float)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a non-negative integer or None, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer or None, got {value}")
+    return int(value)
 
 
 def positive_int(value, name: str, minimum: int = 1) -> int:

@@ -8,7 +8,8 @@ activation is one small class.
 """
 from __future__ import annotations
 
-import dataclasses
+import copy
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,6 +164,40 @@ class Params:
     seed: int | None = None
     activation: str = "softmax"
 
+    def __post_init__(self):
+        """Validated however it is built (``Params(W=..., A=...)`` too): W a finite real 2-D array with at
+        least one column, A a finite real 2-D array with W's m columns (±1 for the networks of MATH.md §1;
+        other finite values take the documented subtracting fallback), a known activation and scheme, σ
+        finite and > 0 (or NaN: not drawn), the seed None or a non-negative integer."""
+        W = V.matrix(self.W, "W")
+        object.__setattr__(self, "W", W)
+        self._set_A(self.A)
+        get_activation(self.activation)
+        if self.scheme not in SCHEMES + ("given",):
+            raise ValueError(f"scheme must be one of {SCHEMES + ('given',)}, got {self.scheme!r}")
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, numbers.Real) or not (
+                np.isnan(self.sigma) or (np.isfinite(self.sigma) and self.sigma > 0)):
+            raise ValueError(f"sigma must be finite and > 0 (or NaN for given weights), got {self.sigma!r}")
+        V.seed(self.seed)
+
+    def _set_A(self, A) -> None:
+        if self.W.shape[1] < 1:
+            raise ValueError(f"W must have at least one column (m >= 1), got shape {self.W.shape}")
+        object.__setattr__(self, "A", V.matrix(A, "A", cols=self.W.shape[1], cols_name="m (columns of W)"))
+
+    def _derived(self, W, A=None) -> "Params":
+        """The same network with new weights (and signs), e.g. after a GD step: shapes are checked, W's
+        finiteness is not — a diverging run carries inf/NaN into W, and its callers record that as
+        divergence rather than an input error."""
+        W = V.real_array(W, "W")
+        if W.shape != self.W.shape:
+            raise ValueError(f"W must keep its shape {self.W.shape}, got {W.shape}")
+        q = copy.copy(self)
+        object.__setattr__(q, "W", W)
+        if A is not None:
+            q._set_A(A)
+        return q
+
     @property
     def d(self) -> int:
         return self.W.shape[0]
@@ -176,7 +211,8 @@ class Params:
         return self.A.shape[0]
 
     def with_W(self, W: np.ndarray) -> "Params":
-        return dataclasses.replace(self, W=W)
+        """A copy with weights W (same shape; see :meth:`_derived`)."""
+        return self._derived(W)
 
 
 def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="softmax") -> Params:
@@ -190,6 +226,7 @@ def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="s
     m = V.positive_int(m, "m")
     d_out = d if d_out is None else V.positive_int(d_out, "d_out")
     sigma = V.positive_float(sigma, "sigma")
+    seed = V.seed(seed)
     act = get_activation(activation)  # validates the name
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -106,7 +106,7 @@ class Trainer:
     # -- the network at the current weights --------------------------------------------------------
     def current(self) -> Params:
         """The network at the current W, in the internal neuron order (shares W's buffer: no copy)."""
-        return replace(self._orig, W=self.W, A=self.A)
+        return self._orig._derived(self.W, self.A)
 
     def params(self) -> Params:
         """The network at the current W in the original neuron order (a copy)."""
