@@ -335,21 +335,32 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     X1 = _check(params, X1, "X1")
     k = _kappa(params, kappa)
     q = params.d_out
+    # κ²/m is applied as c·(… ∘ (c·G)) with c = κ/√m: κ² itself overflows for κ > 1.3e154, and each
+    # intermediate is then at most max(1, c)·|H|, finite wherever H is
+    c = k / np.sqrt(params.m)
     P1 = tangent_features(params, X1)
     if X2 is None:
-        return _symmetric_ntk(P1, (k * k / params.m) * (X1 @ X1.T), q)
+        G = X1 @ X1.T
+        G *= c
+        return _symmetric_ntk(P1, G, q, post=c)
     X2 = _check(params, X2, "X2")
     H = P1 @ tangent_features(params, X2).T
-    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= ((k * k / params.m) * (X1 @ X2.T))[:, None, :, None]
+    G = X1 @ X2.T
+    G *= c
+    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= G[:, None, :, None]
+    if c != 1.0:
+        H *= c
     return H
 
 
-def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int) -> np.ndarray:
-    """(PPᵀ) ∘ (Gs ⊗ 11ᵀ): numpy computes a @ a.T with one syrk (the rank-k update) and mirrors the
-    triangle in C; the Hadamard product is one in-place pass."""
+def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int, post: float = 1.0) -> np.ndarray:
+    """post·(PPᵀ) ∘ (Gs ⊗ 11ᵀ): numpy computes a @ a.T with one syrk (the rank-k update) and mirrors the
+    triangle in C; the Hadamard product is one in-place pass (and the scale ``post`` one more, if ≠ 1)."""
     H = P @ P.T
     n = Gs.shape[0]
     H.reshape(n, q, n, q)[...] *= Gs[:, None, :, None]
+    if post != 1.0:
+        H *= post
     return H
 
 

@@ -504,3 +504,23 @@ def test_mutation_wrong_gradient_sign_is_caught(monkeypatch):
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_activation_recorded(act):
     assert nk.init_params(2, 4, activation=act).activation == act
+
+
+# ------------------------------------------------------------------------------------------ numerical extremes
+@pytest.mark.parametrize("kappa", [1.5e154, 1e200])
+def test_ntk_finite_for_a_huge_kappa(kappa):
+    """κ²/m overflows for κ > 1.3e154 (κ = 1.5e154 gave inf/NaN everywhere); H itself is finite here
+    (|P| ≤ 1/2, so |H| ≤ κ²/4·… ≈ 1.6e307 at κ = 1.5e154 — and at κ = 1e200 the entries that overflow in
+    exact arithmetic are inf, the others finite).  Against the twin: finite entries to REL_TOL relative,
+    infinite ones infinite, no NaN."""
+    c = build(Spec(n=3, d=2, q=2, m=4, seed=0, data="sphere"))
+    with np.errstate(over="ignore"):
+        for X2 in (None, c.X[:2]):
+            H = nk.empirical_ntk(c.p, c.X, X2, kappa=kappa)
+            H_mp = nk.to_float(nk.empirical_ntk_mp(c.p, c.X, X2, kappa=kappa))
+            assert not np.any(np.isnan(H))
+            fin = np.isfinite(H_mp)
+            np.testing.assert_array_equal(H[~fin], H_mp[~fin])
+            assert normwise_error(H[fin], H_mp[fin]) <= REL_TOL
+            if kappa < 1e200:
+                assert fin.all()
