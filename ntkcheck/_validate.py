@@ -3,6 +3,7 @@ hypothesis (MATH.md (A1)/(A2)) that was violated."""
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -96,3 +97,38 @@ def unit_sphere(X: np.ndarray, name: str = "X", tol: float = 1e-10) -> None:
     _, idx = np.unique(X, axis=0, return_index=True)
     if len(idx) < len(X):
         raise ValueError(f"hypothesis (A2) violated: {name} has repeated rows")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available for new allocations: MemAvailable from /proc/meminfo (Linux), else the
+    free physical pages (os.sysconf), else None (unknown: no check is made)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} TiB"  # pragma: no cover
+
+
+def memory(parts: dict, what: str) -> None:
+    """Refuse (one-line ValueError) a call whose arrays ``parts`` ({name: bytes}) need more than the
+    available memory, before anything is allocated."""
+    need = sum(parts.values())
+    avail = available_memory()
+    if avail is not None and need > avail:
+        sizes = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in parts.items())
+        raise ValueError(f"{what} needs about {_fmt_bytes(need)} ({sizes}) but only {_fmt_bytes(avail)} "
+                         "of memory is available; use fewer samples, outputs or neurons")

@@ -321,36 +321,71 @@ def tangent_features(params: Params, X) -> np.ndarray:
     """P of G4, shape (n·d_out, m), rows (i, ℓ) row-major: the Jacobian of F_ℓ(x_i) w.r.t. w_r is
     κ P_{(i,ℓ),r} x_i."""
     X = _check(params, X)
-    act, _, cache = _features(params, X)
     n = X.shape[0]
+    V.memory({"P": 8 * n * params.d_out * params.m, "softmax/logits": 16 * n * params.m},
+             f"tangent_features (n = {n}, d_out = {params.d_out}, m = {params.m})")
+    act, _, cache = _features(params, X)
     return act.tangent(cache, params.A).reshape(n * params.d_out, params.m)
+
+
+GRAM_BLOCK_BYTES = 512 << 10   # the Gram matrix X₁X₂ᵀ is formed in row blocks of at most this size (small
+# blocks also keep OpenBLAS single-threaded for the thin products X₁[block] X₂ᵀ: at 64 rows × 4096 × d = 8
+# it went multi-threaded and was 20× slower per row on a loaded 2-core machine)
 
 
 def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     """H(W) of G4, shape (n1·d_out, n2·d_out), rows and columns ordered (i, ℓ) row-major.
 
     H = (κ²/m) (P₁P₂ᵀ) ∘ (X₁X₂ᵀ ⊗ 11ᵀ): one BLAS product of the tangent features (a symmetric rank-k
-    update when X2 is None); the Jacobian is never formed.
+    update when X2 is None, is X1 or equals it — P is then computed once); the Jacobian is never formed.
+    Memory: H and the features P (freed before the Hadamard pass), and the Gram matrix only in row blocks
+    of GRAM_BLOCK_BYTES; a call that would need more than the available memory is refused up front.
     """
     X1 = _check(params, X1, "X1")
     k = _kappa(params, kappa)
-    q = params.d_out
-    # κ²/m is applied as c·(… ∘ (c·G)) with c = κ/√m: κ² itself overflows for κ > 1.3e154, and each
-    # intermediate is then at most max(1, c)·|H|, finite wherever H is
-    c = k / np.sqrt(params.m)
+    q, m = params.d_out, params.m
+    same = X2 is None or X2 is X1
+    if not same:
+        X2 = _check(params, X2, "X2")
+        same = X2.shape == X1.shape and np.array_equal(X2, X1)
+    n1, n2 = X1.shape[0], (X1 if same else X2).shape[0]
+    P_bytes = 8 * q * m * (n1 if same else n1 + n2)
+    V.memory({"H": 8 * n1 * q * n2 * q, "P": P_bytes, "softmax/logits": 16 * m * max(n1, n2)},
+             f"empirical_ntk (n1 = {n1}, n2 = {n2}, d_out = {q}, m = {m})")
+    # κ²/m = c², c = κ/√m; when c² overflows (κ > 1.3e154·√m) it is applied as c·(… ∘ (c·G)), each
+    # intermediate then at most max(1, c)·|H|, finite wherever H is
+    c = k / np.sqrt(m)
     P1 = tangent_features(params, X1)
-    if X2 is None:
-        G = X1 @ X1.T
-        G *= c
-        return _symmetric_ntk(P1, G, q, post=c)
-    X2 = _check(params, X2, "X2")
-    H = P1 @ tangent_features(params, X2).T
-    G = X1 @ X2.T
-    G *= c
-    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= G[:, None, :, None]
-    if c != 1.0:
-        H *= c
+    if same:
+        H = P1 @ P1.T                   # numpy: one syrk (the rank-k update), the triangle mirrored in C
+        Xb = X1
+    else:
+        H = P1 @ tangent_features(params, X2).T
+        Xb = X2
+    del P1
+    _hadamard_gram(H, X1, Xb, q, c)
     return H
+
+
+def _hadamard_gram(H: np.ndarray, X1: np.ndarray, X2: np.ndarray, q: int, c: float) -> None:
+    """H ← c²·(H ∘ (X₁X₂ᵀ ⊗ 11ᵀ)) in place, the Gram matrix formed in row blocks (no n1×n2 copy).  c² is
+    folded into the Gram block when it is finite; otherwise (c > 1.3e154) c is applied twice,
+    c·(H ∘ cG), so that no intermediate overflows where the result does not."""
+    n1, n2 = X1.shape[0], X2.shape[0]
+    c2 = c * c
+    split = not np.isfinite(c2)
+    H4 = H.reshape(n1, q, n2, q)
+    rows = max(1, GRAM_BLOCK_BYTES // (8 * n2))
+    XT = np.ascontiguousarray(X2.T)
+    for a in range(0, n1, rows):
+        G = X1[a:a + rows] @ XT
+        G *= c if split else c2
+        if q == 1:
+            H[a:a + rows] *= G
+        else:
+            H4[a:a + rows] *= G[:, None, :, None]
+    if split:
+        H *= c
 
 
 def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int, post: float = 1.0) -> np.ndarray:
@@ -371,6 +406,8 @@ def ntk_jacobian(params: Params, X, kappa=None) -> np.ndarray:
     """
     X = _check(params, X)
     k = _kappa(params, kappa)
+    V.memory({"J": 8 * X.shape[0] * params.d_out * params.d * params.m},
+             f"ntk_jacobian (n = {X.shape[0]}, d_out = {params.d_out}, d = {params.d}, m = {params.m})")
     P = tangent_features(params, X).reshape(X.shape[0], params.d_out, params.m)
     J = k * P[:, :, None, :] * X[:, None, :, None]
     return J.reshape(X.shape[0] * params.d_out, params.d * params.m)
