@@ -193,3 +193,15 @@ def test_precision_table_meets_target():
         assert row["nonfinite"] == 0, row
         held = {k: row[k] for k in HELD}
         assert max(held.values()) <= PREC_TOL, row
+
+
+# ------------------------------------------------------------------------------------------ general signs
+def test_signs_other_than_pm1_take_the_subtracting_fallback():
+    """A with entries other than ±1 (outside MATH.md §1's setting): P and ∇L by the subtraction
+    a_r − ⟨a,S⟩ (documented fallback), still equal to the twin at moderate logits; the trainer is not fused."""
+    from ntkcheck.training import Trainer
+    p = nk.params_from([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]], [[0.5, 2.0, -1.0], [1.0, 1.0, -3.0]])
+    X, Y = nk.sphere(3, 2, seed=0), nk.labels(3, 2, seed=1)
+    assert not Trainer(p, X, Y, 0.1).fused
+    c = build(Spec())._replace(p=p, X=X, Y=Y, kappa=3.0)
+    check_precise(c)
