@@ -129,12 +129,6 @@ class Pointwise:
     def vjp(self, D: np.ndarray, C: np.ndarray) -> np.ndarray:
         return C * (D[:, None, :] if C.ndim == 3 else D)
 
-    def vjp_residual(self, D: np.ndarray, E: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (n, m) = (E A)_{i,r} φ'(z_{i,r})/m."""
-        G = E @ A
-        G *= D
-        return G
-
     def tangent(self, D: np.ndarray, A: np.ndarray) -> np.ndarray:
         """P of G4 as (n, d', m): a_{ℓ,r} φ'(z_{i,r})/m."""
         return A[None, :, :] * D[:, None, :]
