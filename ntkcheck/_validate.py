@@ -3,16 +3,43 @@ hypothesis (MATH.md (A1)/(A2)) that was violated."""
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
 
-def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -> np.ndarray:
-    """``value`` as a finite float64 2-D array, optionally with ``cols`` columns."""
+def real_array(value, name: str) -> np.ndarray:
+    """``value`` as a float64 array (no copy if it already is one), refusing what a float conversion would
+    silently reinterpret: complex numbers (numpy keeps only the real part), strings (numpy parses numeric
+    strings), masked arrays (the masked entries' hidden data would be used) and non-numeric objects."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise ValueError(f"{name} must be a plain numeric array, not a masked array (fill or drop the masked entries)")
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be a numeric array, got a string")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}") from None
+    kind = raw.dtype.kind
+    if kind == "O":
+        flat = raw.ravel()
+        if any(isinstance(v, (str, bytes, complex, np.complexfloating)) or type(v).__name__ == "mpc" for v in flat):
+            raise ValueError(f"{name} must hold real numbers (no complex numbers or strings)")
+    elif kind == "c":
+        raise ValueError(f"{name} must be real, got complex values (dtype {raw.dtype})")
+    elif kind in "USV":
+        raise ValueError(f"{name} must be a numeric array, got strings (dtype {raw.dtype})")
+    elif kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {raw.dtype}")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array, got {type(value).__name__}") from None
+
+
+def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -> np.ndarray:
+    """``value`` as a finite float64 2-D array (see :func:`real_array`), optionally with ``cols`` columns."""
+    arr = real_array(value, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (rows are samples), got shape {arr.shape}")
     if arr.shape[0] < 1:
@@ -23,6 +50,17 @@ def matrix(value, name: str, *, cols: int | None = None, cols_name: str = "d") -
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf)")
     return arr
+
+
+def seed(value, name: str = "seed"):
+    """A seed for numpy's default_rng: None or a non-negative integer (not a bool or a float)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a non-negative integer or None, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer or None, got {value}")
+    return int(value)
 
 
 def positive_int(value, name: str, minimum: int = 1) -> int:
@@ -59,3 +97,38 @@ def unit_sphere(X: np.ndarray, name: str = "X", tol: float = 1e-10) -> None:
     _, idx = np.unique(X, axis=0, return_index=True)
     if len(idx) < len(X):
         raise ValueError(f"hypothesis (A2) violated: {name} has repeated rows")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available for new allocations: MemAvailable from /proc/meminfo (Linux), else the
+    free physical pages (os.sysconf), else None (unknown: no check is made)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} TiB"  # pragma: no cover
+
+
+def memory(parts: dict, what: str) -> None:
+    """Refuse (one-line ValueError) a call whose arrays ``parts`` ({name: bytes}) need more than the
+    available memory, before anything is allocated."""
+    need = sum(parts.values())
+    avail = available_memory()
+    if avail is not None and need > avail:
+        sizes = ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in parts.items())
+        raise ValueError(f"{what} needs about {_fmt_bytes(need)} ({sizes}) but only {_fmt_bytes(avail)} "
+                         "of memory is available; use fewer samples, outputs or neurons")

@@ -51,6 +51,10 @@ AUTO_RULE = {"softmax": "hermite", "exp": "hermite", "relu": "polar",
 EVEN = ("sigmoid", "tanh")
 DEFAULT_TOL = 1e-10         # quadrature accuracy (relative, see quadrature_kernel)
 FIRST_DEGREE, MAX_DEGREE = 8, 256
+# The largest degree (explicit or max_degree) accepted: gauss_radial's Chebyshev recurrence costs O(n²)
+# mpmath operations at 30 + 2n digits (n = 512: 22 s measured, once per process), and a polar rule holds
+# 4n² values per pair (1M at n = 512).
+DEGREE_LIMIT = 512
 
 
 def _activation(name) -> str:
@@ -66,20 +70,52 @@ def _inputs(X1, X2):
 
 
 # ------------------------------------------------------------------------------------------ geometry
+def _norms(X: np.ndarray) -> np.ndarray:
+    """Row norms without underflow or overflow: ‖x‖ = s‖x/s‖, s = max_j |x_j| (np.linalg.norm squares the
+    entries, which underflows for |x_j| ≲ 1e-154)."""
+    s = np.max(np.abs(X), axis=1)
+    safe = np.where(s > 0, s, 1.0)
+    return s * np.linalg.norm(X / safe[:, None], axis=1)
+
+
 def _geometry(X1: np.ndarray, X2: np.ndarray):
     """(G, ‖x‖ (n1,), ‖y‖ (n2,), θ (n1, n2)).
 
-    θ = 2 atan2(‖x‖y‖ − y‖x‖‖, ‖x‖y‖ + y‖x‖‖) (Kahan): accurate to a few ulps for every angle, where
-    arccos(⟨x,y⟩/‖x‖‖y‖) loses half the digits near 0 and π.  θ = 0 when x or y is 0 (K = 0 there)."""
+    θ = 2 atan2(‖x̂ − ŷ‖, ‖x̂ + ŷ‖) on the unit vectors x̂ = x/‖x‖, ŷ = y/‖y‖ (Kahan): accurate to a few
+    ulps for every angle, where arccos(⟨x,y⟩/‖x‖‖y‖) loses half the digits near 0 and π.  The inputs are
+    normalized first (with underflow-free norms), so tiny inputs (‖x‖ < 1e-77, where the unnormalized form
+    x‖y‖ − y‖x‖ underflowed: 22× off at ‖x‖ = 1e-100) get the same angles as their unit vectors.  θ = 0
+    when x or y is 0 (K = 0 there)."""
     G = X1 @ X2.T
-    n1, n2 = np.linalg.norm(X1, axis=1), np.linalg.norm(X2, axis=1)
+    n1, n2 = _norms(X1), _norms(X2)
+    U1 = X1 / np.where(n1 > 0, n1, 1.0)[:, None]
+    U2 = X2 / np.where(n2 > 0, n2, 1.0)[:, None]
     theta = np.empty(G.shape)
     step = max(1, 2_000_000 // max(1, X2.size))
     for i in range(0, X1.shape[0], step):
-        a = X1[i:i + step, None, :] * n2[None, :, None]
-        b = X2[None, :, :] * n1[i:i + step, None, None]
+        a = U1[i:i + step, None, :]
+        b = U2[None, :, :]
         theta[i:i + step] = 2.0 * np.arctan2(np.linalg.norm(a - b, axis=2), np.linalg.norm(a + b, axis=2))
+    zero = (n1[:, None] == 0) | (n2[None, :] == 0)
+    theta[zero] = 0.0
     return G, n1, n2, theta
+
+
+def _times_exp(g: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """g·exp(e) elementwise with no 0·inf: where exp(e) overflows, sign(g)·exp(log|g| + e) (0 for g = 0,
+    finite whenever the product is, inf only where it overflows); elsewhere the plain product."""
+    with np.errstate(over="ignore"):
+        ex = np.exp(e)
+    out = g * ex if np.all(np.isfinite(ex)) else np.empty(np.broadcast(g, e).shape)
+    big = ~np.isfinite(ex)
+    if np.any(big):
+        g, e = np.broadcast_to(g, out.shape), np.broadcast_to(e, out.shape)
+        ok = ~big
+        out[ok] = g[ok] * ex[ok]
+        gb = g[big]
+        with np.errstate(divide="ignore", over="ignore"):
+            out[big] = np.where(gb == 0, 0.0, np.sign(gb) * np.exp(np.log(np.abs(gb)) + e[big]))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ closed forms
@@ -93,12 +129,16 @@ def closed_form_kernel(X1, X2=None, sigma=1.0, activation="softmax") -> np.ndarr
                          "; use quadrature_kernel")
     X1, X2 = _inputs(X1, X2)
     sigma = V.positive_float(sigma, "sigma")
+    # the two exponential kernels are g·exp(exponent) (the sympy exports, with g = 1 for the exponent):
+    # formed by _times_exp, so a zero input (g = 0) gives 0 where exp overflows, not 0·inf = NaN
     if act == "softmax":
-        return compiled("ntk_limit", "limit_kernel", "numpy")(X1 @ X2.T, sigma)
+        G = X1 @ X2.T
+        return _times_exp(G, compiled("activation_kernels", "exponent_softmax", "numpy")(G, sigma))
     if act == "exp":
         q1, q2 = np.einsum("ij,ij->i", X1, X1), np.einsum("ij,ij->i", X2, X2)
         # q = ‖x‖² + ‖y‖² as one symmetric sum, so that K is exactly symmetric when X2 is X1
-        return compiled("activation_kernels", "kernel_exp", "numpy")(X1 @ X2.T, q1[:, None] + q2[None, :], sigma)
+        G = X1 @ X2.T
+        return _times_exp(G, compiled("activation_kernels", "exponent_exp", "numpy")(G, q1[:, None] + q2[None, :], sigma))
     G, _, _, theta = _geometry(X1, X2)
     return compiled("activation_kernels", "kernel_relu", "numpy")(G, theta)
 
@@ -306,11 +346,15 @@ def quadrature_kernel(X1, X2=None, sigma=1.0, activation="softmax", degree=None,
 
     if degree is not None:
         n = V.positive_int(degree, "degree")
+        if n > DEGREE_LIMIT:
+            raise ValueError(f"degree must be <= {DEGREE_LIMIT} (DEGREE_LIMIT), got {n}")
         E, _ = _rule_on(rule, f, geo, np.arange(P), n, even)
         K = G * assemble(E)
         info = {"rule": rule, "degree": np.full(shape, n), "error_estimate": None}
         return (K, info) if full_output else K
     max_degree = V.positive_int(max_degree, "max_degree", FIRST_DEGREE)
+    if max_degree > DEGREE_LIMIT:
+        raise ValueError(f"max_degree must be <= {DEGREE_LIMIT} (DEGREE_LIMIT), got {max_degree}")
     E, _ = _rule_on(rule, f, geo, np.arange(P), FIRST_DEGREE, even)
     deg, est = np.full(P, FIRST_DEGREE), np.full(P, np.inf)
     active = np.arange(P)

@@ -8,7 +8,8 @@ activation is one small class.
 """
 from __future__ import annotations
 
-import dataclasses
+import copy
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,13 @@ class Softmax:
         return E, E  # (Φ, cache): the cache is S itself
 
     def vjp(self, S: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """Σ_k C_k ∂S_k/∂z_r = S_r (C_r − ⟨C, S⟩), with C of shape (n, m) or (n, d', m)."""
+        """Σ_k C_k ∂S_k/∂z_r = S_r (C_r − ⟨C, S⟩), with C of shape (n, m) or (n, d', m).
+
+        A :class:`SignedResidual` C = E A with ±1 signs goes to :meth:`vjp_residual` (no cancellation).
+        Any other C is formed by subtraction, which loses relative accuracy when the softmax mass sits
+        where C is nearly constant: the documented fallback for sign matrices that are not ±1."""
+        if isinstance(C, SignedResidual) and C.E is not None and C.ndim == 2 and pm1(C.A):
+            return self.vjp_residual(S, C.E, C.A, out=np.asarray(C))
         if C.ndim == 3:
             S3 = S[:, None, :]
             out = C - np.einsum("nlm,nm->nl", C, S)[:, :, None]
@@ -42,12 +49,67 @@ class Softmax:
             return out
         return S * (C - np.einsum("nm,nm->n", C, S)[:, None])
 
+    @staticmethod
+    def _masses(S: np.ndarray, A: np.ndarray):
+        """(S₊, S₋, [a > 0]): S₊_{iℓ} = Σ_{k: a_{ℓ,k} = +1} S_{i,k} and S₋ likewise, each a sum of positive
+        terms (two BLAS products with the 0/1 masks of A)."""
+        pos = (A > 0).astype(np.float64)
+        return S @ pos.T, S @ (1.0 - pos).T, pos
+
+    def centred(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """a_{ℓ,r} − ⟨a_ℓ, S_i⟩ as (n, d', m), without cancellation for A ∈ {±1}: it equals 2S₋ where
+        a_{ℓ,r} = +1 and −2S₊ where a_{ℓ,r} = −1 (Σ_k S_k = 1), one pass.  Other A: by subtraction."""
+        if not pm1(A):
+            return A[None, :, :] - (S @ A.T)[:, :, None]
+        Sp, Sn, _ = self._masses(S, A)
+        Sp *= -2.0
+        Sn *= 2.0
+        return np.where(A[None, :, :] > 0, Sn[:, :, None], Sp[:, :, None])
+
     def tangent(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), in two passes over one buffer."""
-        P = np.empty((S.shape[0],) + A.shape)
-        np.subtract(A[None, :, :], (S @ A.T)[:, :, None], out=P)
+        """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), the centred signs formed without
+        cancellation (:meth:`centred`), then one in-place product."""
+        P = self.centred(S, A)
         P *= S[:, None, :]
         return P
+
+    def vjp_residual(self, S: np.ndarray, E: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (n, m): the VJP S_r(C_r − ⟨C,S⟩) for C = E A, written as
+        S_r Σ_ℓ e_{iℓ}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) with the centred signs of :meth:`centred`, so that
+        cancellation is only that of the signed sum over ℓ itself: G = S ∘ ([2E∘S₋, −2E∘S₊] [[a>0]; [a<0]]),
+        one BLAS product of shapes (n, 2d') × (2d', m)."""
+        if not pm1(A):
+            return self.vjp(S, np.asarray(E @ A))
+        Sp, Sn, pos = self._masses(S, A)
+        B = np.concatenate([E * Sn, E * Sp], axis=1)
+        B[:, : A.shape[0]] *= 2.0
+        B[:, A.shape[0]:] *= -2.0
+        G = np.matmul(B, np.concatenate([pos, 1.0 - pos], axis=0), out=out)
+        G *= S
+        return G
+
+
+class SignedResidual(np.ndarray):
+    """The cotangent C = E A of the loss's VJP (E the residual, A the signs), carrying its factors so that
+    :meth:`Softmax.vjp` can form C_r − ⟨C,S⟩ = Σ_ℓ e_ℓ(a_{ℓ,r} − ⟨a_ℓ,S⟩) without cancellation; as an
+    array it is E A itself, so any VJP written for plain cotangents sees the same values."""
+
+    E: np.ndarray | None = None
+    A: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, E: np.ndarray, A: np.ndarray) -> "SignedResidual":
+        C = (E @ A).view(cls)
+        C.E, C.A = E, A
+        return C
+
+    def __array_finalize__(self, obj):
+        self.E = self.A = None          # results of arithmetic on C are plain values, not E A
+
+
+def pm1(A: np.ndarray) -> bool:
+    """Every entry of A is +1 or −1 (the softmax network's sign matrices; MATH.md §1)."""
+    return bool(np.all(np.abs(A) == 1.0))
 
 
 class Pointwise:
@@ -96,6 +158,40 @@ class Params:
     seed: int | None = None
     activation: str = "softmax"
 
+    def __post_init__(self):
+        """Validated however it is built (``Params(W=..., A=...)`` too): W a finite real 2-D array with at
+        least one column, A a finite real 2-D array with W's m columns (±1 for the networks of MATH.md §1;
+        other finite values take the documented subtracting fallback), a known activation and scheme, σ
+        finite and > 0 (or NaN: not drawn), the seed None or a non-negative integer."""
+        W = V.matrix(self.W, "W")
+        object.__setattr__(self, "W", W)
+        self._set_A(self.A)
+        get_activation(self.activation)
+        if self.scheme not in SCHEMES + ("given",):
+            raise ValueError(f"scheme must be one of {SCHEMES + ('given',)}, got {self.scheme!r}")
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, numbers.Real) or not (
+                np.isnan(self.sigma) or (np.isfinite(self.sigma) and self.sigma > 0)):
+            raise ValueError(f"sigma must be finite and > 0 (or NaN for given weights), got {self.sigma!r}")
+        V.seed(self.seed)
+
+    def _set_A(self, A) -> None:
+        if self.W.shape[1] < 1:
+            raise ValueError(f"W must have at least one column (m >= 1), got shape {self.W.shape}")
+        object.__setattr__(self, "A", V.matrix(A, "A", cols=self.W.shape[1], cols_name="m (columns of W)"))
+
+    def _derived(self, W, A=None) -> "Params":
+        """The same network with new weights (and signs), e.g. after a GD step: shapes are checked, W's
+        finiteness is not — a diverging run carries inf/NaN into W, and its callers record that as
+        divergence rather than an input error."""
+        W = V.real_array(W, "W")
+        if W.shape != self.W.shape:
+            raise ValueError(f"W must keep its shape {self.W.shape}, got {W.shape}")
+        q = copy.copy(self)
+        object.__setattr__(q, "W", W)
+        if A is not None:
+            q._set_A(A)
+        return q
+
     @property
     def d(self) -> int:
         return self.W.shape[0]
@@ -109,7 +205,8 @@ class Params:
         return self.A.shape[0]
 
     def with_W(self, W: np.ndarray) -> "Params":
-        return dataclasses.replace(self, W=W)
+        """A copy with weights W (same shape; see :meth:`_derived`)."""
+        return self._derived(W)
 
 
 def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="softmax") -> Params:
@@ -123,6 +220,7 @@ def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="s
     m = V.positive_int(m, "m")
     d_out = d if d_out is None else V.positive_int(d_out, "d_out")
     sigma = V.positive_float(sigma, "sigma")
+    seed = V.seed(seed)
     act = get_activation(activation)  # validates the name
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
@@ -190,7 +288,7 @@ def loss(params: Params, X, Y, kappa=None) -> float:
 
 def _grad_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, cache) -> np.ndarray:
     # ∇_{w_r} L = κ Σ_i x_i Σ_ℓ e_{iℓ} P_{(i,ℓ),r}  (G1): one VJP of Φ, then Xᵀ G.
-    G = act.vjp(cache, E @ params.A)
+    G = np.asarray(act.vjp(cache, SignedResidual.of(E, params.A)))
     G *= k
     return X.T @ G
 
@@ -217,35 +315,81 @@ def tangent_features(params: Params, X) -> np.ndarray:
     """P of G4, shape (n·d_out, m), rows (i, ℓ) row-major: the Jacobian of F_ℓ(x_i) w.r.t. w_r is
     κ P_{(i,ℓ),r} x_i."""
     X = _check(params, X)
-    act, _, cache = _features(params, X)
     n = X.shape[0]
+    V.memory({"P": 8 * n * params.d_out * params.m, "softmax/logits": 16 * n * params.m},
+             f"tangent_features (n = {n}, d_out = {params.d_out}, m = {params.m})")
+    act, _, cache = _features(params, X)
     return act.tangent(cache, params.A).reshape(n * params.d_out, params.m)
+
+
+GRAM_BLOCK_BYTES = 512 << 10   # the Gram matrix X₁X₂ᵀ is formed in row blocks of at most this size (small
+# blocks also keep OpenBLAS single-threaded for the thin products X₁[block] X₂ᵀ: at 64 rows × 4096 × d = 8
+# it went multi-threaded and was 20× slower per row on a loaded 2-core machine)
 
 
 def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     """H(W) of G4, shape (n1·d_out, n2·d_out), rows and columns ordered (i, ℓ) row-major.
 
     H = (κ²/m) (P₁P₂ᵀ) ∘ (X₁X₂ᵀ ⊗ 11ᵀ): one BLAS product of the tangent features (a symmetric rank-k
-    update when X2 is None); the Jacobian is never formed.
+    update when X2 is None, is X1 or equals it — P is then computed once); the Jacobian is never formed.
+    Memory: H and the features P (freed before the Hadamard pass), and the Gram matrix only in row blocks
+    of GRAM_BLOCK_BYTES; a call that would need more than the available memory is refused up front.
     """
     X1 = _check(params, X1, "X1")
     k = _kappa(params, kappa)
-    q = params.d_out
+    q, m = params.d_out, params.m
+    same = X2 is None or X2 is X1
+    if not same:
+        X2 = _check(params, X2, "X2")
+        same = X2.shape == X1.shape and np.array_equal(X2, X1)
+    n1, n2 = X1.shape[0], (X1 if same else X2).shape[0]
+    P_bytes = 8 * q * m * (n1 if same else n1 + n2)
+    V.memory({"H": 8 * n1 * q * n2 * q, "P": P_bytes, "softmax/logits": 16 * m * max(n1, n2)},
+             f"empirical_ntk (n1 = {n1}, n2 = {n2}, d_out = {q}, m = {m})")
+    # κ²/m = c², c = κ/√m; when c² overflows (κ > 1.3e154·√m) it is applied as c·(… ∘ (c·G)), each
+    # intermediate then at most max(1, c)·|H|, finite wherever H is
+    c = k / np.sqrt(m)
     P1 = tangent_features(params, X1)
-    if X2 is None:
-        return _symmetric_ntk(P1, (k * k / params.m) * (X1 @ X1.T), q)
-    X2 = _check(params, X2, "X2")
-    H = P1 @ tangent_features(params, X2).T
-    H.reshape(X1.shape[0], q, X2.shape[0], q)[...] *= ((k * k / params.m) * (X1 @ X2.T))[:, None, :, None]
+    if same:
+        H = P1 @ P1.T                   # numpy: one syrk (the rank-k update), the triangle mirrored in C
+        Xb = X1
+    else:
+        H = P1 @ tangent_features(params, X2).T
+        Xb = X2
+    del P1
+    _hadamard_gram(H, X1, Xb, q, c)
     return H
 
 
-def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int) -> np.ndarray:
-    """(PPᵀ) ∘ (Gs ⊗ 11ᵀ): numpy computes a @ a.T with one syrk (the rank-k update) and mirrors the
-    triangle in C; the Hadamard product is one in-place pass."""
+def _hadamard_gram(H: np.ndarray, X1: np.ndarray, X2: np.ndarray, q: int, c: float) -> None:
+    """H ← c²·(H ∘ (X₁X₂ᵀ ⊗ 11ᵀ)) in place, the Gram matrix formed in row blocks (no n1×n2 copy).  c² is
+    folded into the Gram block when it is finite; otherwise (c > 1.3e154) c is applied twice,
+    c·(H ∘ cG), so that no intermediate overflows where the result does not."""
+    n1, n2 = X1.shape[0], X2.shape[0]
+    c2 = c * c
+    split = not np.isfinite(c2)
+    H4 = H.reshape(n1, q, n2, q)
+    rows = max(1, GRAM_BLOCK_BYTES // (8 * n2))
+    XT = np.ascontiguousarray(X2.T)
+    for a in range(0, n1, rows):
+        G = X1[a:a + rows] @ XT
+        G *= c if split else c2
+        if q == 1:
+            H[a:a + rows] *= G
+        else:
+            H4[a:a + rows] *= G[:, None, :, None]
+    if split:
+        H *= c
+
+
+def _symmetric_ntk(P: np.ndarray, Gs: np.ndarray, q: int, post: float = 1.0) -> np.ndarray:
+    """post·(PPᵀ) ∘ (Gs ⊗ 11ᵀ): numpy computes a @ a.T with one syrk (the rank-k update) and mirrors the
+    triangle in C; the Hadamard product is one in-place pass (and the scale ``post`` one more, if ≠ 1)."""
     H = P @ P.T
     n = Gs.shape[0]
     H.reshape(n, q, n, q)[...] *= Gs[:, None, :, None]
+    if post != 1.0:
+        H *= post
     return H
 
 
@@ -256,6 +400,8 @@ def ntk_jacobian(params: Params, X, kappa=None) -> np.ndarray:
     """
     X = _check(params, X)
     k = _kappa(params, kappa)
+    V.memory({"J": 8 * X.shape[0] * params.d_out * params.d * params.m},
+             f"ntk_jacobian (n = {X.shape[0]}, d_out = {params.d_out}, d = {params.d}, m = {params.m})")
     P = tangent_features(params, X).reshape(X.shape[0], params.d_out, params.m)
     J = k * P[:, :, None, :] * X[:, None, :, None]
     return J.reshape(X.shape[0] * params.d_out, params.d * params.m)

@@ -12,8 +12,11 @@ The softmax network has a fused path, written for speed (the step is dominated b
 * the neurons are grouped by their output-sign column a_r (A ∈ {±1}^{d'×m} has at most 2^{d'} distinct
   columns) and the working copy of W is permuted so that each group is a contiguous block.  Then
   ⟨a_ℓ, u_i⟩ and Σ_r u_{i,r} are block sums, and the softmax VJP G1,
-  G_{i,r} = κ S_{i,r}(Σ_ℓ e_{iℓ} a_{ℓ,r} − ⟨C_i, S_i⟩),  ⟨C_i, S_i⟩ = Σ_ℓ e_{iℓ} F_{iℓ}/κ,
-  is one in-place scaling of each block of u = exp(z − max z) by a per-row coefficient (κ folded in);
+  G_{i,r} = κ S_{i,r} Σ_ℓ e_{iℓ}(a_{ℓ,r} − ⟨a_ℓ, S_i⟩),
+  is one in-place scaling of each block of u = exp(z − max z) by a per-row coefficient (κ folded in).
+  The centred signs are formed without cancellation (MATH.md §1): a_{ℓ,r} − ⟨a_ℓ,S_i⟩ = 2S₋ (a_{ℓ,r} = +1)
+  or −2S₊ (a_{ℓ,r} = −1), S± the softmax mass of the groups with a_ℓ = ±1, sums of positive block sums;
+  the fused path needs A ∈ {±1} (other A take the generic path);
 * rows are independent until Xᵀ·G, so max-subtraction, exp, block sums, residual and scaling run per
   block of rows small enough to stay in cache, on a thread pool (numpy releases the GIL), into a buffer
   reused across steps; W is updated in place.
@@ -25,12 +28,12 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ntkcheck import _validate as V
-from ntkcheck.network import Params, _features, _grad_from, _kappa, empirical_ntk
+from ntkcheck.network import Params, _features, _grad_from, _kappa, empirical_ntk, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
 BLOCK_ELEMS = 1 << 17      # entries of Z per row block of the fused path (1 MiB: an L2 cache)
@@ -75,7 +78,7 @@ class Trainer:
         self._orig = params
         n, m = self.X.shape[0], params.m
         vals, inv = np.unique(params.A.T, axis=0, return_inverse=True)
-        self.fused = params.activation == "softmax" and len(vals) <= MAX_GROUPS
+        self.fused = params.activation == "softmax" and len(vals) <= MAX_GROUPS and pm1(params.A)
         if self.fused:
             # group the neurons by their column of A; the working W is permuted so each group is contiguous
             inv = inv.reshape(-1)
@@ -84,6 +87,8 @@ class Trainer:
             edges = np.concatenate([[0], np.cumsum(counts)])
             self.blocks = [(int(edges[g]), int(edges[g + 1])) for g in range(len(vals))]
             self.vals = np.ascontiguousarray(vals)            # (groups, d'): the column a of each group
+            self.vpos = (self.vals > 0).astype(np.float64)    # [a_ℓ = +1] per group
+            self.vneg = 1.0 - self.vpos
             self.A = np.ascontiguousarray(params.A[:, self.order])
             self.W = np.ascontiguousarray(params.W[:, self.order])
             self.Z = np.empty((n, m))
@@ -101,7 +106,7 @@ class Trainer:
     # -- the network at the current weights --------------------------------------------------------
     def current(self) -> Params:
         """The network at the current W, in the internal neuron order (shares W's buffer: no copy)."""
-        return replace(self._orig, W=self.W, A=self.A)
+        return self._orig._derived(self.W, self.A)
 
     def params(self) -> Params:
         """The network at the current W in the original neuron order (a copy)."""
@@ -172,8 +177,11 @@ class Trainer:
             E = F - self.Y[a:b]
             self.E[a:b] = E
             if scale:
-                c = np.einsum("il,il->i", E, F) / k                    # ⟨C_i, S_i⟩
-                coef = (k / alpha)[:, None] * (np.einsum("il,gl->ig", E, vals) - c[:, None])
+                # κ/α · Σ_ℓ e_ℓ (a_ℓ − ⟨a_ℓ,S⟩) per group, with a_ℓ − ⟨a_ℓ,S⟩ = 2S₋ or −2S₊ (no cancellation)
+                Sp, Sn = sums @ self.vpos, sums @ self.vneg        # α S₊, α S₋ (sums of positive terms)
+                coef = (E * Sn) @ self.vpos.T
+                coef -= (E * Sp) @ self.vneg.T
+                coef *= (2.0 * k / (alpha * alpha))[:, None]
                 for g, (lo, hi) in enumerate(self.blocks):
                     U[:, lo:hi] *= coef[:, g:g + 1]
 

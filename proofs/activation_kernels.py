@@ -43,6 +43,9 @@ EXPORTS = {
     "kernel_exp": Export((g, q, sigma), g * EXPECTATION["exp"],
                          "K_exp from g = ⟨x,y⟩, q = ‖x‖² + ‖y‖² and σ (‖x+y‖² = q + 2g)"),
     "kernel_softmax": Export((g, sigma), g * EXPECTATION["softmax"], "K_softmax (G5) from g and σ"),
+    # the exponents alone: the numeric layer forms g·exp(exponent) without 0·inf when exp overflows
+    "exponent_exp": Export((g, q, sigma), sp.log(EXPECTATION["exp"]), "log E[e^{wᵀ(x+y)}] = σ²(q + 2g)/2"),
+    "exponent_softmax": Export((g, sigma), sp.log(EXPECTATION["softmax"]), "log of G5's factor: σ²g"),
 }
 
 _D = 3  # the concrete dimension for the vector identities
@@ -108,6 +111,12 @@ def derive() -> Derivation:
     from proofs import ntk_limit
     d.identity("the softmax kernel is G5's export", EXPORTS["kernel_softmax"].expr,
                ntk_limit.EXPORTS["limit_kernel"].expr)
+
+    # -- 4b. the exponents the numeric layer uses (K = g·exp(exponent), formed without 0·inf) ----------
+    for name in ("exp", "softmax"):
+        e = EXPORTS[f"exponent_{name}"].expr
+        d.identity(f"K_{name} = g·exp(exponent_{name})", EXPORTS[f"kernel_{name}"].expr, g * sp.exp(e),
+                   simplifier=lambda t: sp.simplify(sp.expand_log(t, force=True)))
 
     # -- 5. the two-dimensional reduction (used by every quadrature rule) ---------------------------
     nx, ny = sp.symbols("n_x n_y", positive=True)

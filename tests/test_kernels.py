@@ -2,6 +2,8 @@
 independent closed form, the Hadamard series of G6, and finite-width empirical NTKs (G5's limit)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -128,3 +130,53 @@ def test_wrong_limit_kernel_is_detected():
     G = X1 @ X2.T
     with pytest.raises(AssertionError):
         assert normwise_error(nk.limit_kernel(X1, X2, sigma=sigma), G * np.exp(sigma * G)) <= REL_TOL
+
+
+# ------------------------------------------------------------------------------------------ numerical extremes
+def _entrywise_rel(K, K_mp, rtol):
+    """Every entry within rtol relative of the mpmath value rounded to float64 (0 where that is 0, inf
+    where it overflows); no NaN."""
+    assert not np.any(np.isnan(K)), K
+    inf = np.isinf(K_mp)
+    np.testing.assert_array_equal(K[inf], K_mp[inf])
+    np.testing.assert_allclose(K[~inf], K_mp[~inf], rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("activation", ["exp", "softmax"])
+@pytest.mark.parametrize("sigma", [10.0, 40.0, 200.0])
+def test_exponential_kernels_with_a_zero_input(activation, sigma):
+    """A zero input gives K = ⟨0,y⟩·exp(…) = 0 exactly, also where exp(σ²‖y‖²/2) overflows (σ = 40: e^{800};
+    was 0·inf = NaN); other entries match mpmath (inf only where the exact value overflows).  Tolerance:
+    the exponent σ²(q + 2g)/2 ≤ 2σ² carries an absolute error ~4σ²ε, i.e. a relative error of exp of
+    ~4σ²ε ≈ 1.4e-12 at σ = 40 and 3.6e-11 at σ = 200; 64σ²ε leaves 16× room."""
+    X = np.array([[0.0, 0.0], [0.6, 0.8], [1e-3, 0.0], [-0.6, -0.8]])
+    K = nk.limit_kernel(X, sigma=sigma, activation=activation)
+    assert np.all(K[0] == 0) and np.all(K[:, 0] == 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # float(mpf) of a value beyond the range: inf
+        K_mp = nk.to_float(nk.closed_form_kernel_mp(X, sigma=sigma, activation=activation))
+    _entrywise_rel(K, K_mp, 64 * sigma**2 * EPS)
+
+
+def test_exp_kernel_finite_where_the_product_is():
+    """g tiny and exp(exponent) beyond the float range: K = g·e^{…} is representable (~1e-300·e^{800}
+    ≈ 1e47) and must not be formed as 0·inf or 1e-300·inf."""
+    X = np.array([[1e-300, 0.0]])
+    Y = np.array([[1.0, 0.0]])
+    K = nk.limit_kernel(X, Y, sigma=40.0, activation="exp")
+    K_mp = nk.to_float(nk.closed_form_kernel_mp(X, Y, sigma=40.0, activation="exp"))
+    assert np.isfinite(K_mp).all() and K_mp[0, 0] > 1e40
+    _entrywise_rel(K, K_mp, 64 * 40.0**2 * EPS)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-77, 1e-100, 1e-150])
+@pytest.mark.parametrize("t", [1e-3, 0.3, 1.5, 3.0])
+def test_relu_kernel_for_tiny_inputs(scale, t):
+    """K_relu = ⟨x,y⟩(π − θ)/(2π) is homogeneous: the angle must not depend on the scale.  At ‖x‖ = 1e-100
+    the angle from the unnormalized x‖y‖ − y‖x‖ underflowed (22× off at t = 3); the inputs are normalized
+    first now.  Against the mpmath closed form (angle from Lagrange's identity), 16ε relative."""
+    X = scale * np.array([[1.0, 0.0]])
+    Y = scale * np.array([[np.cos(t), np.sin(t)]])
+    K = nk.limit_kernel(X, Y, activation="relu")
+    K_mp = nk.to_float(nk.closed_form_kernel_mp(X, Y, activation="relu"))
+    np.testing.assert_allclose(K, K_mp, rtol=16 * EPS, atol=0)

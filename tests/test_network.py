@@ -266,12 +266,14 @@ def test_ntk_symmetric_psd_jacobian_gram_and_blocks(spec):
 @pytest.mark.parametrize("n, q", [(300, 2), (200, 3), (171, 3), (513, 1)])
 def test_symmetric_ntk_fast_path_many_blocks(n, q):
     """empirical_ntk(p, X) (the symmetric syrk path) against the general cross-kernel path
-    empirical_ntk(p, X, X) and JJᵀ/m, at sizes n·d' > 512 (odd sizes included)."""
+    empirical_ntk(p, X, X[:-1]) (X2 = X itself takes the symmetric path) and JJᵀ/m, at sizes n·d' > 512
+    (odd sizes included)."""
     c = build(Spec(n=n, d=3, q=q, m=16, seed=n))
     H = nk.empirical_ntk(c.p, c.X, kappa=c.kappa)
     scale = magnitudes(c)["H"]
     np.testing.assert_array_equal(H, H.T)
-    assert normwise_error(H, nk.empirical_ntk(c.p, c.X, c.X, kappa=c.kappa), scale) <= REL_TOL
+    np.testing.assert_array_equal(H, nk.empirical_ntk(c.p, c.X, c.X.copy(), kappa=c.kappa))
+    assert normwise_error(H[:, :-q], nk.empirical_ntk(c.p, c.X, c.X[:-1], kappa=c.kappa), scale) <= REL_TOL
     J = nk.ntk_jacobian(c.p, c.X, c.kappa)
     assert normwise_error(H, J @ J.T / c.p.m, scale) <= REL_TOL
 
@@ -374,8 +376,11 @@ def check_gd_step_descends(c):
 def test_gd_step_decreases_loss(spec):
     c = build(spec)
     g = nk.gradient(c.p, c.X, c.Y, c.kappa)
-    # a stationary point (m = 1 softmax, a one-hot softmax) has nothing to decrease
-    assume(np.abs(g).max() > 1e-6 * magnitudes(c)["grad"])
+    # a stationary point (m = 1 softmax, a one-hot softmax, all the mass ~e^{-10³} from the other sign)
+    # has nothing to decrease that float64 can see: the first-order decrease η‖∇L‖² at the grid's
+    # largest step must be resolvable in L (1e-9·L leaves the 1% ratio test 10⁵ε of room)
+    eta0 = 1.0 / (1.0 + c.p.m * np.linalg.norm(nk.empirical_ntk(c.p, c.X, kappa=c.kappa), 2))
+    assume(eta0 * float(np.sum(g * g)) > 1e-9 * nk.loss(c.p, c.X, c.Y, c.kappa))
     check_gd_step_descends(c)
 
 
@@ -501,3 +506,84 @@ def test_mutation_wrong_gradient_sign_is_caught(monkeypatch):
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_activation_recorded(act):
     assert nk.init_params(2, 4, activation=act).activation == act
+
+
+# ------------------------------------------------------------------------------------------ numerical extremes
+@pytest.mark.parametrize("kappa", [1.5e154, 1e200])
+def test_ntk_finite_for_a_huge_kappa(kappa):
+    """κ²/m overflows for κ > 1.3e154 (κ = 1.5e154 gave inf/NaN everywhere); H itself is finite here
+    (|P| ≤ 1/2, so |H| ≤ κ²/4·… ≈ 1.6e307 at κ = 1.5e154 — and at κ = 1e200 the entries that overflow in
+    exact arithmetic are inf, the others finite).  Against the twin: finite entries to REL_TOL relative,
+    infinite ones infinite, no NaN."""
+    c = build(Spec(n=3, d=2, q=2, m=4, seed=0, data="sphere"))
+    with np.errstate(over="ignore"):
+        for X2 in (None, c.X[:2]):
+            H = nk.empirical_ntk(c.p, c.X, X2, kappa=kappa)
+            H_mp = nk.to_float(nk.empirical_ntk_mp(c.p, c.X, X2, kappa=kappa))
+            assert not np.any(np.isnan(H))
+            fin = np.isfinite(H_mp)
+            np.testing.assert_array_equal(H[~fin], H_mp[~fin])
+            assert normwise_error(H[fin], H_mp[fin]) <= REL_TOL
+            if kappa < 1e200:
+                assert fin.all()
+
+
+# ------------------------------------------------------------------------------------------ memory
+def test_ntk_computes_P_once_when_X2_is_X(monkeypatch):
+    """empirical_ntk(X, X) — X2 the same object or equal content — takes the symmetric path: one
+    tangent_features call, not two (and the result is H(X) exactly)."""
+    c = build(Spec(n=5, d=3, q=2, m=8, seed=2))
+    H = nk.empirical_ntk(c.p, c.X, kappa=c.kappa)
+    calls = []
+    orig = nk.network.tangent_features
+    monkeypatch.setattr(nk.network, "tangent_features", lambda *a: calls.append(1) or orig(*a))
+    for X2 in (c.X, c.X.copy(), c.X.tolist()):
+        calls.clear()
+        np.testing.assert_array_equal(nk.empirical_ntk(c.p, c.X, X2, kappa=c.kappa), H)
+        assert len(calls) == 1, len(calls)
+    calls.clear()
+    nk.empirical_ntk(c.p, c.X, c.X[:3], kappa=c.kappa)
+    assert len(calls) == 2
+
+
+def test_ntk_peak_memory_d_out_1():
+    """The d' = 1 path holds H and P and no n×n Gram matrix (it is formed in row blocks of
+    GRAM_BLOCK_BYTES): numpy's allocations (tracemalloc) peak at most at H + 2P (P and the features'
+    buffers, which are freed before H exists, bound each stage) + two Gram blocks (the block and numpy's
+    buffer for the broadcast product) + 1 MiB.  Measured: 36 MiB (H + P) against a 45 MiB budget; the
+    old path held H + P + an n×n Gram: 68 MiB."""
+    import tracemalloc
+    from ntkcheck.network import GRAM_BLOCK_BYTES
+    n, m = 2048, 256
+    X = nk.sphere(n, 4, seed=0)
+    p = nk.init_params(4, m, 1, seed=0)
+    H_bytes, P_bytes = 8 * n * n, 8 * n * m
+    tracemalloc.start()
+    try:
+        H = nk.empirical_ntk(p, X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert H.nbytes == H_bytes
+    budget = H_bytes + 2 * P_bytes + 2 * GRAM_BLOCK_BYTES + (1 << 20)
+    assert peak <= budget, f"peak {peak / 2**20:.1f} MiB > budget {budget / 2**20:.1f} MiB"
+
+
+def test_calls_beyond_available_memory_are_refused(monkeypatch):
+    """An NTK of 10⁶ samples needs 8 TB for H: refused up front with a one-line ValueError naming the sizes
+    (the old code went on to allocate and raised numpy's MemoryError, or was killed)."""
+    X = np.zeros((10**6, 1))
+    p = nk.init_params(1, 2, 1, seed=0)
+    with pytest.raises(ValueError, match=r"empirical_ntk \(n1 = 1000000.*H 7.28 TiB.*available") as info:
+        nk.empirical_ntk(p, X)
+    assert "\n" not in str(info.value)
+    # the check reads the available memory: with 1 MiB "available", a 2 MiB NTK is refused too
+    import ntkcheck._validate as V
+    monkeypatch.setattr(V, "available_memory", lambda: 1 << 20)
+    X = nk.sphere(512, 2, seed=0)
+    with pytest.raises(ValueError, match="empirical_ntk .*H 2 MiB"):
+        nk.empirical_ntk(nk.init_params(2, 4, 1, seed=0), X)
+    with pytest.raises(ValueError, match="tangent_features"):
+        nk.tangent_features(nk.init_params(2, 1024, 1, seed=0), X)
+    monkeypatch.setattr(V, "available_memory", lambda: None)      # unknown: no check
+    nk.empirical_ntk(nk.init_params(2, 4, 1, seed=0), X)

@@ -7,11 +7,12 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import ntkcheck as nk
-from conftest import EPS, Spec, build, hard_examples, magnitudes, specs
+import ntkcheck.precise as nkp
+from conftest import EPS, Spec, build, extreme_specs, hard_examples, magnitudes, specs
 
 # Twins at 50 digits against themselves at 80: they must agree to what 50 digits can carry after the
 # sums and products of these small sizes lose a few digits (m ≤ 12 terms): 1e-45 leaves 5 digits of room.
@@ -158,3 +159,73 @@ def test_gradient_mp_rejects_mismatched_rows(rows):
     c = build(Spec(n=2, d=2, q=2))
     with pytest.raises(ValueError, match="rows"):
         nk.gradient_mp(c.p, c.X, np.zeros((rows, 2)))
+
+
+# ------------------------------------------------------------------------------------------ two routes
+def _rel(a, b) -> float:
+    """max|a − b| / max|b| in mpmath (both object arrays of mpf)."""
+    with mpmath.workdps(60):
+        den = max(abs(mpmath.mpf(v)) for v in b.ravel())
+        return float(max(abs(mpmath.mpf(x) - mpmath.mpf(y)) for x, y in zip(a.ravel(), b.ravel())) / den)
+
+
+@given(spec=extreme_specs())
+@example(spec=Spec(mod="ahead", gap=1e3, data="sphere", n=2, d=2, q=3, m=5))
+@example(spec=Spec(mod="ahead", gap=40.0, data="sphere", n=1, d=1, q=1, m=2))
+@example(spec=Spec(sigma=200.0, n=3, d=2, q=2, m=6, seed=4))
+def test_twin_routes_agree(spec):
+    """The twins' centred signs over the common denominator α against the literal subtraction of the
+    G1/G4 exports at dps + ⌈range/ln 10⌉ + 10 digits: two independent routes to 1e-25 (dps = 30)."""
+    c = build(spec)
+    # rows of equal signs give the exact value 0 (the α route) against rounding noise (the subtraction):
+    # no relative error to compare unless some row has both signs
+    assume(bool(np.any(np.ptp(c.p.A, axis=1) > 0)))
+    for fn, args in ((nk.gradient_mp, (c.p, c.X, c.Y, c.kappa)), (nk.empirical_ntk_mp, (c.p, c.X, None, c.kappa))):
+        a = fn(*args, dps=30)
+        b = fn(*args, dps=30, definition=True)
+        assume(any(v != 0 for v in b.ravel()))
+        assert _rel(a, b) <= 1e-25, (fn.__name__, _rel(a, b), spec)
+
+
+def test_literal_subtraction_needs_the_adapted_digits():
+    """The old twin: the literal subtraction at a fixed 50 digits.  At a logit gap of 10³ (434 digits of
+    cancellation) it returns 0 or noise for a tangent feature ≈ 2e^{-10³}·…, i.e. it was no reference; at the
+    adapted digits it agrees with the α route."""
+    p = nk.params_from([[0.0, -1000.0, 1.0]], [[1.0, -1.0, 1.0]])
+    X, Y = [[1.0]], [[0.5]]
+    with mpmath.workdps(50):
+        _, P50, _, _ = nkp._features(p, X, definition=True)[0]
+        _, Pa, _, _ = nkp._features(p, X)[0]
+        # neuron 0 (a = +1, the mass on neurons 0 and 2 of sign +1): P = 2S₀S₋ ≈ 2e^{-10³}/(1 + e)² > 0;
+        # the subtraction 1 − ⟨a,S⟩ at 50 digits gives 0 or rounding noise: relative error ≥ 1
+        assert Pa[0][0] > 0
+        assert abs(P50[0][0] - Pa[0][0]) >= abs(Pa[0][0])
+    good = nk.gradient_mp(p, X, Y, dps=30, definition=True)
+    assert _rel(nk.gradient_mp(p, X, Y, dps=30), good) <= 1e-25
+    assert good[0, 0] != 0
+
+
+# ------------------------------------------------------------------------------------------ dps, eigvalsh_mp
+@pytest.mark.parametrize("dps", [0, 14, -5, 30.0, True, "50", None])
+def test_dps_validated(dps):
+    c = build(Spec(n=2, d=2, q=2))
+    for fn in (lambda: nk.forward_mp(c.p, c.X, dps=dps), lambda: nk.gradient_mp(c.p, c.X, c.Y, dps=dps),
+               lambda: nk.empirical_ntk_mp(c.p, c.X, dps=dps), lambda: nk.limit_kernel_mp(c.X, dps=dps),
+               lambda: nk.eigvalsh_mp(np.eye(2), dps=dps)):
+        with pytest.raises(ValueError, match="dps must be an integer >= 15"):
+            fn()
+
+
+@pytest.mark.parametrize("K, words", [
+    ([[1.0, 5.0], [0.0, 1.0]], "symmetric"),           # returned [-4, 6] before
+    (np.ones((2, 3)), "square"),
+    (np.ones(3), "square"),
+    (np.zeros((0, 0)), "square"),
+    ([[1.0, np.nan], [np.nan, 1.0]], "non-finite"),
+    ([[np.inf]], "non-finite"),
+    ([[1.0, 2j], [2j, 1.0]], "real"),
+    ([["1", "0"], ["0", "1"]], "real"),
+])
+def test_eigvalsh_mp_rejects_bad_input(K, words):
+    with pytest.raises(ValueError, match=words):
+        nk.eigvalsh_mp(K, dps=30)

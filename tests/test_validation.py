@@ -174,3 +174,64 @@ def test_unit_sphere_A2():
     _raises(lambda: V.unit_sphere(np.array([[1.0, 0.0], [0.0, 0.5]])), "(A2)", "X[1]", "0.5")
     _raises(lambda: V.unit_sphere(np.array([[1.0, 0.0], [0.6, 0.8], [1.0, 0.0]])), "(A2)", "repeated rows")
     _raises(lambda: V.unit_sphere(nk.ball(5, 3, seed=0), name="Z"), "(A2)", "Z[")
+
+
+# ------------------------------------------------------------------------------------------ issue 11 item 5
+@pytest.mark.parametrize("bad, words", [
+    (X + 1j, ("X", "complex")),
+    (X.astype(np.complex64), ("X", "complex")),
+    (np.array([[1 + 2j, 0.0]], dtype=object), ("X", "real")),
+    (X.astype(str), ("X", "strings")),
+    ([["0.1", "0.2"]], ("X", "strings")),
+    (np.ma.array(X, mask=np.zeros_like(X, dtype=bool)), ("X", "masked")),
+])
+def test_complex_strings_and_masked_arrays_rejected(bad, words):
+    """numpy would keep the real part of a complex array, parse numeric strings and use the hidden data
+    of masked entries; each is refused."""
+    for fn in (lambda: nk.forward(P, bad), lambda: nk.gradient(P, bad, Y), lambda: nk.empirical_ntk(P, bad),
+               lambda: nk.tangent_features(P, bad), lambda: nk.forward_mp(P, bad)):
+        _raises(fn, *words)
+    name = words[0]
+    _raises(lambda: nk.limit_kernel(bad), name + "1", *words[1:])
+    _raises(lambda: nk.gradient(P, X, Y + 1j), "Y", "complex")
+    _raises(lambda: nk.params_from(P.W + 1j, P.A), "W", "complex")
+    _raises(lambda: nk.params_from(P.W, P.A.astype(str)), "A", "strings")
+
+
+def test_params_validated_when_built_directly():
+    W = P.W.copy()
+    W[0, 1] = np.nan
+    _raises(lambda: nk.Params(W=W, A=P.A), "W", "non-finite")
+    _raises(lambda: nk.Params(W=P.W, A=np.ones((3, 5))), "A", "5 columns", "m (columns of W) = 4")
+    _raises(lambda: nk.Params(W=P.W, A=np.full((3, 4), np.inf)), "A", "non-finite")
+    _raises(lambda: nk.Params(W=P.W + 1j, A=P.A), "W", "complex")
+    _raises(lambda: nk.Params(W=np.ones(4), A=P.A), "W", "2-D")
+    _raises(lambda: nk.Params(W=np.ones((2, 0)), A=np.ones((3, 0))), "W", "m >= 1")
+    _raises(lambda: nk.Params(W=P.W, A=P.A, activation="gelu"), "activation", "'gelu'")
+    _raises(lambda: nk.Params(W=P.W, A=P.A, scheme="gaussian"), "scheme")
+    _raises(lambda: nk.Params(W=P.W, A=P.A, sigma=-1.0), "sigma")
+    _raises(lambda: nk.Params(W=P.W, A=P.A, seed=-3), "seed")
+    # a valid direct build works, and shares the caller's float64 arrays (no copy)
+    q = nk.Params(W=P.W, A=P.A)
+    assert q.W is P.W and q.A is P.A
+    np.testing.assert_array_equal(nk.forward(q, X), nk.forward(P, X))
+    # with_W keeps the shape; a diverged W (inf) is carried, not refused (training records divergence)
+    _raises(lambda: P.with_W(np.ones((2, 5))), "W", "shape")
+    assert P.with_W(np.full(P.W.shape, np.inf)).W[0, 0] == np.inf
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3", [1, 2], np.float64(2.0)])
+def test_seed_validated(seed):
+    _raises(lambda: nk.init_params(2, 4, seed=seed), "seed")
+
+
+@pytest.mark.parametrize("seed", [None, 0, 7, np.int64(5), 2**40])
+def test_seeds_that_work(seed):
+    p = nk.init_params(2, 4, seed=seed)
+    assert p.seed == seed
+
+
+def test_quadrature_degree_bounded():
+    from ntkcheck.kernels import DEGREE_LIMIT
+    _raises(lambda: nk.quadrature_kernel(X, activation="tanh", max_degree=10**6), "max_degree", f"<= {DEGREE_LIMIT}")
+    _raises(lambda: nk.quadrature_kernel(X, activation="tanh", degree=DEGREE_LIMIT + 1), "degree", f"<= {DEGREE_LIMIT}")
