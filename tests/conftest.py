@@ -207,10 +207,14 @@ def normwise_error(a, b, scale: float = 0.0) -> float:
     sum b is (see `magnitudes`): where b cancels far below its terms (an output of the symmetric init, the
     tangent feature of a neuron that carries all the softmax mass, an NTK whose features are all ~e^{-10³})
     no float64 evaluation can be relatively accurate, and the error relative to the terms is the meaningful
-    measure.  Without cancellation scale ≈ max|b| and nothing changes."""
+    measure.  Without cancellation scale ≈ max|b| and nothing changes.
+
+    The denominator is at least the smallest normal float64, 2.2e-308: below it float64 numbers are
+    subnormal and carry fewer and fewer digits, so no evaluation can be relatively accurate there (an NTK
+    entry of 3.9e-324, the square of features ~1e-162, is 0 or 4.9e-324 depending on the order of rounding)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
-    den = max(float(np.max(np.abs(b))), float(scale))
+    den = max(float(np.max(np.abs(b))), float(scale), float(np.finfo(np.float64).tiny))
     diff = float(np.max(np.abs(a - b)))
     return diff / den if den > 0 else diff
 

@@ -81,6 +81,9 @@ def test_gradient_matches_mp(spec):
 
 @given(spec=specs())
 @hard_examples()
+# an NTK entry at the bottom of the subnormal range (3.9e-324, from features ~1e-162): 0 in float64
+@example(spec=Spec(act="softmax", n=2, d=3, q=1, m=2, sigma=1.0, scheme="symmetric", kappa="m", mod="ahead",
+                   data="ball", seed=1, gap=1000.0, signs="random"))
 def test_ntk_matches_mp(spec):
     check_ntk_matches_mp(build(spec))
 
