@@ -243,28 +243,74 @@ def check_d4(ctx) -> Outcome:
 
 
 # D5 ----------------------------------------------------------------------------------------------
+D5_WIDTHS = (128, 256, 512, 1024, 2048)
+D5_SIGMA = 0.5          # σ at which ‖H(W(0)) − H*‖ is in its m^{−1/2} regime from m ≈ 10² (G5, B7); at the
+                        # application's σ = 1.5 the log-normal tails delay it past these widths (slope ≈ −0.25)
+D5_SLOPE_TOL = 0.2      # the H* series: its 95% interval must meet [−1/2 − 0.2, −1/2 + 0.2].  Over m = 128–2048
+                        # the fit is still slightly pre-asymptotic (slope −0.43 ± 0.07 over seeds 0–11); a wrong
+                        # H* (σ·1.2, or the exp kernel) gives −0.05 to −0.13 with the interval above −0.25
+D5_LEVEL = 0.975        # one-sided level of the smallest-vs-largest-m drop test (Welch t on log distances)
+
+
+def _trend(res, key) -> dict:
+    """Per-width mean and standard error over seeds of the largest distance along the path, the fitted
+    log-log slope (over every (m, seed)) with its 95% interval, strict decrease of the means, and the drop
+    of the mean log distance from the smallest to the largest width as a Welch t statistic (the distances
+    are skewed, their logs nearly symmetric) with its one-sided critical value at level D5_LEVEL."""
+    widths = res["widths"]
+    vals = [np.array([r[f"max_{key}"] for r in res["rows"] if r["m"] == m]) for m in widths]
+    mean = [float(v.mean()) for v in vals]
+    se = [float(v.std(ddof=1) / np.sqrt(len(v))) for v in vals]
+    fit = res["slopes"][key]
+    a, b = np.log(vals[0]), np.log(vals[-1])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t_drop = (a.mean() - b.mean()) / max(np.sqrt(va + vb), 1e-300)
+    df = (va + vb) ** 2 / max(va**2 / (len(a) - 1) + vb**2 / (len(b) - 1), 1e-300)
+    return {"mean": mean, "se": se, "slope": fit["slope"], "ci": fit["ci"],
+            "strictly_decreasing": bool(all(x > y for x, y in zip(mean, mean[1:]))),
+            "drop_t": float(t_drop), "drop_t_critical": float(stats.t.ppf(D5_LEVEL, df))}
+
+
 @register("D5", id="kernel-regression-tracking", proof="kernel_regression_tracking",
           short="‖f_NN(·;k) − f_lin(·;k)‖ ↓ in m",
-          what="GD from the symmetric init vs f_lin with H* and with H(W(0)), n = 32, m = 64…4096: the largest "
-               "distance over the path falls with m (every series, smallest vs largest m, and fitted slope < 0), "
-               "and at m = 4096 the network is within 1% of its H(W(0)) linearization")
+          what="GD from the symmetric init vs f_lin with H* and with H(W(0)), n = 32, m = 128…2048, ≥ 3 inits per "
+               "width, σ = 0.5: the H* distance falls like m^{−1/2} (fitted slope's 95% interval below 0 and "
+               "reaching −1/2), the H(W(0)) distance falls strictly at every "
+               "width and at least like m^{−1/2}")
 def check_d5(ctx) -> Outcome:
-    widths = (64, 256, 1024, 4096)
-    res = D.tracking(D.default_mixture(), 0.4, n=32, widths=widths, sigma=1.5, steps=ctx.trials(150), seeds=1,
-                     n_fresh=128, data_seed=int(ctx.rng.integers(2**31)), progress=ctx.advance)
-    keys = ("star_train", "star_fresh", "emp_train", "emp_fresh")
-    first, last = res["per_m"][0], res["per_m"][-1]
-    ratios = {k: last[f"max_{k}"] / first[f"max_{k}"] for k in keys}
-    slopes = {k: res["slopes"][k]["slope"] for k in keys}
-    # lazy training: at the largest width the network is within 1% of its own linearization (observed ~1e-5)
-    lazy = last["max_emp_fresh"] / res["rows"][-1]["scale_f_lin"]
-    holds = all(r < 1 for r in ratios.values()) and all(s < 0 for s in slopes.values()) and lazy <= 1e-2
-    return Outcome(holds=holds, trials=len(widths), worst_ratio=_worst(*ratios.values()),
-                   sizes={"n": 32, "m": list(widths), "steps": res["steps"], "sigma": 1.5, "t": 0.4},
-                   details={"distance_ratio_largest_to_smallest_m": ratios, "slopes": slopes,
-                            "emp_distance_over_scale_at_largest_m": lazy,
-                            "per_m": res["per_m"],
-                            "meaning": "worst_ratio = max over series of distance(m_max)/distance(m_min)"})
+    seeds = max(3, ctx.trials(3))
+    steps = max(50, ctx.trials(150))
+    res = D.tracking(D.default_mixture(), 0.4, n=32, widths=D5_WIDTHS, sigma=D5_SIGMA, steps=steps, seeds=seeds,
+                     n_fresh=max(64, ctx.trials(128)), data_seed=int(ctx.rng.integers(2**31)), progress=ctx.advance)
+    trends = {k: _trend(res, k) for k in ("star_train", "star_fresh", "emp_train", "emp_fresh")}
+    verdict = {}
+    for k, tr in trends.items():
+        lo, hi = tr["ci"]
+        # (drop_t, the smallest-vs-largest-m Welch test, is reported but not required: with 3 inits per width
+        # its critical value is ≈ 3–4 and it misses a factor-3.4 drop on some seeds; the slope's interval
+        # uses all 5·seeds points)
+        v = {"slope_interval_below_0": hi < 0}
+        if k.startswith("star"):
+            # f_lin(H(W(0))) − f_lin(H*) is O(‖H(W(0)) − H*‖) = O(m^{−1/2}): a wrong H* leaves a floor (slope → 0)
+            v["slope_reaches_minus_half"] = bool(lo <= -0.5 + D5_SLOPE_TOL and hi >= -0.5 - D5_SLOPE_TOL)
+        else:
+            # the network against its own linearization: lazy training, at least m^{−1/2}, strictly at every m
+            v["strictly_decreasing"] = tr["strictly_decreasing"]
+            v["slope_at_most_minus_half"] = bool(hi <= -0.5)
+        verdict[k] = v
+    holds = all(all(v.values()) for v in verdict.values())
+    last = res["rows"][-1]
+    star_slopes = [trends[k]["slope"] for k in ("star_train", "star_fresh")]
+    return Outcome(holds=bool(holds), trials=len(D5_WIDTHS) * seeds,
+                   worst_ratio=_worst(*(trends[k]["mean"][-1] / trends[k]["mean"][0] for k in trends)),
+                   sizes={"n": 32, "m": list(D5_WIDTHS), "seeds_per_m": seeds, "steps": res["steps"],
+                          "sigma": D5_SIGMA, "t": 0.4, "n_fresh": res["n_fresh"]},
+                   details={"trends": trends, "verdict": verdict, "star_slopes": star_slopes,
+                            "emp_distance_over_scale_at_largest_m": trends["emp_fresh"]["mean"][-1]
+                            / last["scale_f_lin"], "scale_f_lin": last["scale_f_lin"],
+                            "slope_tolerance_star": D5_SLOPE_TOL, "drop_level": D5_LEVEL,
+                            "meaning": "worst_ratio = max over series of mean distance(m_max)/mean distance(m_min); "
+                                       "holds iff every entry of verdict is true"})
 
 
 # D6 ----------------------------------------------------------------------------------------------
