@@ -54,3 +54,45 @@ def test_D5_fails_when_the_network_does_not_train_lazily(monkeypatch):
     rec = _run("D5", seed=0, scale=0.25)
     assert rec["holds"] is False
     assert not rec["details"]["verdict"]["emp_fresh"]["slope_at_most_minus_half"]
+
+
+# ------------------------------------------------------------------------------------------ D6
+@pytest.mark.parametrize("seed, scale", [(0, 0.25), (1, 1.0)])
+def test_D6_holds(seed, scale):
+    rec = _run("D6", seed=seed, scale=scale)
+    assert rec["holds"] is True, rec["details"]["verdict"]
+    assert rec["trials"] == 5 * rec["sizes"]["draws_per_n"] and rec["sizes"]["draws_per_n"] >= 3
+
+
+def _network_off_by(factor):
+    """fit_network whose predictions are pushed away from the true score: the squared error grows by
+    about factor² in the direction of the (prediction − mean label) deviation."""
+    orig = D.fit_network
+
+    def fit(*a, **kw):
+        nf = orig(*a, **kw)
+        pred = nf.predict
+
+        class Off:
+            eta = nf.eta
+
+            def predict(self, x):
+                return factor * pred(x)
+        return Off()
+    return fit
+
+
+def test_D6_fails_when_the_network_is_several_times_worse(monkeypatch):
+    monkeypatch.setattr(D, "fit_network", _network_off_by(3.0))
+    rec = _run("D6", seed=0, scale=0.25)
+    assert rec["holds"] is False
+    assert rec["details"]["nn_over_kernel_pooled"] > 2
+    assert not rec["details"]["verdict"]["nn_within_2x_kernel_pooled"]
+
+
+def test_D6_fails_when_the_network_does_not_learn(monkeypatch):
+    """A network stopped after 2 steps: its error does not fall with n."""
+    orig = D.fit_network
+    monkeypatch.setattr(D, "fit_network", lambda *a, **kw: orig(*a, **(kw | {"steps": 2})))
+    rec = _run("D6", seed=0, scale=0.25)
+    assert rec["holds"] is False
