@@ -47,3 +47,42 @@ def test_B4_ratio_tracks_the_bound_function():
     c = float(compiled("hessian_bound", "hessian_norm_bound", "numpy")(1.0, 1.0, 1.0))
     assert rec["holds"] is True
     assert rec["worst_ratio"] == pytest.approx(2 * (1 - 2 / 64) / c, rel=2e-3)
+
+
+# ------------------------------------------------------------------------------------------ B7
+@pytest.mark.parametrize("seed, scale", [(0, 0.25), (1, 1.0)])
+def test_B7_holds_with_decay_and_threshold_in_the_verdict(seed, scale):
+    rec = _run("B7", seed=seed, scale=scale)
+    v = rec["details"]["verdict"]
+    assert rec["holds"] is True and all(v.values()), v
+    d = rec["details"]["decay"]
+    assert len(d["sigma_0.5"]["widths_above_threshold"]) >= 3 and not d["sigma_2"]["widths_above_threshold"]
+    assert min(d["sigma_0.5"]["widths_above_threshold"]) >= d["sigma_0.5"]["threshold_m"]
+
+
+def test_B7_fails_when_the_error_does_not_decay(monkeypatch):
+    """H* with σ in place of σ² in the exponent: the error plateaus, so the m^{−1/2} decay is missing."""
+    import ntkcheck as nk
+    orig = nk.limit_ntk
+    monkeypatch.setattr(nk, "limit_ntk", lambda X1, X2=None, sigma=1.0, d_out=1: orig(X1, X2, np.sqrt(sigma), d_out))
+    rec = _run("B7", scale=0.25)
+    v = rec["details"]["verdict"]
+    assert rec["holds"] is False
+    assert not (v["sigma_0.5_decays_above_threshold"] and v["sigma_0.5_slope_minus_half"])
+
+
+def test_B7_fails_when_the_heavy_tail_regime_decays(monkeypatch):
+    """At σ = 2 the error must not decay below the threshold; an H(W(0)) that is H* plus m^{−1/2} noise
+    (the light-tailed behaviour the bound does not promise there) fails that part of the verdict."""
+    import ntkcheck as nk
+    orig_emp = nk.empirical_ntk
+
+    def emp(params, X1, X2=None, kappa=None):
+        if params.sigma == 2.0:
+            Hs = nk.limit_ntk(X1, sigma=2.0, d_out=params.d_out)
+            noise = np.random.default_rng(params.seed).standard_normal(Hs.shape)
+            return Hs + (noise + noise.T) / np.sqrt(params.m)
+        return orig_emp(params, X1, X2, kappa)
+    monkeypatch.setattr(nk, "empirical_ntk", emp)
+    rec = _run("B7", scale=0.25)
+    assert rec["holds"] is False and not rec["details"]["verdict"]["sigma_2_below_threshold_not_decaying"]
