@@ -86,3 +86,35 @@ def test_B7_fails_when_the_heavy_tail_regime_decays(monkeypatch):
     monkeypatch.setattr(nk, "empirical_ntk", emp)
     rec = _run("B7", scale=0.25)
     assert rec["holds"] is False and not rec["details"]["verdict"]["sigma_2_below_threshold_not_decaying"]
+
+
+# ------------------------------------------------------------------------------------------ B3
+def test_B3_adversary_reaches_half_the_bound():
+    rec = _run("B3", seed=0, scale=1.0)
+    assert rec["holds"] is True and rec["details"]["adversarial_worst"]["entrywise"] >= 0.45
+
+
+def test_B3_fails_when_the_constant_is_too_small(monkeypatch):
+    """6(e^{4R}−1) scaled by 0.4 (i.e. 2.4(e^{4R}−1)): the adversary, at ≈ 0.52 of the true bound, now exceeds
+    it; the old adversary (0.21 of the bound) would have passed it (0.21/0.4 < 1)."""
+    fac, bnd = B.ntk_perturbation_factor, B.ntk_perturbation_bound
+    monkeypatch.setattr(B, "ntk_perturbation_factor", lambda R: 0.4 * fac(R))
+    monkeypatch.setattr(B, "ntk_perturbation_bound", lambda R, p, X, kappa=None: 0.4 * bnd(R, p, X, kappa))
+    rec = _run("B3", seed=0, scale=1.0)
+    assert rec["holds"] is False and rec["worst_ratio"] > 1
+
+
+# ------------------------------------------------------------------------------------------ B5
+def test_B5_reports_the_finite_eta_worst_separately():
+    rec = _run("B5", seed=0, scale=0.25)
+    d = rec["details"]
+    assert rec["holds"] is True
+    assert 0 < d["worst_finite_eta"] <= 1 and d["worst_finite_eta_case"]["eta_m_lambda_max"] >= 0.1
+
+
+def test_B5_fails_without_the_second_order_term(monkeypatch):
+    """β = 0 (the bound's second-order term dropped): a finite-η step violates the first-order bound."""
+    monkeypatch.setattr(B, "descent_beta", lambda params, X, eta, grad, kappa=None: 0.0)
+    rec = _run("B5", seed=0, scale=0.25)
+    assert rec["holds"] is False and rec["worst_ratio"] > 1
+    assert rec["details"]["worst_finite_eta"] > 1
