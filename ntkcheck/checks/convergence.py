@@ -10,10 +10,10 @@ from ntkcheck.checks import Outcome, register
 from ntkcheck.theorem import choose_eta_R0, conclusion_ratios, evaluate_hypotheses, initial_output_size
 from ntkcheck.training import train
 
-# The instance: fixed data (n = 4, d = 8, labels in [−0.1, 0.1]) on which, at σ = 0.5, T1' holds from m ≈ 2·10³
-# and T1 from m ≈ 8·10³ (λ = λ_min(K) = 0.74); run at two widths where both hold, over T1_DRAWS initializations
+# The instance: fixed data (n = 4, d = 8, labels in [−0.05, 0.05]) on which, at σ = 0.5, T1' holds from m ≈ 10³
+# and T1 from m ≈ 4·10³ (λ = λ_min(K) = 0.74); run at two widths where both hold, over T1_DRAWS initializations
 # per width drawn from the check's seed.  (Small labels make ‖e(0)‖ and so hypothesis (iv)'s width small.)
-T1_SIZES = {"n": 4, "d": 8, "d_out": 1, "sigma": 0.5, "label_scale": 0.1, "data_seed": 0}
+T1_SIZES = {"n": 4, "d": 8, "d_out": 1, "sigma": 0.5, "label_scale": 0.05, "data_seed": 0}
 T1_WIDTHS = (2**13, 2**14)
 T1_DRAWS = 8                # per width at scale 1 (at least 8 at every scale)
 T1_SMALL_M = 2**9           # a width at which (iv) fails: the check names the failing hypotheses there
