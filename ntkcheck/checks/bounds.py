@@ -757,6 +757,10 @@ def check_b7(ctx) -> Outcome:
                             "n_events": n_ev, "decay_delta": B7_DECAY_DELTA, "slope_tolerance": B7_SLOPE_TOL,
                             "slope_sigma_0.5_above_threshold": fa, "slope_sigma_0.5_above_threshold_ci": ci,
                             "slope_sigma_2": s2["slope_all"],
+                            "slope_sigma_0.5": s05["slope_all"], "slope_sigma_0.5_ci": s05["slope_all_ci"],
+                            "decay_started_sigma_0.5": verdict["sigma_0.5_decays_above_threshold"]
+                            and verdict["sigma_0.5_slope_minus_half"],
+                            "sigma_2_not_decaying": verdict["sigma_2_below_threshold_not_decaying"],
                             "meaning": "worst_ratio = max((1−δ)-quantile of ‖H(W(0)) − H*‖₂ over the draws / ε, the "
                                        "deterministic part's max |H − H*|/N with the radii at the observed deviations); "
                                        "holds iff every entry of verdict is true: every Clopper–Pearson upper bound on "

@@ -307,6 +307,9 @@ def check_d5(ctx) -> Outcome:
                    sizes={"n": 32, "m": list(D5_WIDTHS), "seeds_per_m": seeds, "steps": res["steps"],
                           "sigma": D5_SIGMA, "t": 0.4, "n_fresh": res["n_fresh"]},
                    details={"trends": trends, "verdict": verdict, "star_slopes": star_slopes,
+                            "slopes": {k: tr["slope"] for k, tr in trends.items()},
+                            "distance_ratio_largest_to_smallest_m": {k: tr["mean"][-1] / tr["mean"][0]
+                                                                     for k, tr in trends.items()},
                             "emp_distance_over_scale_at_largest_m": trends["emp_fresh"]["mean"][-1]
                             / last["scale_f_lin"], "scale_f_lin": last["scale_f_lin"],
                             "slope_tolerance_star": D5_SLOPE_TOL, "drop_level": D5_LEVEL,
@@ -369,7 +372,7 @@ def check_d6(ctx) -> Outcome:
                    worst_ratio=max(means[k][-1] / means[k][0] for k in ("nn", "kernel")),
                    sizes={"n": list(D6_SIZES), "draws_per_n": draws, "m": D6_M, "sigma": sigma, "t": t,
                           "n_eval": n_eval, "step_budget": steps},
-                   details={"mean_error": means, "rate": {k: {"slope": f["slope"], "ci": f["ci"]} for k, f in fits.items()},
+                   details=dict(means) | {"mean_error": means, "rate": {k: {"slope": f["slope"], "ci": f["ci"]} for k, f in fits.items()},
                             "nn_over_kernel_per_n": ratio_per_n, "nn_over_kernel_pooled": pooled,
                             "ratio_max_per_n": D6_RATIO_MAX, "ratio_max_pooled": D6_POOLED_MAX, "verdict": verdict,
                             "meaning": "worst_ratio = max over (network, kernel) of mean error(n=256)/mean error(n=16); "
