@@ -130,11 +130,49 @@ def test_G4_fails_with_broken_ntk_scale(monkeypatch):
 
 
 def test_G4_fails_with_broken_tangent_features(monkeypatch):
-    """H from a wrong P still equals its own Jacobian Gram (J is built from P): the mpmath twin catches it."""
+    """A wrong P: the independent Jacobian (dense softmax Jacobian, not P) catches it, and so does mpmath."""
     monkeypatch.setattr(Softmax, "tangent", _tangent_without_mean)
     rec = _run("G4")
-    assert rec["holds"] is False and rec["details"]["max_rel_error_mpmath"] > rec["tolerance"]
-    assert rec["details"]["max_rel_error_jacobian"] <= rec["tolerance"]
+    assert rec["holds"] is False and rec["details"]["max_rel_error_jacobian"] > rec["tolerance"]
+    assert rec["details"]["max_rel_error_mpmath"] > rec["tolerance"]
+
+
+def test_G4_independent_jacobian_is_not_built_from_P(monkeypatch):
+    """With P broken, the old J (network.ntk_jacobian, from P) agrees with H; the check's J does not."""
+    p, X, _, kappa = ident._random_case(np.random.default_rng(3), n_max=4, m_max=8)
+    J_ok = ident.independent_jacobian(p, X, kappa)
+    monkeypatch.setattr(Softmax, "tangent", _tangent_without_mean)
+    H = nk.empirical_ntk(p, X, kappa=kappa)
+    J_from_P = nk.ntk_jacobian(p, X, kappa)
+    assert np.allclose(H, J_from_P @ J_from_P.T / p.m, rtol=1e-12, atol=0)
+    assert np.array_equal(ident.independent_jacobian(p, X, kappa), J_ok)
+    assert not np.allclose(H, J_ok @ J_ok.T / p.m, rtol=1e-6)
+
+
+def test_G4_fails_when_only_the_large_fast_path_is_wrong(monkeypatch):
+    """A fast-path bug that shows only for n > 5 (where the mpmath twin is not run): the Hadamard factor
+    of the last row block dropped."""
+    import ntkcheck.network as net
+    orig = net._symmetric_ntk
+
+    def broken(P, Gs, q):
+        H = orig(P, Gs, q)
+        if Gs.shape[0] > 5:
+            H[-q:, :] = (P @ P.T)[-q:, :]
+            H[:, -q:] = (P @ P.T)[:, -q:]
+        return H
+    monkeypatch.setattr(net, "_symmetric_ntk", broken)
+    rec = _run("G4", scale=1.0)
+    assert rec["holds"] is False and rec["details"]["max_rel_error_jacobian"] > rec["tolerance"]
+    assert rec["details"]["max_rel_error_mpmath"] <= rec["tolerance"]
+
+
+def test_G4_fd_jacobian_catches_a_wrong_independent_jacobian(monkeypatch):
+    """The finite differences of forward check the analytic J: J off by 0.1% fails them."""
+    orig = ident.independent_jacobian
+    monkeypatch.setattr(ident, "independent_jacobian", lambda p, X, kappa: orig(p, X, kappa) * 1.001)
+    rec = _run("G4")
+    assert rec["holds"] is False and rec["details"]["fd_jacobian_ratio"] > 1
 
 
 def test_G5_fails_with_wrong_limit_kernel(monkeypatch):

@@ -83,9 +83,15 @@ def register(code: str, id: str, *, proof: str, what: str, short: str = ""):
 
 
 def all_checks() -> list[Check]:
+    """Every registered check, after importing every section module (a missing one is an error: a check
+    that silently disappears from ``verify`` cannot fail)."""
     for mod in _SECTIONS:
-        if importlib.util.find_spec(mod) is not None:
+        try:
             importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod or mod.startswith(f"{exc.name}."):
+                raise ModuleNotFoundError(f"check section module {mod} not found", name=mod) from exc
+            raise
     return list(REGISTRY.values())
 
 
@@ -98,21 +104,54 @@ def find(selector: str) -> Check:
     raise ValueError(f"unknown check {selector!r}; known: {known}")
 
 
+def derivation(proof: str) -> dict:
+    """Run ``proofs.<proof>.derive()`` (cached per process by the module) and say whether every step holds:
+    ``{"holds": True, "steps": N}`` or ``{"holds": False, "error": "<type>: <message>"}`` (a ProofError's
+    message names the failing step)."""
+    try:
+        der = importlib.import_module(f"proofs.{proof}").derive()
+    except Exception as exc:   # a ProofError, or a derivation that crashes: either way the lemma is unproved
+        return {"holds": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"holds": True, "steps": len(der.steps)}
+
+
 def run(check: Check, seed: int = 0, scale: float = 1.0, advance=None) -> dict:
-    """Run one check and return its JSON record."""
+    """Run one check and return its JSON record.
+
+    First the lemma's symbolic derivation (``proofs.<check.proof>.derive()``): an export the derivation
+    does not prove must not pass.  Then the numeric check.  The record ``holds`` only if both do; a
+    derivation that fails gives ``"derivation": {"holds": False, "error": ...}`` and ``"error"``, and a
+    numeric check that raises gives ``"error": "<ExceptionType>: <message>"`` (both with ``holds`` False)."""
     ctx = Context(seed=seed, scale=scale, advance=advance or (lambda f: None))
     t0 = time.perf_counter()
-    out = check.fn(ctx)
+    der = derivation(check.proof)
+    t1 = time.perf_counter()
+    error = None
+    try:
+        out = check.fn(ctx)
+    except Exception as exc:
+        out = Outcome(holds=False, trials=0)
+        error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - t0
+    try:
+        statement = check.statement
+    except Exception as exc:
+        statement = ""
+        error = error or f"{type(exc).__name__}: {exc}"
+    holds = bool(out.holds) and der["holds"] and error is None
+    if not der["holds"] and error is None:
+        error = f"derivation of proofs/{check.proof}.py failed: {der['error']}"
     rec = {
         "id": check.id,
         "code": check.code,
-        "statement": check.statement,
+        "statement": statement,
         "short": check.short,
         "check": check.what,
-        "holds": bool(out.holds),
+        "holds": holds,
         "trials": int(out.trials),
         "seconds": round(seconds, 3),
+        "derivation_seconds": round(t1 - t0, 3),
+        "derivation": der,
         "seed": seed,
         "scale": scale,
         "sizes": out.sizes,
@@ -124,4 +163,6 @@ def run(check: Check, seed: int = 0, scale: float = 1.0, advance=None) -> dict:
     if out.max_error is not None:
         rec["max_error"] = float(out.max_error)
         rec["tolerance"] = out.tolerance
+    if error is not None:
+        rec["error"] = error
     return rec

@@ -69,6 +69,30 @@ def _maximize(fun, starts, evals: int = 600) -> tuple[float, np.ndarray]:
     return best[0], best[1]
 
 
+def _nelder_mead(fun, starts, evals: int = 600) -> tuple[float, np.ndarray]:
+    """Maximize ``fun`` with Nelder–Mead from each start (at most ``evals`` evaluations each): derivative-free,
+    so it follows the kinks of max-type ratios that BFGS's finite differences miss.  Returns the best value
+    seen and its point (every evaluated point satisfies the hypotheses, as in :func:`_maximize`)."""
+    best = [-np.inf, None]
+
+    def neg(v):
+        val = fun(v)
+        if np.isfinite(val) and val > best[0]:
+            best[0], best[1] = float(val), np.array(v, copy=True)
+        return -val if np.isfinite(val) else 1e6
+
+    for x0 in starts:
+        optimize.minimize(neg, x0, method="Nelder-Mead", options={"maxfev": evals, "xatol": 1e-12, "fatol": 1e-14})
+    return best[0], best[1]
+
+
+def _inv_ball(D: np.ndarray, radius, axis: int) -> np.ndarray:
+    """An unconstrained v with _ball_map(v, radius, axis) ≈ D (points on the sphere are pulled in by 1e-9)."""
+    nrm = np.linalg.norm(D, axis=axis, keepdims=True)
+    r = np.clip(nrm / radius, 0.0, 1 - 1e-9)
+    return np.where(nrm > 0, np.arctanh(r) * D / np.maximum(nrm, 1e-300), 0.0)
+
+
 def _perturbation(rng, W_tilde: np.ndarray, X: np.ndarray, R: float) -> np.ndarray:
     """A perturbation Δ (d×m) with max_r ‖Δ_r‖ ≤ R: random directions inside the ball, on the sphere, or
     aligned with ±x_0 (the logit-maximizing direction for the first input)."""
@@ -236,54 +260,113 @@ def _b3_ratios(pt, D, X, R, kappa):
     return float(ent.max()), spec
 
 
+B3_W_SCALE = 10.0    # the adversary's W̃ ranges over (−10, 10)^{d×m}: saturated softmax, where the ratio is largest
+
+
+def _b3_problem(n, d, m, A, kappa, which):
+    """The B3 adversary's objective: v = (W̃ as 10·tanh, W − W̃ in the R-ball per neuron, X in the unit ball per
+    row, log R in [−9, 1]) ↦ log(observed/bound) for ``which`` (entrywise or spectral)."""
+    sizes = (d * m, d * m, n * d)
+
+    def unpack(v):
+        Wt = B3_W_SCALE * np.tanh(v[: sizes[0]].reshape(d, m))
+        R = float(np.exp(np.clip(v[-1], -9.0, 1.0)))
+        D = _ball_map(v[sizes[0]: sizes[0] + sizes[1]].reshape(d, m), R, axis=0)
+        X = _ball_map(v[sizes[0] + sizes[1]: -1].reshape(n, d), 1.0, axis=1)
+        return nk.params_from(Wt, A), D, X, R
+
+    def fun(v):
+        pt, D, X, R = unpack(v)
+        ent, spec = _b3_ratios(pt, D, X, R, kappa)
+        return float(np.log(max(ent if which == "entrywise" else spec, 1e-300)))
+
+    def pack(Wt, D, X, R):
+        vW = np.arctanh(np.clip(Wt / B3_W_SCALE, -1 + 1e-12, 1 - 1e-12)).ravel()
+        return np.concatenate([vW, _inv_ball(D, R, 0).ravel(), _inv_ball(X, 1.0, 1).ravel(), [np.log(R)]])
+
+    return fun, pack, sum(sizes) + 1
+
+
 @register("B3", short="|H(W)−H(W̃)| ≤ 6(e^{4R}−1)Q; ‖·‖₂ ≤ 6(e^{4R}−1)d'‖Q‖₂", id="ntk-perturbation",
           proof="ntk_perturbation",
-          what="entrywise and spectral ‖H(W)−H(W̃)‖ against 6(e^{4R}−1)Q: random + adversarial (W̃, W−W̃, X, R)")
+          what="entrywise and spectral ‖H(W)−H(W̃)‖ against 6(e^{4R}−1)Q: random, then an adversary over (W̃, W−W̃, X, "
+               "R) — BFGS and Nelder–Mead from random starts, and Nelder–Mead from the best random cases and the "
+               "best BFGS points")
 def check_b3(ctx) -> Outcome:
     rng = ctx.rng
     trials = ctx.trials(50)
     rnd = {"entrywise": 0.0, "spectral": 0.0}
+    top = {"entrywise": [], "spectral": []}       # the best random cases, as polish starts
     for t in range(trials):
         pt, X, kappa = _case(rng, m_max=40)
         R = float(np.exp(rng.uniform(np.log(1e-3), np.log(2.0))))
         D = _perturbation(rng, pt.W, X, R)
         e, s = _b3_ratios(pt, D, X, R, kappa)
         rnd["entrywise"], rnd["spectral"] = max(rnd["entrywise"], e), max(rnd["spectral"], s)
-    ctx.advance(0.3)
+        for key, val in (("entrywise", e), ("spectral", s)):
+            top[key] = sorted(top[key] + [(val, t, pt, X, kappa, R, D)], key=lambda c: -c[0])[:2]
+    ctx.advance(0.15)
     adv = {"entrywise": 0.0, "spectral": 0.0}
+    stage = {k: {"bfgs": 0.0, "nelder_mead_random_starts": 0.0, "nelder_mead_from_random_cases": 0.0,
+                 "nelder_mead_from_bfgs": 0.0} for k in adv}
     restarts = ctx.trials(3)
-    for k in range(restarts * 2):
-        which = ("entrywise", "spectral")[k % 2]
-        n, d, m, q = 2, 2, 3 + k % 2, 1 + k % 2
-        A = rng.choice([-1.0, 1.0], size=(q, m))
-        sizes = (d * m, d * m, n * d)
+    configs = [(2, 2, 4, 2), (2, 2, 4, 3), (2, 2, 3, 1), (2, 2, 8, 2)]      # (n, d, m, d')
+    jobs = 2 * (restarts + max(1, ctx.trials(2)) + 2)
+    done = 0
 
-        def unpack(v):
-            Wt = 3.0 * np.tanh(v[: sizes[0]].reshape(d, m))
-            R = float(np.exp(np.clip(v[-1], -9.0, 1.0)))
-            D = _ball_map(v[sizes[0]: sizes[0] + sizes[1]].reshape(d, m), R, axis=0)
-            X = _ball_map(v[sizes[0] + sizes[1]: -1].reshape(n, d), 1.0, axis=1)
-            return nk.params_from(Wt, A), D, X, R
+    def tick():
+        nonlocal done
+        done += 1
+        ctx.advance(0.15 + 0.85 * min(1.0, done / jobs))
 
-        def fun(v):
-            pt, D, X, R = unpack(v)
-            ent, spec = _b3_ratios(pt, D, X, R, float(m))
-            return float(np.log(max(ent if which == "entrywise" else spec, 1e-300)))
-
-        # small R is the hardest regime (the ratio tends to a derivative ratio as R → 0); data near the sphere
-        v0 = rng.standard_normal(sum(sizes))
-        v0[2 * d * m:] *= 3.0
-        starts = [np.concatenate([v0, [(-6.0, -2.0, 0.0)[k % 3]]])]
-        val, _ = _maximize(fun, starts, evals=350)
-        adv[which] = max(adv[which], float(np.exp(val)))
-        ctx.advance(0.3 + 0.7 * (k + 1) / (2 * restarts))
+    for which in ("entrywise", "spectral"):
+        # BFGS from random starts (small R is the hardest regime: the ratio tends to a derivative ratio)
+        best_bfgs = []
+        for k in range(restarts):
+            n, d, m, q = configs[k % len(configs)]
+            A = rng.choice([-1.0, 1.0], size=(q, m))
+            A[:, 0] = -A[:, 1]
+            fun, _, dim = _b3_problem(n, d, m, A, float(m), which)
+            v0 = rng.standard_normal(dim)
+            v0[2 * d * m: -1] *= 3.0
+            v0[-1] = (-6.0, -2.0, 0.0)[k % 3]
+            val, xb = _maximize(fun, [v0], evals=300)
+            stage[which]["bfgs"] = max(stage[which]["bfgs"], float(np.exp(val)))
+            best_bfgs.append((val, fun, xb))
+            tick()
+        # Nelder–Mead from random starts (it reaches the kinks BFGS stalls at)
+        for k in range(max(1, ctx.trials(2))):
+            n, d, m, q = configs[(k + 1) % len(configs)]
+            A = rng.choice([-1.0, 1.0], size=(q, m))
+            A[:, 0] = -A[:, 1]
+            fun, _, dim = _b3_problem(n, d, m, A, float(m), which)
+            v0 = 2.0 * rng.standard_normal(dim)
+            v0[-1] = rng.uniform(-8.0, 0.0)
+            val, _ = _nelder_mead(fun, [v0], evals=700)
+            stage[which]["nelder_mead_random_starts"] = max(stage[which]["nelder_mead_random_starts"],
+                                                            float(np.exp(val)))
+            tick()
+        # Nelder–Mead from the best random case (all of W̃, W − W̃, X and R free) and the best BFGS point
+        val0, _, pt, X, kappa, R, D = top[which][0]
+        fun, pack, _ = _b3_problem(X.shape[0], pt.d, pt.m, pt.A, kappa, which)
+        val, _ = _nelder_mead(fun, [pack(np.clip(pt.W, -9.99, 9.99), D, X, R)], evals=700)
+        stage[which]["nelder_mead_from_random_cases"] = float(np.exp(val))
+        tick()
+        val, fun, xb = max(best_bfgs, key=lambda c: c[0])
+        if xb is not None:
+            val, _ = _nelder_mead(fun, [xb], evals=500)
+            stage[which]["nelder_mead_from_bfgs"] = float(np.exp(val))
+        tick()
+        adv[which] = max(stage[which].values())
     worst_rnd, worst_adv = max(rnd.values()), max(adv.values())
     ratio = max(worst_rnd, worst_adv)
-    return Outcome(holds=ratio <= 1, trials=trials + 2 * restarts, worst_ratio=ratio,
-                   sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–40", "R": "1e-3–2", "kappa": "m or √m"},
-                   details={"random_worst": rnd, "adversarial_worst": adv,
+    return Outcome(holds=ratio <= 1, trials=trials + jobs, worst_ratio=ratio,
+                   sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–40", "R": "1e-3–2", "kappa": "m or √m",
+                          "adversary": "n = 2, d = 2, m = 3–8, d' = 1–3, |W̃| < 10"},
+                   details={"random_worst": rnd, "adversarial_worst": adv, "adversary_stages": stage,
                             "meaning": "observed/bound for |H(W) − H(W̃)| ≤ 6(e^{4R}−1)Q (entrywise) and the spectral-norm "
-                                       "form; the adversary (n = 2, d = 2, m = 3–4) optimizes W̃, W − W̃, X and R"})
+                                       "form; the adversary optimizes W̃, W − W̃, X and R (BFGS, then Nelder–Mead from "
+                                       "random starts, from the best random cases and from the BFGS optimum)"})
 
 
 # ------------------------------------------------------------------------------------------ B4
@@ -293,8 +376,9 @@ def _b4_ratio(p, x, kappa) -> float:
     return obs / B.hessian_bound(p, x[None, :], kappa)
 
 
-@register("B4", short="‖∇²_W F_ℓ(x)‖₂ ≤ 6κ‖x‖² max_r S_r", id="hessian-bound", proof="hessian_bound",
-          what="the full Hessian (G3) norm against 6κ‖x‖² max S: random + adversarial over (W, x)")
+@register("B4", short="‖∇²_W F_ℓ(x)‖₂ ≤ c κ‖x‖² max_r S_r (B4's constant)", id="hessian-bound", proof="hessian_bound",
+          what="the full Hessian (G3) norm against ntkcheck.bounds.hessian_bound: random + adversarial over (W, x), "
+               "with starts at uniform S and one sign against the rest (where ‖M‖₂/max S = 2(1 − 2/m)), m up to 64")
 def check_b4(ctx) -> Outcome:
     rng = ctx.rng
     trials = ctx.trials(60)
@@ -303,14 +387,15 @@ def check_b4(ctx) -> Outcome:
         p, X, kappa = _case(rng, n_max=1, m_max=12, sigma_range=(0.05, 10.0))
         rnd = max(rnd, _b4_ratio(p, X[0], kappa))
     ctx.advance(0.3)
-    adv = 0.0
-    restarts = ctx.trials(6)
+    adv, adv_cases = 0.0, []
+    restarts = max(ctx.trials(8), 4)   # a floor: the four widths of the uniform-S starts below
     for k in range(restarts):
-        d, m, q = 1 + k % 2, (3, 8, 16)[k % 3], 1 + k % 2
-        if k % 2:
+        d, q = 1 + k % 2, 1 + (k // 4) % 2
+        m = (4, 16, 64, 32)[k % 4]
+        if k % 4 == 3:
             A = rng.choice([-1.0, 1.0], size=(q, m))
             A[:, 0] = -A[:, 1]   # both signs present (all-equal signs give M = 0)
-        else:                    # one sign against all others: near-uniform S then gives ‖M‖₂ ≈ 2 max S
+        else:                    # one sign against all others: uniform S gives ‖M‖₂ = 2(1 − 2/m) max S
             A = -np.ones((q, m))
             A[:, 0] = 1.0
 
@@ -319,14 +404,21 @@ def check_b4(ctx) -> Outcome:
             x = _ball_map(v[d * m:], 1.0, axis=0)
             return float(np.log(max(_b4_ratio(nk.params_from(W, A), x, float(m)), 1e-300)))
 
-        val, _ = _maximize(fun, [0.3 * rng.standard_normal(d * m + d)], evals=500)
+        # start at W = 0 (uniform S, the extremal point for one sign against the rest) and from a random W
+        x0 = np.concatenate([np.zeros(d * m), rng.standard_normal(d)])
+        starts = [x0, 0.3 * rng.standard_normal(d * m + d)]
+        val, _ = _maximize(fun, starts, evals=250 if m <= 16 else 120)
         adv = max(adv, float(np.exp(val)))
+        adv_cases.append({"m": m, "d": d, "d_out": q, "one_sign_against_rest": k % 4 != 3,
+                          "ratio": float(np.exp(val))})
         ctx.advance(0.3 + 0.7 * (k + 1) / restarts)
     ratio = max(rnd, adv)
     return Outcome(holds=ratio <= 1, trials=trials + restarts, worst_ratio=ratio,
-                   sizes={"d": "1–4", "d_out": "1–3", "m": "1–12", "sigma": "0.05–10"},
-                   details={"random_worst": rnd, "adversarial_worst": adv,
-                            "meaning": "max_ℓ ‖κ M ⊗ xxᵀ‖₂ (G3's Hessian) / (6κ‖x‖² max_r S_r)"})
+                   sizes={"d": "1–4", "d_out": "1–3", "m": "1–12 (random), 4–64 (adversary)", "sigma": "0.05–10"},
+                   details={"random_worst": rnd, "adversarial_worst": adv, "adversarial_cases": adv_cases,
+                            "meaning": "max_ℓ ‖κ M ⊗ xxᵀ‖₂ (G3's Hessian) / ntkcheck.bounds.hessian_bound (c κ‖x‖² "
+                                       "max_r S_r); sup ‖M‖₂/max S = 2(1 − 2/m) at uniform S with one sign against "
+                                       "the rest, so the adversary reaches 2(1 − 2/m)/c"})
 
 
 # ------------------------------------------------------------------------------------------ B5
@@ -347,50 +439,100 @@ def _eta_scale(p, X, kappa) -> float:
     return 1.0 / (p.m * max(lam, 1e-8))
 
 
+B5_FINITE_ETA = (0.1, 10.0)   # the finite-η search: η·m·λ_max(H) in this range (the ratio → 1 only as η → 0)
+
+
+def _b5_problem(n, d, m, A, eta_range):
+    """The B5 adversary: v = (W as 3·tanh, X in the unit ball, Y as 5·tanh, log c) ↦ log ratio at
+    η = c/(mλ_max(H)), c clipped to ``eta_range``."""
+    q = A.shape[0]
+    sizes = (d * m, n * d, n * q)
+    lo, hi = np.log(eta_range[0]), np.log(eta_range[1])
+
+    def unpack(v):
+        W = 3.0 * np.tanh(v[: sizes[0]].reshape(d, m))
+        X = _ball_map(v[sizes[0]: sizes[0] + sizes[1]].reshape(n, d), 1.0, axis=1)
+        Y = 5.0 * np.tanh(v[sizes[0] + sizes[1]: -1].reshape(n, q))
+        return nk.params_from(W, A), X, Y, float(np.exp(np.clip(v[-1], lo, hi)))
+
+    def fun(v):
+        p, X, Y, c = unpack(v)
+        with np.errstate(all="ignore"):
+            r = _b5_ratio(p, X, Y, c * _eta_scale(p, X, float(m)), float(m))
+        return float(np.log(max(r, 1e-300))) if np.isfinite(r) else -np.inf
+
+    return fun, sum(sizes) + 1, unpack
+
+
 @register("B5", short="‖e⁺‖ ≤ ‖I−ηmH‖‖e‖ + ½η²β√(nd')‖∇L‖²", id="one-step-descent", proof="one_step_descent",
-          what="one GD step: ‖e⁺‖₂ against ‖I−ηmH‖₂‖e‖₂ + ½η²β√(nd')‖∇L‖_F², η over 8 decades: random + adversarial")
+          what="one GD step: ‖e⁺‖₂ against ‖I−ηmH‖₂‖e‖₂ + ½η²β√(nd')‖∇L‖_F², η over 8 decades: random + adversarial; "
+               "and a separate search at finite η (ηmλ_max(H) ∈ [0.1, 10]), where the first-order term is not exact")
 def check_b5(ctx) -> Outcome:
     rng = ctx.rng
     trials = ctx.trials(40)
-    rnd, nonfinite = 0.0, 0
+    rnd, rnd_finite, nonfinite = 0.0, 0.0, 0
     for t in range(trials):
         p, X, kappa = _case(rng, m_max=20, sigma_range=(0.05, 4.0))
         Y = nk.labels(X.shape[0], p.d_out, seed=int(rng.integers(2**31 - 1)), scale=float(rng.choice([0.1, 1.0, 10.0])))
-        eta = float(np.exp(rng.uniform(np.log(1e-6), np.log(1e2)))) * _eta_scale(p, X, kappa)
+        c = float(np.exp(rng.uniform(np.log(1e-6), np.log(1e2))))
         with np.errstate(all="ignore"):
-            r = _b5_ratio(p, X, Y, eta, kappa)
+            r = _b5_ratio(p, X, Y, c * _eta_scale(p, X, kappa), kappa)
         if np.isfinite(r):
             rnd = max(rnd, r)
+            if B5_FINITE_ETA[0] <= c <= B5_FINITE_ETA[1]:
+                rnd_finite = max(rnd_finite, r)
         else:
             nonfinite += 1
-    ctx.advance(0.3)
+    ctx.advance(0.25)
     adv = 0.0
     restarts = ctx.trials(4)
     for k in range(restarts):
         n, d, m, q = 2, 2, 3, 1 + k % 2
         A = rng.choice([-1.0, 1.0], size=(q, m))
-        sizes = (d * m, n * d, n * q)
-
-        def unpack(v):
-            W = 3.0 * np.tanh(v[: sizes[0]].reshape(d, m))
-            X = _ball_map(v[sizes[0]: sizes[0] + sizes[1]].reshape(n, d), 1.0, axis=1)
-            Y = 5.0 * np.tanh(v[sizes[0] + sizes[1]: -1].reshape(n, q))
-            return nk.params_from(W, A), X, Y, float(np.exp(np.clip(v[-1], np.log(1e-6), np.log(1e3))))
-
-        def fun(v):
-            p, X, Y, c = unpack(v)
-            return float(np.log(max(_b5_ratio(p, X, Y, c * _eta_scale(p, X, float(m)), float(m)), 1e-300)))
-
-        starts = [np.concatenate([rng.standard_normal(sum(sizes)), [np.log(rng.choice([1e-2, 1.0, 3.0]))]])]
+        fun, dim, _ = _b5_problem(n, d, m, A, (1e-6, 1e3))
+        starts = [np.concatenate([rng.standard_normal(dim - 1), [np.log(rng.choice([1e-2, 1.0, 3.0]))]])]
         val, _ = _maximize(fun, starts, evals=300)
         adv = max(adv, float(np.exp(val)))
-        ctx.advance(0.3 + 0.7 * (k + 1) / restarts)
-    ratio = max(rnd, adv)
-    return Outcome(holds=ratio <= 1 and nonfinite == 0, trials=trials + restarts, worst_ratio=ratio,
-                   sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–20", "eta·m·λ_max(H)": "1e-6–1e2"},
+        ctx.advance(0.25 + 0.35 * (k + 1) / restarts)
+    # finite η: BFGS from random starts, then Nelder–Mead from the best point found
+    adv_finite, best = 0.0, (-np.inf, None, None)
+    restarts_f = max(3, ctx.trials(3))   # a floor: the three shapes below
+    for k in range(restarts_f):
+        n, d, m, q = ((2, 2, 3, 1), (2, 2, 4, 2), (3, 2, 3, 1))[k % 3]
+        A = rng.choice([-1.0, 1.0], size=(q, m))
+        A[:, 0] = -A[:, 1]
+        fun, dim, unpack = _b5_problem(n, d, m, A, B5_FINITE_ETA)
+        v0 = np.concatenate([rng.standard_normal(dim - 1), [rng.uniform(np.log(0.2), np.log(5.0))]])
+        val, xb = _maximize(fun, [v0], evals=250)
+        if val > best[0]:
+            best = (val, fun, xb, unpack)
+        adv_finite = max(adv_finite, float(np.exp(val)))
+        ctx.advance(0.6 + 0.3 * (k + 1) / restarts_f)
+    finite_case = {}
+    if best[2] is not None:
+        val, xb = _nelder_mead(best[1], [best[2]], evals=400)
+        adv_finite = max(adv_finite, float(np.exp(val)))
+        xb = best[2] if xb is None or val < best[0] else xb
+        p, X, Y, c = best[3](xb)
+        ev = np.linalg.eigvalsh(nk.empirical_ntk(p, X, kappa=float(p.m)))
+        e = nk.residual(p, X, Y, float(p.m)).reshape(-1)
+        g = np.linalg.norm(nk.gradient(p, X, Y, float(p.m)))
+        # how the worst finite-η case attains its ratio: H (nearly) singular with e (nearly) in its kernel,
+        # so e⁺ ≈ e while ‖I − ηmH‖₂ ≥ 1 — the bound is then tight at any η
+        finite_case = {"eta_m_lambda_max": c, "lambda_min_over_lambda_max_H": float(ev[0] / max(ev[-1], 1e-300)),
+                       "grad_norm_over_sqrt_m_lambda_max_e_norm":
+                           float(g / max(np.sqrt(p.m * max(ev[-1], 0.0)) * np.linalg.norm(e), 1e-300))}
+    ctx.advance(1.0)
+    ratio = max(rnd, adv, adv_finite)
+    return Outcome(holds=ratio <= 1 and nonfinite == 0, trials=trials + restarts + restarts_f, worst_ratio=ratio,
+                   sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–20", "eta·m·λ_max(H)": "1e-6–1e2",
+                          "finite_eta": f"{B5_FINITE_ETA[0]:g}–{B5_FINITE_ETA[1]:g}"},
                    details={"random_worst": rnd, "adversarial_worst": adv, "random_nonfinite": nonfinite,
+                            "random_worst_finite_eta": rnd_finite, "adversarial_worst_finite_eta": adv_finite,
+                            "worst_finite_eta": max(rnd_finite, adv_finite), "worst_finite_eta_case": finite_case,
                             "meaning": "‖e⁺‖₂ / (rhs + float64 allowance); the ratio tends to 1 as η → 0 (first order "
-                                       "exact), so values near 1 are expected"})
+                                       "exact), so values near 1 are expected there; the *_finite_eta entries are the "
+                                       "worst at ηmλ_max(H) ∈ [0.1, 10], where the bound's slack is real"})
 
 
 # ------------------------------------------------------------------------------------------ B6
@@ -479,6 +621,8 @@ def check_b6(ctx) -> Outcome:
 
 
 # ------------------------------------------------------------------------------------------ B7
+B7_DECAY_DELTA = 0.1   # the δ in the heavy-tail threshold m_th = N_ev e^{4σ²}/δ of the decay part
+B7_SLOPE_TOL = 0.15    # σ = 0.5, above m_th: the slope's 95% interval contains −1/2, or |slope + 1/2| ≤ 0.15
 B7_COVERAGE = (  # (n, d, d_out, σ, δ, data, widths)
     (3, 3, 2, 0.5, 0.1, "sphere", (2000, 20000)),
     (4, 2, 1, 0.25, 0.2, "ball", (500, 5000)),
@@ -523,7 +667,9 @@ def _b7_deterministic_ratio(params, X, sigma) -> float:
 
 
 @register("B7", short="P(‖H(W(0)) − H*‖₂ ≤ ε(m,δ,σ,X)) ≥ 1 − δ", id="ntk-concentration", proof="ntk_concentration",
-          what="coverage of ε over many inits (binomial bound), m^{−1/2} slope at σ = 0.5, no decay yet at σ = 2")
+          what="coverage of ε over many inits (binomial bound) and the deterministic part; the mean error's m^{−1/2} "
+               "slope at σ = 0.5 fitted above the heavy-tail threshold m ≳ N_ev e^{4σ²}/δ; no decay yet at σ = 2, "
+               "below it")
 def check_b7(ctx) -> Outcome:
     rng = ctx.rng
     draws = max(ctx.trials(150), 40)   # a floor: 0 violations in N draws certify ≤ δ = 0.1 only for N ≥ 29
@@ -562,36 +708,64 @@ def check_b7(ctx) -> Outcome:
         p = nk.init_params(d, int(rng.integers(20, 400)), q, sigma, seed=ctx.seed_from_rng())
         det = np.nanmax([det, _b7_deterministic_ratio(p, X, sigma)])
     holds &= bool(det <= 1)
-    # decay: the m^{−1/2} regime at σ = 0.5, and no decay yet at σ = 2 (log-normal tails: m ≳ e^{cσ²})
-    seeds = ctx.trials(10)
+    # decay: the m^{−1/2} regime at σ = 0.5, fitted above the heavy-tail threshold, and no decay yet at σ = 2,
+    # far below it.  Relative to ‖H*‖ (H*_ii = e^{σ²} on the sphere) B7's radius of C_ii, √(N_ev e^{6σ²}/(mδ)),
+    # is below 1 only for m ≳ m_th = N_ev e^{4σ²}/δ (proofs/ntk_concentration.py; Chebyshev, so up to a factor)
+    seeds = max(24, ctx.trials(24))   # a floor: the slope above m_th is fitted on 5 widths × seeds draws
     decay = {}
-    X = nk.sphere(4, 3, seed=ctx.seed_from_rng())
-    for j, (sigma, widths) in enumerate(((0.5, [2**k for k in range(7, 15)]), (2.0, [2**k for k in range(6, 14)]))):
-        Hs = nk.limit_ntk(X, sigma=sigma, d_out=2)
+    nd, qd = 4, 2
+    X = nk.sphere(nd, 3, seed=ctx.seed_from_rng())
+    n_ev = float(compiled("ntk_concentration", "n_events", "numpy")(nd, qd))
+    for j, (sigma, widths) in enumerate(((0.5, [2**k for k in range(7, 16)]), (2.0, [2**k for k in range(6, 14)]))):
+        Hs = nk.limit_ntk(X, sigma=sigma, d_out=qd)
         nH = float(np.linalg.norm(Hs, 2))
-        means = []
-        for m in widths:
-            e = [np.linalg.norm(nk.empirical_ntk(nk.init_params(3, m, 2, sigma, seed=ctx.seed_from_rng()), X) - Hs, 2)
-                 for _ in range(seeds)]
-            means.append(float(np.mean(e)))
+        m_th = n_ev * np.exp(4 * sigma**2) / B7_DECAY_DELTA
+        errs = [[np.linalg.norm(nk.empirical_ntk(nk.init_params(3, m, qd, sigma, seed=ctx.seed_from_rng()), X) - Hs, 2)
+                 for _ in range(seeds)] for m in widths]
+        means = [float(np.mean(e)) for e in errs]
+        above = [k for k, m in enumerate(widths) if m >= m_th]
         fit = loglog_slope(widths, means)
+        # the fit above the threshold uses every draw (widths repeated), so its interval reflects the spread
+        fit_above = loglog_slope(np.repeat([widths[k] for k in above], seeds),
+                                 np.concatenate([errs[k] for k in above])) if len(above) >= 3 else None
         decay[f"sigma_{sigma:g}"] = {"m": widths, "mean_error": means, "relative_error": [x / nH for x in means],
-                                     "slope": fit["slope"], "slope_ci": fit["ci"],
-                                     "eps_at_largest_m": B.ntk_concentration_eps(widths[-1], 0.1, sigma, X, 2)}
+                                     "threshold_m": float(m_th), "widths_above_threshold": [widths[k] for k in above],
+                                     "slope_all": fit["slope"], "slope_all_ci": fit["ci"],
+                                     "slope_above_threshold": None if fit_above is None else fit_above["slope"],
+                                     "slope_above_threshold_ci": None if fit_above is None else fit_above["ci"],
+                                     "eps_at_largest_m": B.ntk_concentration_eps(widths[-1], 0.1, sigma, X, qd)}
         ctx.advance(0.5 + 0.5 * (j + 1) / 2)
     s05, s2 = decay["sigma_0.5"], decay["sigma_2"]
-    return Outcome(holds=bool(holds), trials=total + det_trials + seeds * 16, worst_ratio=max(worst, float(det)),
+    fa = s05["slope_above_threshold"]
+    ci = s05["slope_above_threshold_ci"]
+    verdict = {
+        "coverage_and_deterministic_part": bool(holds),
+        # σ = 0.5: fitted on the widths ≥ m_th (≥ 3 of them), decaying, and at the rate m^{−1/2}
+        "sigma_0.5_decays_above_threshold": bool(fa is not None and ci[1] < 0),
+        "sigma_0.5_slope_minus_half": bool(fa is not None and (ci[0] <= -0.5 <= ci[1]
+                                                              or abs(fa + 0.5) <= B7_SLOPE_TOL)),
+        # σ = 2: every width is below m_th, and the error has not entered the decay regime there
+        "sigma_2_below_threshold_not_decaying": bool(not s2["widths_above_threshold"] and s2["slope_all"] > -0.25
+                                                     and min(s2["relative_error"]) > 0.3),
+    }
+    return Outcome(holds=bool(all(verdict.values())), trials=total + det_trials + seeds * 17,
+                   worst_ratio=max(worst, float(det)),
                    sizes={"coverage_configs": len(B7_COVERAGE), "draws_per_width": draws, "decay_seeds": seeds,
                           "deterministic_part_trials": det_trials},
                    details={"coverage": rows, "worst_quantile_over_eps": worst,
-                            "deterministic_part_worst": float(det), "decay": decay,
-                            "slope_sigma_0.5": s05["slope"], "slope_sigma_0.5_ci": s05["slope_ci"],
-                            "decay_started_sigma_0.5": bool(s05["slope_ci"][0] <= -0.5 <= s05["slope_ci"][1]
-                                                            or abs(s05["slope"] + 0.5) <= 0.15),
-                            "slope_sigma_2": s2["slope"],
-                            "sigma_2_not_decaying": bool(s2["slope"] > -0.25 and min(s2["relative_error"]) > 0.3),
+                            "deterministic_part_worst": float(det), "decay": decay, "verdict": verdict,
+                            "n_events": n_ev, "decay_delta": B7_DECAY_DELTA, "slope_tolerance": B7_SLOPE_TOL,
+                            "slope_sigma_0.5_above_threshold": fa, "slope_sigma_0.5_above_threshold_ci": ci,
+                            "slope_sigma_2": s2["slope_all"],
+                            "slope_sigma_0.5": s05["slope_all"], "slope_sigma_0.5_ci": s05["slope_all_ci"],
+                            "decay_started_sigma_0.5": verdict["sigma_0.5_decays_above_threshold"]
+                            and verdict["sigma_0.5_slope_minus_half"],
+                            "sigma_2_not_decaying": verdict["sigma_2_below_threshold_not_decaying"],
                             "meaning": "worst_ratio = max((1−δ)-quantile of ‖H(W(0)) − H*‖₂ over the draws / ε, the "
                                        "deterministic part's max |H − H*|/N with the radii at the observed deviations); "
-                                       "holds iff every Clopper–Pearson upper bound on the violation frequency is ≤ δ and "
-                                       "the deterministic part holds.  ε is loose (Chebyshev + union bound over N_ev "
-                                       "means) but valid"})
+                                       "holds iff every entry of verdict is true: every Clopper–Pearson upper bound on "
+                                       "the violation frequency is ≤ δ and the deterministic part holds; at σ = 0.5 the "
+                                       "mean error, fitted on the widths above m_th = N_ev e^{4σ²}/δ, decays with slope "
+                                       "−1/2 (interval or ±0.15); at σ = 2 (m_th ≈ 5·10⁹) it has not started to decay "
+                                       "(slope > −0.25, relative error > 0.3).  ε is loose (Chebyshev + union bound over "
+                                       "N_ev means) but valid"})

@@ -12,6 +12,7 @@ from scipy import stats
 
 from ntkcheck import diffusion as D
 from ntkcheck.checks import Outcome, register
+from ntkcheck.checks._stats import loglog_slope
 
 EPS = np.finfo(float).eps
 ALPHA = 1e-4                       # family-wise false-alarm rate of each statistical check
@@ -243,58 +244,136 @@ def check_d4(ctx) -> Outcome:
 
 
 # D5 ----------------------------------------------------------------------------------------------
+D5_WIDTHS = (128, 256, 512, 1024, 2048)
+D5_SIGMA = 0.5          # σ at which ‖H(W(0)) − H*‖ is in its m^{−1/2} regime from m ≈ 10² (G5, B7); at the
+                        # application's σ = 1.5 the log-normal tails delay it past these widths (slope ≈ −0.25)
+D5_SLOPE_TOL = 0.2      # the H* series: its 95% interval must meet [−1/2 − 0.2, −1/2 + 0.2].  Over m = 128–2048
+                        # the fit is still slightly pre-asymptotic (slope −0.43 ± 0.07 over seeds 0–11); a wrong
+                        # H* (σ·1.2, or the exp kernel) gives −0.05 to −0.13 with the interval above −0.25
+D5_LEVEL = 0.975        # one-sided level of the smallest-vs-largest-m drop test (Welch t on log distances)
+
+
+def _trend(res, key) -> dict:
+    """Per-width mean and standard error over seeds of the largest distance along the path, the fitted
+    log-log slope (over every (m, seed)) with its 95% interval, strict decrease of the means, and the drop
+    of the mean log distance from the smallest to the largest width as a Welch t statistic (the distances
+    are skewed, their logs nearly symmetric) with its one-sided critical value at level D5_LEVEL."""
+    widths = res["widths"]
+    vals = [np.array([r[f"max_{key}"] for r in res["rows"] if r["m"] == m]) for m in widths]
+    mean = [float(v.mean()) for v in vals]
+    se = [float(v.std(ddof=1) / np.sqrt(len(v))) for v in vals]
+    fit = res["slopes"][key]
+    a, b = np.log(vals[0]), np.log(vals[-1])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t_drop = (a.mean() - b.mean()) / max(np.sqrt(va + vb), 1e-300)
+    df = (va + vb) ** 2 / max(va**2 / (len(a) - 1) + vb**2 / (len(b) - 1), 1e-300)
+    return {"mean": mean, "se": se, "slope": fit["slope"], "ci": fit["ci"],
+            "strictly_decreasing": bool(all(x > y for x, y in zip(mean, mean[1:]))),
+            "drop_t": float(t_drop), "drop_t_critical": float(stats.t.ppf(D5_LEVEL, df))}
+
+
 @register("D5", id="kernel-regression-tracking", proof="kernel_regression_tracking",
           short="‖f_NN(·;k) − f_lin(·;k)‖ ↓ in m",
-          what="GD from the symmetric init vs f_lin with H* and with H(W(0)), n = 32, m = 64…4096: the largest "
-               "distance over the path falls with m (every series, smallest vs largest m, and fitted slope < 0), "
-               "and at m = 4096 the network is within 1% of its H(W(0)) linearization")
+          what="GD from the symmetric init vs f_lin with H* and with H(W(0)), n = 32, m = 128…2048, ≥ 3 inits per "
+               "width, σ = 0.5: the H* distance falls like m^{−1/2} (fitted slope's 95% interval below 0 and "
+               "reaching −1/2), the H(W(0)) distance falls strictly at every "
+               "width and at least like m^{−1/2}")
 def check_d5(ctx) -> Outcome:
-    widths = (64, 256, 1024, 4096)
-    res = D.tracking(D.default_mixture(), 0.4, n=32, widths=widths, sigma=1.5, steps=ctx.trials(150), seeds=1,
-                     n_fresh=128, data_seed=int(ctx.rng.integers(2**31)), progress=ctx.advance)
-    keys = ("star_train", "star_fresh", "emp_train", "emp_fresh")
-    first, last = res["per_m"][0], res["per_m"][-1]
-    ratios = {k: last[f"max_{k}"] / first[f"max_{k}"] for k in keys}
-    slopes = {k: res["slopes"][k]["slope"] for k in keys}
-    # lazy training: at the largest width the network is within 1% of its own linearization (observed ~1e-5)
-    lazy = last["max_emp_fresh"] / res["rows"][-1]["scale_f_lin"]
-    holds = all(r < 1 for r in ratios.values()) and all(s < 0 for s in slopes.values()) and lazy <= 1e-2
-    return Outcome(holds=holds, trials=len(widths), worst_ratio=_worst(*ratios.values()),
-                   sizes={"n": 32, "m": list(widths), "steps": res["steps"], "sigma": 1.5, "t": 0.4},
-                   details={"distance_ratio_largest_to_smallest_m": ratios, "slopes": slopes,
-                            "emp_distance_over_scale_at_largest_m": lazy,
-                            "per_m": res["per_m"],
-                            "meaning": "worst_ratio = max over series of distance(m_max)/distance(m_min)"})
+    seeds = max(3, ctx.trials(3))
+    steps = max(50, ctx.trials(150))
+    res = D.tracking(D.default_mixture(), 0.4, n=32, widths=D5_WIDTHS, sigma=D5_SIGMA, steps=steps, seeds=seeds,
+                     n_fresh=max(64, ctx.trials(128)), data_seed=int(ctx.rng.integers(2**31)), progress=ctx.advance)
+    trends = {k: _trend(res, k) for k in ("star_train", "star_fresh", "emp_train", "emp_fresh")}
+    verdict = {}
+    for k, tr in trends.items():
+        lo, hi = tr["ci"]
+        # (drop_t, the smallest-vs-largest-m Welch test, is reported but not required: with 3 inits per width
+        # its critical value is ≈ 3–4 and it misses a factor-3.4 drop on some seeds; the slope's interval
+        # uses all 5·seeds points)
+        v = {"slope_interval_below_0": hi < 0}
+        if k.startswith("star"):
+            # f_lin(H(W(0))) − f_lin(H*) is O(‖H(W(0)) − H*‖) = O(m^{−1/2}): a wrong H* leaves a floor (slope → 0)
+            v["slope_reaches_minus_half"] = bool(lo <= -0.5 + D5_SLOPE_TOL and hi >= -0.5 - D5_SLOPE_TOL)
+        else:
+            # the network against its own linearization: lazy training, at least m^{−1/2}, strictly at every m
+            v["strictly_decreasing"] = tr["strictly_decreasing"]
+            v["slope_at_most_minus_half"] = bool(hi <= -0.5)
+        verdict[k] = v
+    holds = all(all(v.values()) for v in verdict.values())
+    last = res["rows"][-1]
+    star_slopes = [trends[k]["slope"] for k in ("star_train", "star_fresh")]
+    return Outcome(holds=bool(holds), trials=len(D5_WIDTHS) * seeds,
+                   worst_ratio=_worst(*(trends[k]["mean"][-1] / trends[k]["mean"][0] for k in trends)),
+                   sizes={"n": 32, "m": list(D5_WIDTHS), "seeds_per_m": seeds, "steps": res["steps"],
+                          "sigma": D5_SIGMA, "t": 0.4, "n_fresh": res["n_fresh"]},
+                   details={"trends": trends, "verdict": verdict, "star_slopes": star_slopes,
+                            "slopes": {k: tr["slope"] for k, tr in trends.items()},
+                            "distance_ratio_largest_to_smallest_m": {k: tr["mean"][-1] / tr["mean"][0]
+                                                                     for k, tr in trends.items()},
+                            "emp_distance_over_scale_at_largest_m": trends["emp_fresh"]["mean"][-1]
+                            / last["scale_f_lin"], "scale_f_lin": last["scale_f_lin"],
+                            "slope_tolerance_star": D5_SLOPE_TOL, "drop_level": D5_LEVEL,
+                            "meaning": "worst_ratio = max over series of mean distance(m_max)/mean distance(m_min); "
+                                       "holds iff every entry of verdict is true"})
 
 
 # D6 ----------------------------------------------------------------------------------------------
+D6_SIZES = (16, 32, 64, 128, 256)
+D6_M = 128
+D6_RATIO_MAX = 3.0      # the network's mean error within 3× kernel regression's at every n (observed ≤ 1.7)
+D6_POOLED_MAX = 2.0     # and within 2× pooled over every n (geometric mean of the per-draw ratios; observed ≈ 1.2)
+
+
 @register("D6", id="score-generalization", proof="score_generalization", short="E‖ŝ − ∇log p_t‖² ↓ in n",
-          what="early-stopped network (m = 128) and kernel regression with H* at n = 32, 128, 512 (t = 0.4): the "
-               "error at the largest n is below the smallest n's (non-overlapping 95% intervals) and below the "
-               "trivial predictor's at every n")
+          what="early-stopped network (m = 128) and kernel regression with H* (the same step budget) at n = 16…256, "
+               "≥ 3 training draws per n (t = 0.4): both errors' fitted log-log rates in n have 95% intervals "
+               "below 0, the network is within 3× kernel regression at every n (2× pooled) and below the trivial "
+               "predictor at every n")
 def check_d6(ctx) -> Outcome:
     mix, t, sigma = D.default_mixture(), 0.4, 1.5
-    ns = (32, 128, 512)
+    draws = max(3, ctx.trials(3))
+    steps = max(200, ctx.trials(400))
+    n_eval = max(1000, ctx.trials(2000))
     rho = D.choose_rho(mix, t, 1e-2).rho
     seed = int(ctx.rng.integers(2**31))
-    x_eval = mix.sample_t(2000, t, seed)
-    va = D.denoising_data(mix, 256, t, seed=seed + 1)
-    errs = {"nn": [], "kernel": [], "trivial": []}
-    for a, n in enumerate(ns):
-        tr = D.denoising_data(mix, n, t, seed=seed + 2 + a)
-        nf = D.fit_network(tr.x, tr.y, va.x, va.y, rho, m=128, sigma=sigma, seed=seed + a,
-                           steps=ctx.trials(800), record_every=10)
-        kf = D.fit_kernel(tr.x, tr.y, va.x, va.y, rho, sigma, c=nf.eta * 128)
-        ybar = tr.y.mean(axis=0)
-        errs["nn"].append(D.score_error(nf.predict, mix, t, x_eval=x_eval))
-        errs["kernel"].append(D.score_error(kf.predict, mix, t, x_eval=x_eval))
-        errs["trivial"].append(D.score_error(lambda z: np.broadcast_to(ybar, z.shape), mix, t, x_eval=x_eval))
-        ctx.advance((a + 1) / len(ns))
-    falls = {k: errs[k][-1]["ci"][1] < errs[k][0]["ci"][0] for k in ("nn", "kernel")}
-    below = all(e["ci"][1] < tr_["ci"][0] for e, tr_ in zip(errs["nn"], errs["trivial"]))
-    ratio = max(errs[k][-1]["mean"] / errs[k][0]["mean"] for k in ("nn", "kernel"))
-    return Outcome(holds=bool(all(falls.values()) and below), trials=len(ns), worst_ratio=ratio,
-                   sizes={"n": list(ns), "m": 128, "sigma": sigma, "t": t, "n_eval": 2000},
-                   details={k: [e["mean"] for e in v] for k, v in errs.items()} |
-                           {"falls_with_n": falls, "nn_below_trivial": below,
-                            "meaning": "worst_ratio = max over (network, kernel) of error(n=512)/error(n=32)"})
+    x_eval = mix.sample_t(n_eval, t, seed)
+    errs = {"nn": [], "kernel": [], "trivial": []}     # per n: list over draws of score_error records
+    done = 0
+    for a, n in enumerate(D6_SIZES):
+        for k in range(draws):
+            s = seed + 1 + 1000 * a + 10 * k
+            tr = D.denoising_data(mix, n, t, seed=s)
+            va = D.denoising_data(mix, max(64, n // 2), t, seed=s + 1)
+            nf = D.fit_network(tr.x, tr.y, va.x, va.y, rho, m=D6_M, sigma=sigma, seed=s + 2, steps=steps,
+                               record_every=10)
+            # kernel regression early-stopped on the same held-out pairs within the same step budget
+            kf = D.fit_kernel(tr.x, tr.y, va.x, va.y, rho, sigma, c=nf.eta * D6_M, k_max=steps, grid=81)
+            ybar = tr.y.mean(axis=0)
+            for key, pred in (("nn", nf.predict), ("kernel", kf.predict),
+                              ("trivial", lambda z, ybar=ybar: np.broadcast_to(ybar, z.shape))):
+                if k == 0:
+                    errs[key].append([])
+                errs[key][a].append(D.score_error(pred, mix, t, x_eval=x_eval))
+            done += 1
+            ctx.advance(done / (len(D6_SIZES) * draws))
+    means = {key: [float(np.mean([e["mean"] for e in row])) for row in v] for key, v in errs.items()}
+    fits = {key: loglog_slope(np.repeat(D6_SIZES, draws), [e["mean"] for row in errs[key] for e in row])
+            for key in ("nn", "kernel")}
+    ratio_per_n = [a / b for a, b in zip(means["nn"], means["kernel"])]
+    log_ratios = [np.log(e["mean"] / f["mean"]) for rn, rk in zip(errs["nn"], errs["kernel"]) for e, f in zip(rn, rk)]
+    pooled = float(np.exp(np.mean(log_ratios)))
+    below = all(e["ci"][1] < tr_["ci"][0] for rn, rt in zip(errs["nn"], errs["trivial"]) for e, tr_ in zip(rn, rt))
+    verdict = {"nn_rate_interval_below_0": fits["nn"]["ci"][1] < 0,
+               "kernel_rate_interval_below_0": fits["kernel"]["ci"][1] < 0,
+               "nn_within_3x_kernel_at_every_n": max(ratio_per_n) <= D6_RATIO_MAX,
+               "nn_within_2x_kernel_pooled": pooled <= D6_POOLED_MAX,
+               "nn_below_trivial_every_draw": bool(below)}
+    return Outcome(holds=bool(all(verdict.values())), trials=len(D6_SIZES) * draws,
+                   worst_ratio=max(means[k][-1] / means[k][0] for k in ("nn", "kernel")),
+                   sizes={"n": list(D6_SIZES), "draws_per_n": draws, "m": D6_M, "sigma": sigma, "t": t,
+                          "n_eval": n_eval, "step_budget": steps},
+                   details=dict(means) | {"mean_error": means, "rate": {k: {"slope": f["slope"], "ci": f["ci"]} for k, f in fits.items()},
+                            "nn_over_kernel_per_n": ratio_per_n, "nn_over_kernel_pooled": pooled,
+                            "ratio_max_per_n": D6_RATIO_MAX, "ratio_max_pooled": D6_POOLED_MAX, "verdict": verdict,
+                            "meaning": "worst_ratio = max over (network, kernel) of mean error(n=256)/mean error(n=16); "
+                                       "holds iff every entry of verdict is true; rates are fitted over every (n, draw)"})

@@ -186,23 +186,72 @@ def check_g3(ctx) -> Outcome:
                    details={"meaning": "max|fd − κM⊗xxᵀ| / (1e-6·max|κM⊗xxᵀ| + 10·rounding floor)"})
 
 
-# G4 ----------------------------------------------------------------------------------------------
-G4_TOL = 1e-12
+# G4 ------------------------------------------------------------------------------------------------
+G4_TOL = 1e-12        # H vs the independent analytic Jacobian Gram and vs the 50-digit twin, relative to terms
+G4_TOL_FD = 1e-6      # the finite-difference Jacobian vs the analytic one, normwise relative, above rounding
+G4_FD_COLS = 96       # columns of J differenced in the big cases (all of them in the small ones)
+
+
+def independent_jacobian(p, X, kappa) -> np.ndarray:
+    """J = ∂vec F/∂vec W from the definition, without tangent_features/P: the softmax is scipy's, its
+    Jacobian is the dense matrix diag(S_i) − S_iS_iᵀ, and ∂F_ℓ(x_i)/∂W_{j,r} = κ Σ_k a_{ℓ,k}(diag(S_i) −
+    S_iS_iᵀ)_{k,r} x_{ij}.  Rows (i, ℓ), columns (j, r) row-major (as network.ntk_jacobian)."""
+    from scipy.special import softmax
+
+    S = softmax(X @ p.W, axis=1)                                              # (n, m)
+    dS = np.einsum("ik,kr->ikr", S, np.eye(p.m)) - S[:, :, None] * S[:, None, :]   # (n, m, m): ∂S_k/∂z_r
+    dF = kappa * np.einsum("lk,ikr->ilr", p.A, dS)                           # ∂F_ℓ(x_i)/∂z_{i,r}
+    J = dF[:, :, None, :] * X[:, None, :, None]                              # (n, d', d, m)
+    return J.reshape(X.shape[0] * p.d_out, p.d * p.m)
+
+
+def fd_jacobian(p, X, kappa, cols=None) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences of ``forward`` in the weights ``cols`` (indices into vec W; default all),
+    h_c = ε^{1/3}(1 + |w_c|); also the rounding floor of each column, 10·(rounding of F)/h_c (two outputs,
+    each within _output_rounding)."""
+    w = p.W.reshape(-1)
+    cols = np.arange(w.size) if cols is None else np.asarray(cols)
+    J = np.empty((X.shape[0] * p.d_out, len(cols)))
+    floor = np.empty(len(cols))
+    for k, c in enumerate(cols):
+        h = EPS ** (1 / 3) * (1 + abs(w[c]))
+        wp, wm = w.copy(), w.copy()
+        wp[c] += h
+        wm[c] -= h
+        pp, pm = p.with_W(wp.reshape(p.W.shape)), p.with_W(wm.reshape(p.W.shape))
+        J[:, k] = ((nk.forward(pp, X, kappa) - nk.forward(pm, X, kappa)) / (2 * h)).reshape(-1)
+        floor[k] = 10 * (_output_rounding(pp, X, kappa) + _output_rounding(pm, X, kappa)) / (2 * h)
+    return J, floor
 
 
 @register("G4", short="H = (κ²/m)(PPᵀ)∘(G⊗11ᵀ) = JJᵀ/m ⪰ 0", id="ntk-factorization", proof="ntk_factorization",
-          what="H from (κ²/m)(PPᵀ)∘(G⊗11ᵀ) vs the Jacobian Gram JJᵀ/m and the 50-digit twin; H ⪰ 0")
+          what="the fast-path H vs JJᵀ/m with J independent of P (dense softmax Jacobian; and central differences "
+               "of forward), vs the 50-digit twin; H ⪰ 0")
 def check_g4(ctx) -> Outcome:
     trials = ctx.trials(12)
-    worst = {"jacobian": 0.0, "mpmath": 0.0, "psd": 0.0}
+    worst = {"jacobian": 0.0, "mpmath": 0.0, "psd": 0.0, "fd_jacobian": 0.0, "fd_gram": 0.0}
     for t in range(trials):
         big = t % 3 == 0
         p, X, _, kappa = _random_case(ctx.rng, n_max=24 if big else 5, d_max=8 if big else 4,
                                       m_max=256 if big else 10)
         H = nk.empirical_ntk(p, X, kappa=kappa)
-        J = nk.ntk_jacobian(p, X, kappa)
+        J = independent_jacobian(p, X, kappa)
         terms = ntk_terms(p, X, kappa)
         worst["jacobian"] = max(worst["jacobian"], _relmax(H, J @ J.T / p.m, terms))
+        # central differences of F: J_fd within δ_c = 1e-6·max|J| + floor_c of J (entrywise, column c); then
+        # |(J_fd J_fdᵀ − JJᵀ)_{ab}|/m ≤ Σ_c (|J_ac| + |J_bc| + δ_c)δ_c/m, which bounds H − J_fd J_fdᵀ/m
+        # (on top of H's own rounding, measured in the previous line against 1e-12)
+        # (every column for the small cases; G4_FD_COLS random columns of the big ones, to bound the cost)
+        cols = None if J.shape[1] <= G4_FD_COLS else np.sort(ctx.rng.choice(J.shape[1], G4_FD_COLS, replace=False))
+        Jfd, floor = fd_jacobian(p, X, kappa, cols)
+        Jc = J if cols is None else J[:, cols]
+        delta = G4_TOL_FD * float(np.max(np.abs(J))) + floor
+        worst["fd_jacobian"] = max(worst["fd_jacobian"], float(np.max(np.abs(Jfd - Jc) / delta[None, :])))
+        if cols is None:   # the Gram of the FD Jacobian needs every column
+            row = (np.abs(J) * delta[None, :]).sum(axis=1)
+            gram_bound = (row[:, None] + row[None, :] + float(delta @ delta)) / p.m \
+                + G4_TOL * max(float(np.max(terms)), float(np.max(np.abs(H))))
+            worst["fd_gram"] = max(worst["fd_gram"], float(np.max(np.abs(H - Jfd @ Jfd.T / p.m) / gram_bound)))
         if not big:
             H_mp = nk.to_float(nk.empirical_ntk_mp(p, X, kappa=kappa))
             worst["mpmath"] = max(worst["mpmath"], _relmax(H, H_mp, terms))
@@ -212,10 +261,16 @@ def check_g4(ctx) -> Outcome:
         worst["psd"] = max(worst["psd"], float(-lam[0] / (H.shape[0] * EPS * scale * 4)))
         ctx.advance((t + 1) / trials)
     err = max(worst["jacobian"], worst["mpmath"])
-    return Outcome(holds=err <= G4_TOL and worst["psd"] <= 1, trials=trials, max_error=err, tolerance=G4_TOL,
+    holds = err <= G4_TOL and max(worst["psd"], worst["fd_jacobian"], worst["fd_gram"]) <= 1
+    return Outcome(holds=bool(holds), trials=trials, max_error=err, tolerance=G4_TOL,
                    sizes={"n": "1–24", "d": "1–8", "d_out": "1–3", "m": "1–256"},
                    details={"max_rel_error_jacobian": worst["jacobian"], "max_rel_error_mpmath": worst["mpmath"],
-                            "psd_ratio": worst["psd"]})
+                            "psd_ratio": worst["psd"], "fd_jacobian_ratio": worst["fd_jacobian"],
+                            "fd_gram_ratio": worst["fd_gram"],
+                            "meaning": "max_error: H vs JJᵀ/m (J from the dense softmax Jacobian, not from P) and "
+                                       "vs mpmath, relative to the size of the summed terms (≤ 1e-12); fd ratios: "
+                                       "|J_fd − J| / (1e-6·max|J| + 10·rounding floor/h) and |H − J_fd J_fdᵀ/m| / "
+                                       "(the bound that error implies); psd: −λ_min / rounding bound"})
 
 
 # G5 ----------------------------------------------------------------------------------------------
