@@ -121,6 +121,8 @@ def gaussian_integral(integrand, var):
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    A_T, S2_T, VAR_T = X["mean_scale"], X["noise_var"], X["marginal_var"]   # every step runs on the exports
     d.define("forward SDE", sp.Symbol("dX"),
              -sp.Symbol("X") * sp.Symbol("dt") + sp.sqrt(2) * sp.Symbol("dB"),
              note="Ornstein–Uhlenbeck with stationary law N(0, I); coordinates evolve independently, so each "
