@@ -67,6 +67,14 @@ def derive() -> Derivation:
     X = {name: ex.expr for name, ex in EXPORTS.items()}
     COMPONENT_LOGIT, COMPONENT_SCORE = X["component_logit"], X["component_score"]   # the steps run on the exports
     A_T = D1["mean_scale"].expr
+    from sympy.stats import Normal, density
+    x1, m1 = sp.Symbol("x", real=True), sp.Symbol("m", real=True)
+    dens = density(Normal("Z", m1, sp.sqrt(var)))(x1)
+    d.identity("component_logit at d = 1 = log(π · sympy.stats' N(m, σ²) density)",
+               X["component_logit"].xreplace({dim: 1, sqdist: (x1 - m1)**2, log_pi: sp.log(sp.Symbol("pi_k", positive=True))}),
+               sp.log(sp.Symbol("pi_k", positive=True) * dens), simplifier=lambda e: sp.simplify(sp.expand_log(e, force=True)))
+    d.identity("component_score = ∂_x log N(x; m, σ²) (sympy.stats' density)", X["component_score"].xreplace({xj: x1, mj: m1}),
+               sp.diff(sp.log(dens), x1))
     d.identity("component_var = D1's marginal_var (a_t² v + s_t²)", X["component_var"],
                D1["marginal_var"].expr.xreplace(dict(zip(D1["marginal_var"].args, EXPORTS["component_var"].args))))
 

@@ -51,7 +51,7 @@ def certificate(expr) -> bool:
     field = sp.QQ.frac_field(*syms)
     try:
         f = field.from_sympy(expr)
-    except (sp.CoercionFailed, sp.polys.polyerrors.PolynomialError):
+    except (sp.CoercionFailed, sp.polys.polyerrors.PolynomialError, ValueError):   # e.g. a transcendental constant
         return False
     num, den = f.numer, f.denom
     if not den:
