@@ -73,7 +73,7 @@ EXPORTS = {
                             "T with ½((1 − ηmλ/4)^T‖e(0)‖)² = ε; the predicted steps are its ceiling"),
     "R0_max_T1": Export((lam, d_out, Qn), R0_MAX["T1"], "the largest R₀ that (ii) allows in T1"),
     "R0_max_T1p": Export((lam, d_out, Qn), R0_MAX["T1'"], "the largest R₀ that (ii) allows in T1'"),
-    "R0_iv_best": Export((), R0_IV_BEST, "the R₀ that makes (iv) easiest: argmax R e^{−2R}"),
+    "R0_iv_best": Export((), R0_IV_BEST, "the R₀ that makes (iv) easiest: argmax R e^{−2R}", EXPORT_SYMPY),
 }
 
 

@@ -14,7 +14,7 @@ import itertools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, CONCRETE, EXPORT_BY_HAND, PROVED, Derivation, Export, ProofError, cached_derivation
+from proofs._core import BY_HAND, CONCRETE, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
 from proofs.definitions import sigma, k, g
 from proofs.ntk_limit import EXPORTS as G5_EXPORTS
 
@@ -23,7 +23,7 @@ ID = "ntk-positive-definite"
 STATEMENT = "K = Σ_k (σ^{2k}/k!) G^{∘(k+1)} ⪰ 0, λ_min(K) ≥ Σ_{k≤N} (σ^{2k}/k!) λ_min(G^{∘(k+1)}), and K ≻ 0 under (A2)."
 
 EXPORTS = {
-    "hadamard_coefficient": Export((sigma, k), sigma ** (2 * k) / sp.factorial(k), "σ^{2k}/k!", EXPORT_BY_HAND),
+    "hadamard_coefficient": Export((sigma, k), sigma ** (2 * k) / sp.factorial(k), "σ^{2k}/k!", EXPORT_SYMPY),
 }
 
 ORDER = 12   # Taylor order for the series comparison
