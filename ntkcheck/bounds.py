@@ -130,7 +130,7 @@ def ntk_perturbation_bound(R, params, X, kappa=None) -> float:
 
 # ------------------------------------------------------------------------------------------ B4, B5
 def hessian_bound(params, X, kappa=None) -> float:
-    """B4: 6κ max_i‖x_i‖² max_{i,r} S_{i,r}(W) ≥ max_{i,ℓ} ‖∇²_W F_ℓ(x_i)‖₂."""
+    """B4: 2κ max_i‖x_i‖² max_{i,r} S_{i,r}(W) ≥ max_{i,ℓ} ‖∇²_W F_ℓ(x_i)‖₂ (the constant comes from the export)."""
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=False)
     k = _kappa(params, kappa)
@@ -138,13 +138,13 @@ def hessian_bound(params, X, kappa=None) -> float:
 
 
 def hessian_bound_from(S_max: float, X: np.ndarray, kappa: float) -> float:
-    """B4's 6κ max_i‖x_i‖² S_max from a precomputed max_{i,r} S_{i,r} (the one-pass path of ntkcheck.theorem)."""
+    """B4's 2κ max_i‖x_i‖² S_max from a precomputed max_{i,r} S_{i,r} (the one-pass path of ntkcheck.theorem)."""
     xsq = float(np.max(np.einsum("ij,ij->i", X, X)))
     return float(_fn("hessian_bound", "hessian_norm_bound")(kappa, xsq, S_max))
 
 
 def descent_beta(params, X, eta, grad, kappa=None) -> float:
-    """B5: β = 6κ max_i‖x_i‖² max_{i,r} S_{i,r}(W) e^{2ρ}, ρ = η max_r ‖∇_{w_r}L‖ (``grad`` = ∇L, d×m):
+    """B5: β = 2κ max_i‖x_i‖² max_{i,r} S_{i,r}(W) e^{2ρ}, ρ = η max_r ‖∇_{w_r}L‖ (``grad`` = ∇L, d×m):
     bounds the Hessian of every output on the segment [W, W − η·grad] (B4 with B2, under (A1))."""
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=True)

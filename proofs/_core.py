@@ -25,7 +25,15 @@ PROVED = "inequality, proved symbolically"
 NUMERIC = "inequality, checked numerically"
 BY_HAND = "by hand"
 DEFINITION = "definition"
-KINDS = (IDENTITY, PROVED, NUMERIC, BY_HAND, DEFINITION)
+# a general claim whose check ran only at concrete sizes (e.g. m = 2, n = 3): honest, but not a proof
+CONCRETE = "verified at concrete sizes"
+KINDS = (IDENTITY, PROVED, NUMERIC, BY_HAND, DEFINITION, CONCRETE)
+
+# How an export is established (Export.kind; :func:`export_kind` reports it, ``verify`` can print it).
+EXPORT_SYMPY = "derived: every step of its chain is checked by sympy"
+EXPORT_BY_HAND = "derived: sympy checks the expression, some steps of its chain are argued by hand"
+EXPORT_DEFINITION = "definition: nothing to prove; a wrong value is caught by the numeric check named in its doc"
+EXPORT_KINDS = (EXPORT_SYMPY, EXPORT_BY_HAND, EXPORT_DEFINITION)
 
 
 class ProofError(AssertionError):
@@ -60,15 +68,18 @@ class Derivation:
     def define(self, label: str, lhs, rhs, note: str = "") -> None:
         self.steps.append(Step(label, DEFINITION, sp.sympify(lhs), sp.sympify(rhs), ":=", note))
 
-    def identity(self, label: str, lhs, rhs, note: str = "", simplifier: Callable | None = None) -> None:
-        """Assert ``simplify(lhs - rhs) == 0`` and record the step."""
+    def identity(self, label: str, lhs, rhs, note: str = "", simplifier: Callable | None = None,
+                 concrete: bool = False) -> None:
+        """Assert ``simplify(lhs - rhs) == 0`` and record the step.  ``concrete=True``: the identity is checked
+        at a concrete size but stands for a general claim, so the step is recorded as CONCRETE."""
         lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)
         diff = (simplifier or sp.simplify)(lhs - rhs)
         if diff != 0:
             raise ProofError(f"{self.code} {self.id}: step {label!r} fails; lhs - rhs simplifies to {diff}")
-        self.steps.append(Step(label, IDENTITY, lhs, rhs, "=", note))
+        self.steps.append(Step(label, CONCRETE if concrete else IDENTITY, lhs, rhs, "=", note))
 
-    def identities(self, label: str, pairs, note: str = "", simplifier: Callable | None = None) -> None:
+    def identities(self, label: str, pairs, note: str = "", simplifier: Callable | None = None,
+                   concrete: bool = False) -> None:
         """Assert a family of identities (e.g. every entry of a matrix) and record it as one step."""
         pairs = list(pairs)
         for k, (lhs, rhs) in enumerate(pairs):
@@ -76,12 +87,15 @@ class Derivation:
             if diff != 0:
                 raise ProofError(f"{self.code} {self.id}: step {label!r}, case {k}: lhs - rhs = {diff}")
         first = pairs[0] if pairs else (None, None)
-        self.steps.append(Step(f"{label} ({len(pairs)} cases)", IDENTITY, first[0], first[1], "=", note))
+        self.steps.append(Step(f"{label} ({len(pairs)} cases)", CONCRETE if concrete else IDENTITY, first[0], first[1],
+                               "=", note))
 
     def inequality(self, label: str, lhs, rhs, kind: str, relation: str = "<=", note: str = "") -> None:
         """Record an inequality step; ``kind`` says how it is established (never silently)."""
-        if kind not in (PROVED, NUMERIC, BY_HAND):
-            raise ValueError(f"inequality kind must be PROVED, NUMERIC or BY_HAND, got {kind!r}")
+        if kind not in (PROVED, NUMERIC, BY_HAND, CONCRETE):
+            raise ValueError(f"inequality kind must be PROVED, NUMERIC, BY_HAND or CONCRETE, got {kind!r}")
+        if kind == CONCRETE and not note:
+            raise ValueError("a concrete-size step must say in note= at which sizes it was checked")
         if kind == BY_HAND and not note:
             raise ValueError("a by-hand step must carry its written-out argument in note=")
         self.steps.append(Step(label, kind, sp.sympify(lhs), sp.sympify(rhs), relation, note))
@@ -119,6 +133,28 @@ class Export:
     args: tuple[sp.Symbol, ...]
     expr: sp.Expr
     doc: str = ""
+    kind: str = EXPORT_BY_HAND   # how it is established (EXPORT_KINDS); the cautious default
+
+    def __post_init__(self):
+        if self.kind not in EXPORT_KINDS:
+            raise ValueError(f"export kind must be one of {EXPORT_KINDS}, got {self.kind!r}")
+
+
+def export_kind(module: str, name: str) -> str:
+    """How ``proofs.<module>.EXPORTS[name]`` is established (one of EXPORT_KINDS); ``module`` is the module
+    name (``"hessian_bound"``), a lemma code (``"B4"``) or id (``"hessian-bound"``)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"proofs.{module}")
+    except ModuleNotFoundError:
+        import proofs
+
+        mod = proofs.lemma(module)
+    try:
+        return mod.EXPORTS[name].kind
+    except KeyError:
+        raise KeyError(f"proofs.{mod.__name__.split('.')[-1]} exports {sorted(mod.EXPORTS)}, not {name!r}") from None
 
 
 def cached_derivation(fn: Callable[[], Derivation]) -> Callable[[], Derivation]:

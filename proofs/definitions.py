@@ -78,14 +78,32 @@ def in_range(expr, *bounds):
 def sum_linear(expr):
     """Linearity of finite sums: split ``Sum(f + g)`` into ``Sum(f) + Sum(g)`` and pull factors that do not
     depend on the summation index out of each ``Sum`` (``Sum(1, (i, lo, hi))`` becomes ``hi − lo + 1``).
-    Recursive, so nested sums (a normalizer inside ⟨a, S⟩) are treated too.  Every rewrite is exact."""
+    Recursive, so nested sums (a normalizer inside ⟨a, S⟩) are treated too; a Sum with several limits is
+    first written as nested single sums.  Every rewrite is exact."""
+    if isinstance(expr, sp.Sum) and len(expr.limits) > 1:   # Σ_r Σ_s f = Σ_r (Σ_s f): the innermost limit first
+        inner = sum_linear(sp.Sum(expr.function, expr.limits[0]))
+        rest = expr.limits[1:]
+        outer_vars = {lim[0] for lim in rest}
+        out = []
+        for term in sp.Add.make_args(sp.expand(inner)):
+            const, dep = term.as_independent(*outer_vars, as_Add=False)
+            if dep == 1:
+                out.append(const * sp.Mul(*[hi - lo + 1 for _, lo, hi in rest]))
+            elif isinstance(dep, sp.Sum):    # sympy would merge Sum(Sum(f)) back into this very form: leave it
+                out.append(const * sp.Sum(dep, *rest))
+            else:
+                out.append(const * sum_linear(sp.Sum(dep, *rest)))
+        return sp.Add(*out)
     if isinstance(expr, sp.Sum) and len(expr.limits) == 1:
         (var, lo, hi), = expr.limits
         body = sp.expand(sum_linear(expr.function))
         out = []
         for term in sp.Add.make_args(body):
             const, dep = term.as_independent(var, as_Add=False)
-            out.append(const * (sp.Sum(dep, (var, lo, hi)) if dep != 1 else (hi - lo + 1)))
+            piece = sp.Sum(dep, (var, lo, hi)) if dep != 1 else (hi - lo + 1)
+            if isinstance(piece, sp.Sum) and len(piece.limits) > 1:   # dep was itself a Sum, and sympy merged them
+                piece = sum_linear(piece)
+            out.append(const * piece)
         return sp.Add(*out)
     if not expr.args:
         return expr

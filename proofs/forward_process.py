@@ -121,6 +121,8 @@ def gaussian_integral(integrand, var):
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    A_T, S2_T, VAR_T = X["mean_scale"], X["noise_var"], X["marginal_var"]   # every step runs on the exports
     d.define("forward SDE", sp.Symbol("dX"),
              -sp.Symbol("X") * sp.Symbol("dt") + sp.sqrt(2) * sp.Symbol("dB"),
              note="Ornstein–Uhlenbeck with stationary law N(0, I); coordinates evolve independently, so each "
@@ -138,6 +140,9 @@ def derive() -> Derivation:
     d.identity("stable form of s_t²: −expm1(−2t) = 1 − e^{−2t}", S2_T.rewrite(sp.exp), S2_NAIVE,
                note="the numeric layer evaluates −expm1(−2t): no cancellation as t → 0")
     d.identity("a_t² + s_t² = 1 (the stationary variance is preserved)", A_T**2 + S2_NAIVE, 1)
+    d.identity("the component variance the numeric layer uses (the convolution below gives a²v + s²): e^{−2t} v − expm1(−2t) = a_t² v + s_t²",
+               VAR_T.rewrite(sp.exp), (a**2 * v + s**2).xreplace({a: A_T, s: sp.sqrt(S2_NAIVE)}),
+               note="two positive terms, so the float64 sum has relative error ≤ 2ε")
 
     # -- Fokker–Planck ---------------------------------------------------------------------------------------
     p = normal_pdf(x, A_T * x0, S2_NAIVE)
@@ -164,9 +169,6 @@ def derive() -> Derivation:
                simplifier=lambda e: exp_simplifier(integrate_gaussians(e)),
                note="asserted as ratio = 1 (both sides are positive); so N(μ, vI) at time 0 is N(a_t μ, "
                     "(a_t² v + s_t²) I) at time t, coordinate by coordinate")
-    d.identity("the component variance the numeric layer uses: e^{−2t} v − expm1(−2t) = a_t² v + s_t²",
-               VAR_T.rewrite(sp.exp), (a**2 * v + s**2).xreplace({a: A_T, s: sp.sqrt(S2_NAIVE)}),
-               note="two positive terms, so the float64 sum has relative error ≤ 2ε")
     d.remark("mixtures", BY_HAND,
              "the law of X_t is linear in the law of X_0 (X_t = a_t X_0 + s_t ξ with ξ independent of X_0), so "
              "Σ_k π_k N(μ_k, v_k I) is carried to Σ_k π_k N(a_t μ_k, (a_t² v_k + s_t²) I) — the p_t of D2")

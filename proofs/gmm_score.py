@@ -61,7 +61,22 @@ def claimed_score(xs, pis, means, variances):
 
 @cached_derivation
 def derive() -> Derivation:
+    from proofs.forward_process import EXPORTS as D1
+
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    COMPONENT_LOGIT, COMPONENT_SCORE = X["component_logit"], X["component_score"]   # the steps run on the exports
+    A_T = D1["mean_scale"].expr
+    from sympy.stats import Normal, density
+    x1, m1 = sp.Symbol("x", real=True), sp.Symbol("m", real=True)
+    dens = density(Normal("Z", m1, sp.sqrt(var)))(x1)
+    d.identity("component_logit at d = 1 = log(π · sympy.stats' N(m, σ²) density)",
+               X["component_logit"].xreplace({dim: 1, sqdist: (x1 - m1)**2, log_pi: sp.log(sp.Symbol("pi_k", positive=True))}),
+               sp.log(sp.Symbol("pi_k", positive=True) * dens), simplifier=lambda e: sp.simplify(sp.expand_log(e, force=True)))
+    d.identity("component_score = ∂_x log N(x; m, σ²) (sympy.stats' density)", X["component_score"].xreplace({xj: x1, mj: m1}),
+               sp.diff(sp.log(dens), x1))
+    d.identity("component_var = D1's marginal_var (a_t² v + s_t²)", X["component_var"],
+               D1["marginal_var"].expr.xreplace(dict(zip(D1["marginal_var"].args, EXPORTS["component_var"].args))))
 
     # -- d = 2, K = 2, every parameter a symbol ---------------------------------------------------------------
     xs = list(sp.symbols("x_1 x_2", real=True))
@@ -85,10 +100,10 @@ def derive() -> Derivation:
     mus = list(sp.symbols("mu_1 mu_2 mu_3", real=True))
     vs = list(sp.symbols("v_1 v_2 v_3", positive=True))
     means3 = [[A_T * mu] for mu in mus]
-    vars3 = [A_T**2 * v + S2_NAIVE for v in vs]
+    vars3 = [X["component_var"].xreplace({t_sym: t, v_sym: v}) for v in vs]
     p3 = mixture_density([x], pis3, means3, vars3)
     d.identity("∂ log p_t/∂x = −Σ_k γ_k (x − a_t μ_k)/(a_t² v_k + s_t²)  "
-               "(d = 1, K = 3, a_t = e^{−t}, s_t² = 1 − e^{−2t})",
+               "(d = 1, K = 3, a_t = e^{−t}, σ_k² = component_var(t, v_k))",
                sp.diff(sp.log(p3), x), claimed_score([x], pis3, means3, vars3)[0], simplifier=exp_simplifier)
 
     # -- the compiled form: component logits and log-sum-exp ---------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import Derivation, Export, cached_derivation
+from proofs._core import EXPORT_SYMPY, Derivation, Export, cached_derivation
 from proofs.definitions import (delta_rs, S_r, S_s, v_r, v_s, kappa, m, z, a, r_, s_, softmax_symbolic,
                                 concrete_network, in_range, sum_simplify, rational_simplifier)
 
@@ -20,7 +20,7 @@ STATEMENT = "∂²F_ℓ(x)/∂w_r∂w_s = κ M_{rs} x xᵀ with M = diag(S∘v) 
 
 EXPORTS = {
     "hessian_M_entry": Export((delta_rs, S_r, S_s, v_r, v_s),
-                              delta_rs * S_r * v_r - S_r * v_r * S_s - S_r * S_s * v_s, "M_{rs}"),
+                              delta_rs * S_r * v_r - S_r * v_r * S_s - S_r * S_s * v_s, "M_{rs}", EXPORT_SYMPY),
 }
 
 SIZES = ((2, 1, 1), (3, 2, 2), (4, 2, 1))
@@ -94,8 +94,6 @@ def derive() -> Derivation:
                note="zero: for r ≠ s δ_rs = 0, for r = s S_r = S_s and v_r = v_s; so M is symmetric")
     d.identity("M_rs = M_sr for r ≠ s (δ_rs = 0)", expr.xreplace({delta_rs: 0}),
                expr.xreplace(swap).xreplace({delta_rs: 0}), simplifier=sp.expand)
-    d.identity("M = diag(S∘v) − (S∘v)Sᵀ − S(S∘v)ᵀ entrywise", expr,
-               delta_rs * S_r * v_r - (S_r * v_r) * S_s - S_r * (S_s * v_s), simplifier=sp.expand)
 
     # -- concrete sizes: brute force against the definition --------------------------------------
     for size in SIZES:

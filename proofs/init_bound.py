@@ -9,7 +9,7 @@ import functools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
 from proofs.definitions import m, sigma
 from proofs.softmax_ratio import prove_le
 
@@ -25,11 +25,11 @@ B = sp.Symbol("B", nonnegative=True)
 B_EXPR = sigma * sp.sqrt(2 * sp.log(2 * n * m / delta))
 
 EXPORTS = {
-    "B": Export((sigma, n, m, delta), B_EXPR, "B = σ√(2 ln(2nm/δ))"),
-    "u_upper": Export((B,), sp.exp(B), "u_{i,r} ≤ e^{B} on the event"),
-    "u_lower": Export((B,), sp.exp(-B), "u_{i,r} ≥ e^{−B} on the event"),
-    "S_upper": Export((B, m), sp.exp(2 * B) / m, "S_{i,r} ≤ e^{2B}/m on the event"),
-    "S_lower": Export((B, m), sp.exp(-2 * B) / m, "S_{i,r} ≥ e^{−2B}/m on the event"),
+    "B": Export((sigma, n, m, delta), B_EXPR, "B = σ√(2 ln(2nm/δ))", EXPORT_BY_HAND),
+    "u_upper": Export((B,), sp.exp(B), "u_{i,r} ≤ e^{B} on the event", EXPORT_BY_HAND),
+    "u_lower": Export((B,), sp.exp(-B), "u_{i,r} ≥ e^{−B} on the event", EXPORT_BY_HAND),
+    "S_upper": Export((B, m), sp.exp(2 * B) / m, "S_{i,r} ≤ e^{2B}/m on the event", EXPORT_BY_HAND),
+    "S_lower": Export((B, m), sp.exp(-2 * B) / m, "S_{i,r} ≥ e^{−2B}/m on the event", EXPORT_BY_HAND),
 }
 
 # the Gaussian moment generating function, shared with B7
@@ -65,6 +65,7 @@ def gaussian_mgf_steps(d: Derivation) -> None:
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
     tt = sp.Symbol("t", positive=True)
     # 1. the tail of one Gaussian logit
     d.define("logit", sp.Symbol("Z"), sp.Symbol("w_r(0)ᵀx_i"),
@@ -88,22 +89,29 @@ def derive() -> Derivation:
     d.inequality("union bound", sp.Symbol("P(∃ i,r: |w_rᵀx_i| > B)"), 2 * n * m * sp.exp(-B**2 / (2 * sigma**2)),
                  kind=BY_HAND, note="the probability of a union is at most the sum of the nm probabilities, each "
                                     "≤ 2e^{−B²/(2σ²)} by the steps above.")
-    d.identity("the choice of B makes the union bound δ", 2 * n * m * sp.exp(-B_EXPR**2 / (2 * sigma**2)), delta,
+    d.identity("the choice of B makes the union bound δ", 2 * n * m * sp.exp(-X["B"]**2 / (2 * sigma**2)), delta,
                note="B = σ√(2 ln(2nm/δ))")
     # 3. consequences on the event
-    d.inequality("u bounds", sp.Symbol("u_{i,r}"), sp.exp(B), kind=BY_HAND,
+    zl = sp.Symbol("w_rᵀx_i", real=True)
+    d.inequality("u bounds", sp.exp(zl), X["u_upper"], kind=BY_HAND,
                  note="u_{i,r} = e^{w_rᵀx_i} and exp is increasing: |w_rᵀx_i| ≤ B gives e^{−B} ≤ u_{i,r} ≤ e^{B}.")
+    d.identity("u_upper is u_{i,r} at w_rᵀx_i = B (attained)", sp.exp(zl).xreplace({zl: B}), X["u_upper"])
+    d.identity("u_lower is u_{i,r} at w_rᵀx_i = −B (attained)", sp.exp(zl).xreplace({zl: -B}), X["u_lower"])
     # S_{i,r} = u_r / (u_r + (m − 1) ū), ū the mean of the other m − 1 entries, ū ∈ [e^{−B}, e^{B}]
     ur, ub = sp.symbols("u_r ū", positive=True)
     q, p, j, tB = sp.symbols("q p j t_B", nonnegative=True)
     S_expr = ur / (ur + (m - 1) * ub)
     common = [(m, 1 + j), (B, sp.log(1 + tB))]
-    prove_le(d, "S_{i,r} ≤ e^{2B}/m", S_expr, sp.exp(2 * B) / m,
+    prove_le(d, "S_{i,r} ≤ e^{2B}/m", S_expr, X["S_upper"],
              subs=[(ur, sp.exp(B) / (1 + q)), (ub, sp.exp(-B) + p)] + common,
              note="S_{i,r} = u_r/(u_r + (m − 1)ū) with ū the mean of the other u's; u_r ≤ e^{B}, ū ≥ e^{−B}, B ≥ 0, m ≥ 1.")
-    prove_le(d, "S_{i,r} ≥ e^{−2B}/m", sp.exp(-2 * B) / m, S_expr,
+    prove_le(d, "S_{i,r} ≥ e^{−2B}/m", X["S_lower"], S_expr,
              subs=[(ur, sp.exp(-B) + q), (ub, sp.exp(B) / (1 + p))] + common,
              note="u_r ≥ e^{−B}, ū ≤ e^{B}.")
+    d.identity("S_upper = max u / (m · min u): the numerator at its largest, all m terms of α at their smallest",
+               X["S_upper"], X["u_upper"] / (m * X["u_lower"]),
+               note="S_{i,r} = u_{i,r}/Σ_k u_{i,k} ≤ e^{B}/(m e^{−B}); the certified step above is this bound")
+    d.identity("S_lower = min u / (m · max u)", X["S_lower"], X["u_lower"] / (m * X["u_upper"]))
     d.remark("violation frequency", NUMERIC,
              "check B1: over many initializations the frequency of {∃ i,r: |w_rᵀx_i| > B} stays below δ (one-sided "
              "Clopper–Pearson bound), and on the event every S_{i,r} lies in [e^{−2B}/m, e^{2B}/m].")

@@ -40,6 +40,8 @@ EXPORTS = {
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    LAST, RADIUS = X["lift_last"], X["concentration_radius"]   # the steps run on the exports
     for dd in (1, 2, 3):
         xs = sp.symbols(f"x_1:{dd + 1}", real=True)
         n2 = sum(c**2 for c in xs)
@@ -71,4 +73,10 @@ def derive() -> Derivation:
     d.identity("u = √(2 ln(1/δ)) makes the tail e^{−u²/2} equal δ",
                sp.exp(-u**2 / 2).xreplace({u: sp.sqrt(2 * sp.log(1 / delta))}), delta,
                note="so ρ ≥ max_k concentration_radius_k gives P(‖X_t‖ > ρ) ≤ Σ_k π_k δ = δ (for δ ≤ 1)")
+    u_star = [root for root in sp.solve(sp.Eq(sp.exp(-u**2 / 2), delta), u) if root.could_extract_minus_sign() is False]
+    if len(u_star) != 1:
+        raise AssertionError(f"D4: expected one nonnegative root of e^(-u²/2) = δ, got {u_star}")
+    d.identity("concentration_radius = a_t‖μ_k‖ + σ_k(√d + u) at the u solving e^{−u²/2} = δ (sympy solves)",
+               RADIUS, amu + sp.sqrt(var) * (sp.sqrt(dim) + u_star[0]),
+               note="the Gaussian-concentration step with ‖m‖ = a_t‖μ_k‖ and σ = σ_k")
     return d

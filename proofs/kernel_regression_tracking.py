@@ -43,6 +43,8 @@ EXPORTS = {
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    FILTER, FILTER_NAIVE = X["gd_filter"], X["gd_filter_naive"]   # the steps run on the exports
     d.define("linearized model", sp.Symbol("f_lin"),
              sp.Symbol("f_0") + sp.Symbol("J") * (sp.Symbol("W") - sp.Symbol("W_0")),
              note="J(x) the Jacobian of vec f(x) w.r.t. vec W at W_0; H(x, x') = J(x)J(x')ᵀ/m (G4)")
@@ -64,7 +66,7 @@ def derive() -> Derivation:
                note="sympy sums the geometric series; its answer is Piecewise((k c, cλ = 0), (this, True)) and "
                     "the cλ = 0 branch is the limit below")
     d.identity("λ → 0: g_k(λ) → kc", sp.limit(FILTER_NAIVE.xreplace({k: sp.Symbol("K", positive=True)}), lam, 0),
-               c * sp.Symbol("K", positive=True), note="the numeric layer uses kc for |cλ| below 1e−12")
+               X["gd_filter_at_zero"].xreplace({k: sp.Symbol("K", positive=True)}), note="the numeric layer uses kc for |cλ| below 1e−12")
     d.identity("stable form: −expm1(k log1p(−cλ))/λ = (1 − (1 − cλ)^k)/λ  (with q = 1 − cλ > 0)",
                FILTER.rewrite(sp.exp).rewrite(sp.log).xreplace({c: (1 - q) / lam}),
                FILTER_NAIVE.xreplace({c: (1 - q) / lam}),

@@ -3,7 +3,7 @@
 Let λ = λ_min(H*) > 0 and p = ηmλ/4.  If, for some R₀ > 0,
   (i)   ‖H(W(0)) − H*‖₂ ≤ λ/4,
   (ii)  6(e^{4R₀} − 1) d' ‖Q(W(0))‖₂ ≤ λ/4                      (B3 with W̃ = W(0)),
-  (iii) η ≤ 1/(m(‖H*‖₂ + λ/2)) and η ≤ λ/(2β√(nd')(‖H*‖₂ + λ/2)‖e(0)‖₂), β = 6κ max‖x‖² e^{2R₀} S₀ (B4, B2),
+  (iii) η ≤ 1/(m(‖H*‖₂ + λ/2)) and η ≤ λ/(2β√(nd')(‖H*‖₂ + λ/2)‖e(0)‖₂), β = 2κ max‖x‖² e^{2R₀} S₀ (B4, B2),
   (iv)  2ηκ e^{2R₀} S₀ √(nd') ‖e(0)‖₂ / p ≤ R₀                   (B6, S₀ = max_{i,r} S_{i,r}(W(0))),
 then for every t: max_r ‖w_r(t) − w_r(0)‖₂ ≤ R₀, λ_min(H(W(t))) ≥ λ/2 and ‖e(t)‖₂ ≤ (1 − p)^t ‖e(0)‖₂.
 T1': λ₀ = λ_min(H(W(0))) for λ, ‖H(W(0))‖₂ for ‖H*‖₂, (i) dropped, λ₀/2 on the right of (ii).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, PROVED, Derivation, Export, ProofError, cached_derivation
+from proofs._core import BY_HAND, EXPORT_BY_HAND, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
 from proofs.definitions import kappa, m
 
 CODE = "T1"
@@ -73,8 +73,13 @@ EXPORTS = {
                             "T with ½((1 − ηmλ/4)^T‖e(0)‖)² = ε; the predicted steps are its ceiling"),
     "R0_max_T1": Export((lam, d_out, Qn), R0_MAX["T1"], "the largest R₀ that (ii) allows in T1"),
     "R0_max_T1p": Export((lam, d_out, Qn), R0_MAX["T1'"], "the largest R₀ that (ii) allows in T1'"),
-    "R0_iv_best": Export((), R0_IV_BEST, "the R₀ that makes (iv) easiest: argmax R e^{−2R}"),
+    "R0_iv_best": Export((), R0_IV_BEST, "the R₀ that makes (iv) easiest: argmax R e^{−2R}", EXPORT_SYMPY),
 }
+
+
+def EXPORTS_AT(export, *values):  # noqa: N802
+    """An export's expression with its arguments replaced, in order, by ``values``."""
+    return export.expr.xreplace(dict(zip(export.args, values)))
 
 
 def _nonneg(expr) -> bool:
@@ -86,15 +91,30 @@ def _nonneg(expr) -> bool:
 
 @cached_derivation
 def derive() -> Derivation:
+    from proofs.ntk_perturbation import EXPORTS as B3
+    from proofs.softmax_ratio import EXPORTS as B2
+    from proofs.weight_movement import EXPORTS as B6
+
     d = Derivation(CODE, ID, STATEMENT)
+    # every step below runs on the exported expressions (rebinding the module-level names)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    RATE_P, RATE, HYP_I_RHS, HYP_II_LHS = X["rate_p"], X["rate"], X["hyp_i_rhs"], X["hyp_ii_lhs"]
+    HYP_II_RHS = {"T1": X["hyp_ii_rhs_T1"], "T1'": X["hyp_ii_rhs_T1p"]}
+    ETA_CAP_SPECTRAL, ETA_CAP_SECOND_ORDER = X["eta_cap_spectral"], X["eta_cap_second_order"]
+    HYP_IV_LHS, STEPS_TO_LOSS, R0_IV_BEST = X["hyp_iv_lhs"], X["steps_to_loss"], X["R0_iv_best"]
+    R0_MAX = {"T1": X["R0_max_T1"], "T1'": X["R0_max_T1p"]}
     lam_t = sp.Symbol("λ_min(H(W(t)))", real=True)
+    b3 = EXPORTS_AT(B3["spectral_bound"], R0, d_out, Qn)
+    d.identity("(ii)'s left side = B3's spectral_bound at R = R₀, W̃ = W(0)", HYP_II_LHS, b3)
+    b6 = EXPORTS_AT(B6["movement"], eta, kappa, EXPORTS_AT(B2["ratio_upper"], R0) * S0, n, d_out, e0, RATE_P)
+    d.identity("(iv)'s left side = B6's movement with S̄ = B2's ratio_upper(R₀)·S₀ and p = rate_p", HYP_IV_LHS, b6)
 
     d.define("p", p, RATE_P, note="the per-step contraction of the residual")
     d.define("(i)", sp.Symbol("(i)"), sp.Le(sp.Symbol("‖H(W(0)) − H*‖₂"), HYP_I_RHS), note="hypothesis (i)")
     d.define("(ii)", sp.Symbol("(ii)"), sp.Le(HYP_II_LHS, HYP_II_RHS["T1"]),
              note="hypothesis (ii): B3's bound with W̃ = W(0) at radius R₀ (T1' has λ₀/2 on the right)")
     d.define("(iii)", sp.Symbol("(iii)"), sp.Le(eta, sp.Min(ETA_CAP_SPECTRAL, ETA_CAP_SECOND_ORDER)),
-             note="hypothesis (iii); β = 6κ max_i‖x_i‖² e^{2R₀} S₀ (B4 with B2 at R₀)")
+             note="hypothesis (iii); β = 2κ max_i‖x_i‖² e^{2R₀} S₀ (B4 with B2 at R₀)")
     d.define("(iv)", sp.Symbol("(iv)"), sp.Le(HYP_IV_LHS, R0),
              note="hypothesis (iv): B6's bound with S̄ ≤ e^{2R₀}S₀ (B2) and p = ηmλ/4")
 
@@ -155,6 +175,7 @@ def derive() -> Derivation:
     # -- 4. the rate ---------------------------------------------------------------------------------
     d.identity("(1 − ηmλ/2) + p = 1 − ηmλ/4 (B5 with steps 2 and 3)",
                sp.Add(1 - eta * m * lam / 2, RATE_P, evaluate=False), 1 - eta * m * lam / 4)
+    d.identity("rate at t = 0 is 1 (the base case)", RATE.subs(t, 0), 1)
     d.identity("(1 − p)·(1 − p)^t ‖e(0)‖ = (1 − p)^{t+1} ‖e(0)‖ (the induction step)",
                (1 - RATE_P) * RATE * e0, RATE.subs(t, t + 1) * e0)
 
@@ -212,7 +233,7 @@ def derive() -> Derivation:
              "trivial.  Step: from the claim at t, step 5 (B6, B2, geometric sum, (iv)) puts W(t+1) in the "
              "ball of radius R₀; step 1 ((i), (ii), B3, Weyl) gives λ_min(H(t)) ≥ λ/2 and ‖H(t)‖ ≤ ‖H*‖ + λ/2; "
              "the ball is convex, so the segment [W(t), W(t+1)] is inside and B4 with B2 bounds the Hessian "
-             "on it by β = 6κ max_i‖x_i‖² e^{2R₀} S₀; B5 then gives ‖e(t+1)‖ ≤ ‖I − ηmH(t)‖‖e(t)‖ + "
+             "on it by β = 2κ max_i‖x_i‖² e^{2R₀} S₀; B5 then gives ‖e(t+1)‖ ≤ ‖I − ηmH(t)‖‖e(t)‖ + "
              "½η²β√(nd')‖∇L(W(t))‖² ≤ (1 − ηmλ/2)‖e(t)‖ + p‖e(t)‖ (steps 2, 3) = (1 − p)‖e(t)‖ (step 4).  "
              "The three conclusions follow for every t (λ_min(H(t)) ≥ λ/2 from step 1 with the ball).")
     d.remark("T1'", BY_HAND,

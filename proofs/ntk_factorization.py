@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import PROVED, Derivation, Export, cached_derivation
+from proofs._core import EXPORT_SYMPY, PROVED, Derivation, Export, cached_derivation
 from proofs.softmax_gradient import EXPORTS as G1_EXPORTS
 from proofs.definitions import (kappa, m, g, S_r, a_lr, aS_l, x_j, a, r_, softmax_symbolic, concrete_batch,
                                 sum_simplify, rational_simplifier)
@@ -21,8 +21,8 @@ ID = "ntk-factorization"
 STATEMENT = "H = (κ²/m)(P Pᵀ) ∘ (XXᵀ ⊗ 11ᵀ) = (1/m) J Jᵀ with P_{(i,ℓ),r} = S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩); rows of P sum to 0."
 
 EXPORTS = {
-    "tangent_feature": Export((S_r, a_lr, aS_l), S_r * (a_lr - aS_l), "P_{(i,ℓ),r}"),
-    "ntk_scale": Export((kappa, m, g), kappa**2 / m * g, "(κ²/m)⟨x_i,x_j⟩"),
+    "tangent_feature": Export((S_r, a_lr, aS_l), S_r * (a_lr - aS_l), "P_{(i,ℓ),r}", EXPORT_SYMPY),
+    "ntk_scale": Export((kappa, m, g), kappa**2 / m * g, "(κ²/m)⟨x_i,x_j⟩", EXPORT_SYMPY),
 }
 
 SIZES = ((2, 1, 1), (3, 2, 2))   # (m, d, d'), each with n = 2
@@ -146,8 +146,17 @@ def derive() -> Derivation:
     c = sp.Matrix(rows, 1, lambda p, _: sp.Symbol(f"c_{p}", real=True))
     quad = (c.T * (Jg * Jg.T / m) * c)[0, 0]
     Jc = Jg.T * c
-    d.identity(f"cᵀ ((1/m) J Jᵀ) c = ‖Jᵀc‖²/m for every real {rows}×{cols} matrix J", quad,
-               sum(t**2 for t in Jc) / m, simplifier=sp.expand)
+    d.identity(f"cᵀ ((1/m) J Jᵀ) c = ‖Jᵀc‖²/m for a real {rows}×{cols} matrix J with free entries", quad,
+               sum(t**2 for t in Jc) / m, simplifier=sp.expand, concrete=True,
+               note="at the shape of J for n = 2, m = 3, d = 2, d' = 2; the next two steps hold at every shape")
+    Jm, cm = sp.MatrixSymbol("J", nd, md), sp.MatrixSymbol("c", nd, 1)
+    d.identity("cᵀ((1/m)JJᵀ)c = (Jᵀc)ᵀ(Jᵀc)/m  (symbolic shape nd' × md, sympy matrix expressions)",
+               cm.T * (Jm * Jm.T / m) * cm, (Jm.T * cm).T * (Jm.T * cm) / m,
+               simplifier=lambda e: 0 if sp.simplify(e).is_ZeroMatrix else sp.simplify(e))
+    qq = sp.Symbol("q", integer=True, nonnegative=True)
+    if sp.Sum(sp.IndexedBase("y", real=True)[qq]**2, (qq, 0, md - 1)).is_nonnegative is not True:
+        raise AssertionError("G4: sympy could not sign a sum of squares")
     d.inequality("H ⪰ 0", sp.Symbol("c^T H c"), 0, kind=PROVED, relation=">=",
-                 note="cᵀHc = ‖Jᵀc‖²/m (previous identity, J with free real entries) is a sum of squares")
+                 note="cᵀHc = (1/m) yᵀy = (1/m)Σ_q y_q² with y = Jᵀc real (previous identity, any shape): a sum of "
+                      "squares, nonnegative by sympy's sign assumptions (checked on Σ_q y_q² at symbolic md)")
     return d

@@ -15,7 +15,7 @@ import itertools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, Derivation, Export, cached_derivation
+from proofs._core import BY_HAND, EXPORT_BY_HAND, Derivation, Export, cached_derivation
 from proofs.definitions import (g, sigma, kappa, m, z, a, r_, s_, S_r, a_lr, aS_l, softmax_of, sum_simplify)
 from proofs.ntk_factorization import EXPORTS as G4_EXPORTS
 
@@ -24,7 +24,8 @@ ID = "ntk-limit"
 STATEMENT = "With κ = m and the iid init, H(W(0)) → H* = K ⊗ I as m → ∞, K_ij = ⟨x_i,x_j⟩ exp(σ²⟨x_i,x_j⟩)."
 
 EXPORTS = {
-    "limit_kernel": Export((g, sigma), g * sp.exp(sigma**2 * g), "K_ij as a function of g = ⟨x_i,x_j⟩"),
+    "limit_kernel": Export((g, sigma), g * sp.exp(sigma**2 * g), "K_ij as a function of g = ⟨x_i,x_j⟩",
+                           EXPORT_BY_HAND),
 }
 
 DIM = 3   # dimension of the multivariate MGF integral
@@ -104,6 +105,8 @@ def derive() -> Derivation:
     d.identity(f"… = Π_j E e^(w_j u_j)  (the d = {DIM} integral factorizes into d = 1 integrals)", mgfd,
                sp.Mul(*[mgf1.xreplace({u: uj}) for uj in us]), simplifier=lambda e: sp.simplify(sp.powsimp(e)))
 
+    check_limit_kernel(K, derivation=d)   # the export against the integrated MGF (the m → ∞ argument follows)
+
     # -- the normalized feature ------------------------------------------------------------------
     x, y = _points(DIM)
     ws = sp.Matrix(sp.symbols(f"w_1:{DIM + 1}", real=True))
@@ -165,7 +168,6 @@ def derive() -> Derivation:
     d.identity("g · E[a_ℓ₁ a_ℓ₂] E[u_i u_j]/(E u_i E u_j) = g e^(σ² g) δ for ℓ₁ = ℓ₂  (integrated MGF)",
                limit_from_integration(), (x.T * y)[0, 0] * sp.exp(sigma**2 * (x.T * y)[0, 0]),
                simplifier=lambda e: sp.simplify(sp.powsimp(sp.expand(e))))
-    check_limit_kernel(K, derivation=d)
 
     # -- H* = K ⊗ I_d' with the (i, ℓ) ↦ i·d' + ℓ ordering ------------------------------------
     n_, d_out = 2, 2

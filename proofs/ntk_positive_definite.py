@@ -14,7 +14,7 @@ import itertools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, PROVED, Derivation, Export, ProofError, cached_derivation
+from proofs._core import BY_HAND, CONCRETE, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
 from proofs.definitions import sigma, k, g
 from proofs.ntk_limit import EXPORTS as G5_EXPORTS
 
@@ -23,7 +23,7 @@ ID = "ntk-positive-definite"
 STATEMENT = "K = Σ_k (σ^{2k}/k!) G^{∘(k+1)} ⪰ 0, λ_min(K) ≥ Σ_{k≤N} (σ^{2k}/k!) λ_min(G^{∘(k+1)}), and K ≻ 0 under (A2)."
 
 EXPORTS = {
-    "hadamard_coefficient": Export((sigma, k), sigma ** (2 * k) / sp.factorial(k), "σ^{2k}/k!"),
+    "hadamard_coefficient": Export((sigma, k), sigma ** (2 * k) / sp.factorial(k), "σ^{2k}/k!", EXPORT_SYMPY),
 }
 
 ORDER = 12   # Taylor order for the series comparison
@@ -69,10 +69,11 @@ def derive() -> Derivation:
                  note="strict: sympy's assumptions (σ > 0, k a nonnegative integer) give c_k.is_positive = True "
                       "(the step records it with ≥ because Step has no strict relation)")
     t = sp.Symbol("t", real=True)
-    d.identity("coefficient of t^0 in t e^(σ²t) is 0; of t^n (n ≥ 1) is c_(n−1) > 0",
+    d.identity("t e^(σ²t) to O(t²) is t: the coefficient of t⁰ is 0 (and of t¹ is c₀ = 1)",
                sp.series(K.xreplace({g: t}), t, 0, 2).removeO(), t,
-               note="so in ⟨x,y⟩ the kernel is a power series with zero constant term and every coefficient of "
-                    "degree ≥ 1 positive (used for strict positive definiteness below)")
+               note="with the closed-form summation above (Σ_k c_k t^(k+1) = t e^(σ²t) for every t, so by uniqueness "
+                    "of power series the coefficient of t^n is c_(n−1) > 0 for every n ≥ 1) the kernel is a power "
+                    "series in ⟨x,y⟩ with zero constant term and every coefficient of degree ≥ 1 positive")
 
     # -- Hadamard powers of a Gram matrix are Gram matrices --------------------------------------
     x = sp.Matrix(sp.symbols("x_1:3", real=True))
@@ -80,7 +81,7 @@ def derive() -> Derivation:
     gxy = (x.T * y)[0, 0]
     d.identities("⟨x,y⟩^p = ⟨x^{⊗p}, y^{⊗p}⟩  (d = 2, p = 1, 2, 3)",
                  [(gxy**p, sum(a * b for a, b in zip(_tensor_power(x, p), _tensor_power(y, p)))) for p in (1, 2, 3)],
-                 simplifier=sp.expand,
+                 simplifier=sp.expand, concrete=True,
                  note="in general ⟨x,y⟩^p = Σ_(i₁..i_p) Π x_(i_q) y_(i_q) (multinomial expansion), any d, p")
     n_ = 3
     X = sp.Matrix(n_, 2, lambda i, j: sp.Symbol(f"x_{i}_{j}", real=True))
@@ -90,12 +91,14 @@ def derive() -> Derivation:
         Phi = sp.Matrix([_tensor_power(X[i, :], p) for i in range(n_)])
         Gp = G.applyfunc(lambda e: e**p)
         d.identities(f"G^{{∘{p}}} = Φ_{p} Φ_{p}ᵀ, Φ_{p} rows x_i^{{⊗{p}}}  (n = 3, d = 2)",
-                     [(Gp[i, j], (Phi * Phi.T)[i, j]) for i in range(n_) for j in range(i, n_)], simplifier=sp.expand)
+                     [(Gp[i, j], (Phi * Phi.T)[i, j]) for i in range(n_) for j in range(i, n_)], simplifier=sp.expand,
+                     concrete=True, note="the general fact: G^{∘p} is the Gram matrix of the features x_i^{⊗p}")
         d.identity(f"cᵀ G^{{∘{p}}} c = ‖Φ_{p}ᵀ c‖²  (n = 3, d = 2)", (cvec.T * Gp * cvec)[0, 0],
-                   sum(e**2 for e in Phi.T * cvec), simplifier=sp.expand)
-    d.inequality("cᵀ G^{∘p} c ≥ 0  (p ≥ 1)", sp.Symbol("c^T G^{∘p} c"), 0, kind=PROVED, relation=">=",
-                 note="a sum of squares by the previous identities (n = 3, d = 2, p ≤ 3); the same Gram argument "
-                      "holds for every n, d, p with the features x_i^{⊗p}")
+                   sum(e**2 for e in Phi.T * cvec), simplifier=sp.expand, concrete=True,
+                   note="stands for every n, d: a Gram matrix is positive semidefinite")
+    d.inequality("cᵀ G^{∘p} c ≥ 0  (p ≥ 1)", sp.Symbol("c^T G^{∘p} c"), 0, kind=CONCRETE, relation=">=",
+                 note="a sum of squares by the previous identities, checked at n = 3, d = 2, p ≤ 3; for every n, d, p "
+                      "it is the Gram argument with the features x_i^{⊗p} (and the Schur product theorem below)")
     d.remark("Schur product theorem", BY_HAND,
              "If A = Σ_a λ_a u_a u_aᵀ ⪰ 0 and B = Σ_b μ_b v_b v_bᵀ ⪰ 0 (spectral decompositions, λ, μ ≥ 0), then "
              "A ∘ B = Σ_(a,b) λ_a μ_b (u_a ∘ v_b)(u_a ∘ v_b)ᵀ ⪰ 0. By induction G^{∘p} = G ∘ G^{∘(p−1)} ⪰ 0 for "

@@ -56,6 +56,10 @@ def derive() -> Derivation:
                    {c2: cvec[0] ** 2 + cvec[1] ** 2}),
                note="linearity of E; so the best constant is c = 0 with error J = E‖∇log p_t‖², and the fitted "
                     "constant (the label mean) has error ‖ȳ‖² + J")
+    i_ = sp.Symbol("i", integer=True, nonnegative=True)
+    d.identity("the standard deviation of a mean of N i.i.d. terms: √(Σ_{i<N} sd²/N²) = sd/√N (symbolic N)",
+               z * sp.sqrt(sp.Sum(sd**2, (i_, 0, N - 1)).doit() / N**2), EXPORTS["ci_halfwidth"].expr,
+               note="Var((1/N)Σ_i Y_i) = (1/N²)Σ_i Var Y_i for independent Y_i; the half-width is z times it")
     d.remark("Monte Carlo confidence interval", BY_HAND,
              "the squared errors at N independent fresh points are i.i.d. with finite variance (the score and the "
              "predictors grow at most linearly, and p_t has Gaussian tails), so by the CLT the mean ± z·sd/√N "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, Derivation, Export, cached_derivation
+from proofs._core import Derivation, Export, cached_derivation
 from proofs.softmax_gradient import EXPORTS as G1_EXPORTS
 from proofs.definitions import (kappa, m, a, r_, S_r, a_lr, aS_l, softmax_symbolic,
                                 concrete_network, concrete_batch, sum_simplify, rational_simplifier)
@@ -64,10 +64,25 @@ def derive() -> Derivation:
     d.identity("Σ_r ∂F_ℓ/∂W[j,r] = Σ_r jacobian_entry = 0  (G1 export, symbolic m)",
                sp.Sum(expr.xreplace({S_r: S, a_lr: a[r_], aS_l: aS}), (r_, 0, m - 1)), 0,
                simplifier=sum_simplify)
-    d.remark("gradient and GD update sum to zero over r", BY_HAND,
-             "∇_{w_r}L = Σ_(i,ℓ) e_(i,ℓ) ∂F_ℓ(x_i)/∂w_r (G1), so Σ_r ∇_{w_r}L = Σ_(i,ℓ) e_(i,ℓ) Σ_r ∂F_ℓ(x_i)/∂w_r = 0 "
-             "by the previous step applied to each x_i; hence Σ_r w_r(t+1) = Σ_r w_r(t) − η Σ_r ∇_{w_r}L = Σ_r w_r(t) "
-             "for every step t (exactly, in exact arithmetic). Checked by brute force at n = 2 below.")
+    # Σ_r ∇_{w_r}L = 0 at symbolic m, n, d' (G1's loss gradient, logits z_{i,r} = w_rᵀx_i)
+    nn, dq = sp.symbols("n d'", integer=True, positive=True)
+    i, l, j, q = sp.symbols("i l j q", integer=True, nonnegative=True)
+    zz, A, e, x = (sp.IndexedBase(nm, real=True) for nm in ("z", "A", "e", "x"))
+    Sir = lambda ii, rr: sp.exp(zz[ii, rr]) / sp.Sum(sp.exp(zz[ii, q]), (q, 0, m - 1))  # noqa: E731
+    aSi = lambda ll, ii: sp.Sum(A[ll, q] * Sir(ii, q), (q, 0, m - 1))  # noqa: E731
+    grad_jr = sp.Sum(e[i, l] * expr.xreplace({S_r: Sir(i, r_), a_lr: A[l, r_], aS_l: aSi(l, i),
+                                                sp.Symbol("x_j", real=True): x[i, j]}), (l, 0, dq - 1), (i, 0, nn - 1))
+    total = sp.Sum(grad_jr, (r_, 0, m - 1))
+    d.identity("Σ_r ∂L/∂W[j,r] = Σ_r Σ_(i,ℓ) e_(i,ℓ) jacobian_entry(x_i) = 0  (symbolic m, n, d'; G1)", total, 0,
+               simplifier=lambda ex: sum_simplify(ex.reorder_limit(0, 2)),
+               note="∇_{w_r}L = Σ_(i,ℓ) e_(i,ℓ) ∂F_ℓ(x_i)/∂w_r (G1, symbolic n); the finite sums exchanged "
+                    "(Sum.reorder_limit), then Σ_r S_(i,r)(a_(ℓ,r) − ⟨a_ℓ,S_i⟩) = 0 for each (i, ℓ)")
+    wt, eta_ = sp.IndexedBase("w", real=True), sp.Symbol("eta", positive=True)
+    d.identity("Σ_r w_r(t+1) = Σ_r w_r(t) − η Σ_r ∇_{w_r}L  (symbolic m, n, d'; linearity)",
+               sp.Sum(wt[j, r_] - eta_ * grad_jr, (r_, 0, m - 1)), sp.Sum(wt[j, r_], (r_, 0, m - 1)) - eta_ * total,
+               simplifier=sum_simplify,
+               note="one GD step W(t+1) = W(t) − η∇L, coordinate j; with the previous step Σ_r w_r(t+1) = Σ_r w_r(t) "
+                    "exactly (in exact arithmetic), for every t")
 
     # -- concrete sizes --------------------------------------------------------------------------
     for size in SIZES:

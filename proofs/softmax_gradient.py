@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, Derivation, Export, cached_derivation
+from proofs._core import EXPORT_SYMPY, Derivation, Export, cached_derivation
 from proofs.definitions import (kappa, S_r, a_lr, aS_l, x_j, m, z, a, r_, s_, softmax_symbolic,
                                 concrete_network, concrete_batch, in_range, sum_simplify,
                                 rational_simplifier)
@@ -21,7 +21,7 @@ STATEMENT = "∂F_ℓ(x)/∂w_r = κ S_r(x)(a_{ℓ,r} − ⟨a_ℓ,S(x)⟩) x, s
 
 EXPORTS = {
     "jacobian_entry": Export((kappa, S_r, a_lr, aS_l, x_j), kappa * S_r * (a_lr - aS_l) * x_j,
-                             "∂F_ℓ(x)/∂W[j,r]"),
+                             "∂F_ℓ(x)/∂W[j,r]", EXPORT_SYMPY),
 }
 
 # concrete sizes (m, d, d') for the brute-force steps
@@ -127,8 +127,16 @@ def derive() -> Derivation:
     for size in SIZES:
         check_jacobian_entry(expr, *size, derivation=d)
     check_loss_gradient(expr, *LOSS_SIZE, n=2, derivation=d)
-    d.remark("loss gradient in general", BY_HAND,
-             "L = ½ Σ_(i,ℓ) e_(i,ℓ)², e_(i,ℓ) = F_ℓ(W,x_i) − y_(i,ℓ), so ∂L/∂W[j,r] = Σ_(i,ℓ) e_(i,ℓ) ∂F_ℓ(x_i)/∂W[j,r] "
-             "(chain rule, y constant); substituting the proved ∂F_ℓ/∂W[j,r] gives ∇_{w_r}L = Σ_(i,ℓ) e_(i,ℓ) κ "
-             "S_(i,r)(a_(ℓ,r) − ⟨a_ℓ,S_i⟩) x_i for every n; the brute-force step above checks it at n = 2.")
+    # -- the loss gradient at symbolic n, d': the chain rule through the sum of squares -------------------
+    nn, dq = sp.symbols("n d'", integer=True, positive=True)
+    i_, l_ = sp.symbols("i l", integer=True, nonnegative=True)
+    Fo = sp.Function("F")                     # F(i, ℓ, w) = F_ℓ(W, x_i) as a function of one weight w = W[j,r]
+    yb, w = sp.IndexedBase("y", real=True), sp.Symbol("w", real=True)
+    loss = sp.Sum(sp.Sum((Fo(i_, l_, w) - yb[i_, l_])**2, (l_, 0, dq - 1)), (i_, 0, nn - 1)) / 2
+    d.identity("∂L/∂W[j,r] = Σ_(i,ℓ) e_(i,ℓ) ∂F_ℓ(x_i)/∂W[j,r]  (symbolic n, d'; sympy differentiates L)",
+               loss.diff(w), sp.Sum(sp.Sum((Fo(i_, l_, w) - yb[i_, l_]) * sp.Derivative(Fo(i_, l_, w), w),
+                                           (l_, 0, dq - 1)), (i_, 0, nn - 1)),
+               note="L = ½ Σ_(i,ℓ) (F_ℓ(W,x_i) − y_(i,ℓ))² with F an arbitrary differentiable function of w = W[j,r]; "
+                    "with ∂F_ℓ(x_i)/∂W[j,r] = jacobian_entry (the chain-rule step above, at symbolic m, d) this is "
+                    "∇_{w_r}L = Σ_(i,ℓ) e_(i,ℓ) κ S_(i,r)(a_(ℓ,r) − ⟨a_ℓ,S_i⟩) x_i for every n, d'")
     return d

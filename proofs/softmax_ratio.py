@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError, cached_derivation
+from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError, cached_derivation
 from proofs.definitions import i_, m, sum_simplify
 
 CODE = "B2"
@@ -29,9 +29,9 @@ t = sp.Symbol("t", nonnegative=True)          # e^R = 1 + t (R ≥ 0)
 E_R = 1 + t                                   # e^R in the certificates
 
 EXPORTS = {
-    "ratio_upper": Export((R,), sp.exp(2 * R), "upper bound e^{2R} of S_r(W,x)/S_r(W̃,x)"),
-    "ratio_lower": Export((R,), sp.exp(-2 * R), "lower bound e^{−2R} of S_r(W,x)/S_r(W̃,x)"),
-    "abs_diff_factor": Export((R,), sp.exp(2 * R) - 1, "|S_r − S̃_r| ≤ (e^{2R} − 1) S̃_r"),
+    "ratio_upper": Export((R,), sp.exp(2 * R), "upper bound e^{2R} of S_r(W,x)/S_r(W̃,x)", EXPORT_BY_HAND),
+    "ratio_lower": Export((R,), sp.exp(-2 * R), "lower bound e^{−2R} of S_r(W,x)/S_r(W̃,x)", EXPORT_BY_HAND),
+    "abs_diff_factor": Export((R,), sp.exp(2 * R) - 1, "|S_r − S̃_r| ≤ (e^{2R} − 1) S̃_r", EXPORT_BY_HAND),
 }
 
 
@@ -51,7 +51,7 @@ def certificate(expr) -> bool:
     field = sp.QQ.frac_field(*syms)
     try:
         f = field.from_sympy(expr)
-    except (sp.CoercionFailed, sp.polys.polyerrors.PolynomialError):
+    except (sp.CoercionFailed, sp.polys.polyerrors.PolynomialError, ValueError):   # e.g. a transcendental constant
         return False
     num, den = f.numer, f.denom
     if not den:
@@ -65,7 +65,8 @@ def certificate(expr) -> bool:
 
 def _substitute(expr, subs):
     for old, new in subs:
-        expr = expr.subs(old, new)
+        # an Indexed (x[k]) inside a Sum over k is a pattern in the bound index: subs() would not enter the Sum
+        expr = expr.xreplace({old: new}) if isinstance(old, sp.Indexed) else expr.subs(old, new)
     return expr
 
 
@@ -127,6 +128,7 @@ def prove_by_terms(d: Derivation, label: str, small, big, terms, *, simplifier=N
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
     zt = sp.IndexedBase("zt", real=True)       # logits z̃_k = w̃_kᵀx
     Dl = sp.IndexedBase("Delta", real=True)    # Δ_k = (w_k − w̃_k)ᵀx
     r, k = sp.symbols("r k", integer=True, nonnegative=True)
@@ -157,19 +159,24 @@ def derive() -> Derivation:
     d.inequality("e^{−R} ≤ Ē ≤ e^{R}", Eb, sp.exp(R), kind=BY_HAND,
                  note="a weighted mean of numbers in [e^{−R}, e^{R}] lies in that interval (weights S̃_k/(1 − S̃_r) ≥ 0 "
                       "summing to 1).")
-    prove_le(d, "upper ratio bound S_r/S̃_r ≤ e^{2R}", ratio, sp.exp(2 * R),
+    prove_le(d, "upper ratio bound S_r/S̃_r ≤ e^{2R}", ratio, X["ratio_upper"],
              subs=[(Er, sp.exp(R) / (1 + q)), (Eb, sp.exp(-R) + p)] + base + [(R, sp.log(E_R))],
              note="e^{Δ_r} ≤ e^{R} and Ē ≥ e^{−R}, at any S̃_r ∈ (0, 1].")
-    prove_le(d, "lower ratio bound S_r/S̃_r ≥ e^{−2R}", sp.exp(-2 * R), ratio,
+    prove_le(d, "lower ratio bound S_r/S̃_r ≥ e^{−2R}", X["ratio_lower"], ratio,
              subs=[(Er, sp.exp(-R) + q), (Eb, sp.exp(R) / (1 + p))] + base + [(R, sp.log(E_R))],
              note="e^{Δ_r} ≥ e^{−R} and Ē ≤ e^{R}, at any S̃_r ∈ (0, 1].", relation="<=")
 
     rho = sp.Symbol("ρ", positive=True)  # ρ = S_r/S̃_r ∈ [e^{−2R}, e^{2R}]
-    prove_abs_le(d, "|S_r − S̃_r| ≤ (e^{2R} − 1) S̃_r", s * (rho - 1), (sp.exp(2 * R) - 1) * s,
-                 subs=[(rho, (sp.exp(-2 * R) + sp.exp(2 * R) * p) / (1 + p)), (R, sp.log(E_R))],
+    prove_abs_le(d, "|S_r − S̃_r| ≤ (e^{2R} − 1) S̃_r", s * (rho - 1), X["abs_diff_factor"] * s,
+                 subs=[(rho, (X["ratio_lower"] + X["ratio_upper"] * p) / (1 + p)), (R, sp.log(E_R))],
                  note="S_r − S̃_r = S̃_r(ρ − 1) with ρ = S_r/S̃_r ∈ [e^{−2R}, e^{2R}] (parametrized by p ≥ 0); the lower "
                       "side uses 1 − e^{−2R} ≤ e^{2R} − 1.")
-    d.identity("tightness as S̃_r → 0", sp.limit(ratio.subs({Er: sp.exp(R), Eb: sp.exp(-R)}), s, 0), sp.exp(2 * R),
+    d.identity("abs_diff_factor = ratio_upper − 1, the larger of ρ_max − 1 and 1 − ρ_min",
+               X["abs_diff_factor"], X["ratio_upper"] - 1,
+               note="the previous step: |ρ − 1| ≤ max(e^{2R} − 1, 1 − e^{−2R}) = e^{2R} − 1 for ρ ∈ [e^{−2R}, e^{2R}]")
+    d.identity("lower bound attained as S̃_r → 0", sp.limit(ratio.subs({Er: sp.exp(-R), Eb: sp.exp(R)}), s, 0),
+               X["ratio_lower"], note="Δ_r = −R and Δ_k = R (k ≠ r): the mirror image of the next step")
+    d.identity("tightness as S̃_r → 0", sp.limit(ratio.subs({Er: sp.exp(R), Eb: sp.exp(-R)}), s, 0), X["ratio_upper"],
                note="with Δ_r = R and Δ_k = −R (k ≠ r: w_k − w̃_k = ∓R x/‖x‖, ‖x‖ = 1) the ratio is "
                     "e^{R}/(S̃_r e^{R} + (1 − S̃_r) e^{−R}) → e^{2R}: the constant 2 cannot be improved")
     d.remark("violation hunt", NUMERIC,

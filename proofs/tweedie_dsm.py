@@ -54,7 +54,17 @@ def _posterior_mean(weight_fn, p0_terms):
 
 @cached_derivation
 def derive() -> Derivation:
+    from proofs.forward_process import EXPORTS as D1
+
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
+    LABEL_VAR_ONE = X["label_var_one_component"]   # the steps run on the exports
+    s_t = sp.sqrt(D1["noise_var"].expr.xreplace({D1["noise_var"].args[0]: t}))
+    d.identity("label = −ξ/s_t with s_t² = D1's noise_var", X["label"], -xi / s_t)
+    d.identity("label_var_one_component = (a/s²)² / (1/v + a²/s²): Var(y | x) from the Gaussian posterior of x_0",
+               LABEL_VAR_ONE, (a / s**2)**2 / (1 / v + a**2 / s**2),
+               note="a cross-check: given X_t = x the posterior of x_0 is Gaussian with precision 1/v + a²/s² "
+                    "(conjugacy), and y = −(x − a x_0)/s² is affine in x_0 with slope a/s²; the integral below proves it")
     d.define("noisy pair", sp.Symbol("X_t"), a * sp.Symbol("X_0") + s * xi,
              note="ξ ~ N(0, I) independent of X_0; a = a_t, s = s_t (D1); the label is y = −ξ/s_t")
     # ξ as a function of (x, x_0) on the event X_t = x:
@@ -93,8 +103,10 @@ def derive() -> Derivation:
                simplifier=lambda e: exp_simplifier(integrate_gaussians(e)),
                note="with the previous step: Var(y | X_t = x) = a²v/(s²(a²v + s²)) (label_var_one_component), "
                     "free of x; it grows like 1/s² as t → 0 when v > 0")
-    d.identity("E[ξ_j²] = 1 (so E‖y‖² = d/s²)", sp.Integral(xi**2 * normal_pdf(xi, 0, 1), (xi, -sp.oo, sp.oo)), 1,
+    Exi2 = sp.Integral(xi**2 * normal_pdf(xi, 0, 1), (xi, -sp.oo, sp.oo))
+    d.identity("E[ξ_j²] = 1 (so E‖y‖² = d/s²)", Exi2, 1,
                simplifier=lambda e: exp_simplifier(integrate_gaussians(e)))
+    Exi2_value = exp_simplifier(integrate_gaussians(Exi2))
 
     # -- the regression view -----------------------------------------------------------------------------------
     d.remark("denoising loss = score error + constant", BY_HAND,
@@ -102,4 +114,6 @@ def derive() -> Derivation:
              "the middle term is 0 by the tower property: E[s(X_t) − y | X_t] = 0 (Tweedie). The last term is "
              "E‖y‖² − 2E[y·s(X_t)] + E‖s‖² = d/s_t² − E‖s‖² (again by the tower property, E[y·s(X_t)] = E‖s‖²): "
              "the dsm_gap export. So early stopping on the held-out denoising loss selects on the score error.")
+    d.identity("dsm_gap = E‖y‖² − E‖∇log p_t‖² with E‖y‖² = d E[ξ_j²]/s_t²", X["dsm_gap"],
+               dim * Exi2_value / s_t**2 - fisher)
     return d

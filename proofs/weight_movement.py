@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import kappa
+from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from proofs.definitions import kappa, sum_simplify
 from proofs.ntk_perturbation import inner_product_steps, sign_gap_step
 from proofs.softmax_ratio import prove_by_terms
 
@@ -32,32 +32,44 @@ steps = sp.Symbol("t", integer=True, nonnegative=True)
 MOVEMENT = 2 * eta * kappa * S_bar * sp.sqrt(n * d_out) * e0 / p
 
 EXPORTS = {
-    "grad_row_bound_l1": Export((kappa, SxMax, e1), 2 * kappa * SxMax * e1, "2κ max_i(S_{i,r}‖x_i‖)‖e‖₁"),
+    "grad_row_bound_l1": Export((kappa, SxMax, e1), 2 * kappa * SxMax * e1, "2κ max_i(S_{i,r}‖x_i‖)‖e‖₁",
+                                EXPORT_BY_HAND),
     "grad_row_bound_l2": Export((kappa, Smax, n, d_out, e2), 2 * kappa * Smax * sp.sqrt(n * d_out) * e2,
-                                "2κ max_i S_{i,r} √(nd') ‖e‖₂"),
-    "movement": Export((eta, kappa, S_bar, n, d_out, e0, p), MOVEMENT, "2ηκS̄√(nd')‖e(0)‖₂/p"),
+                                "2κ max_i S_{i,r} √(nd') ‖e‖₂", EXPORT_BY_HAND),
+    "movement": Export((eta, kappa, S_bar, n, d_out, e0, p), MOVEMENT, "2ηκS̄√(nd')‖e(0)‖₂/p", EXPORT_BY_HAND),
 }
 
 
 @cached_derivation
 def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
+    X = {name: ex.expr for name, ex in EXPORTS.items()}
     d.define("G1", sp.Symbol("∇_{w_r}L"), sp.Symbol("κ Σ_{i,ℓ} e_{iℓ} S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) x_i"),
              note="the gradient of one neuron (MATH.md G1, proved in proofs/softmax_gradient.py)")
     inner_product_steps(d)
-    sign_gap_step(d, "|a_{ℓ,r} − ⟨a_ℓ,S_i⟩| ≤ 2",
-                  note="a_{ℓ,r} = ±1 (+1 shown, −1 is the mirror image) and ⟨a_ℓ,S_i⟩ ∈ [−1, 1]")
-    d.inequality("ℓ1 bound", sp.Symbol("‖∇_{w_r}L‖₂"), 2 * kappa * SxMax * e1, kind=BY_HAND,
+    gap = sign_gap_step(d, "|a_{ℓ,r} − ⟨a_ℓ,S_i⟩| ≤ 2",
+                        note="a_{ℓ,r} = ±1 (+1 shown, −1 is the mirror image) and ⟨a_ℓ,S_i⟩ ∈ [−1, 1]")
+    l1 = kappa * gap * SxMax * e1
+    d.inequality("ℓ1 bound", sp.Symbol("‖∇_{w_r}L‖₂"), l1, kind=BY_HAND,
                  note="triangle inequality over (i, ℓ): ‖∇_{w_r}L‖ ≤ κ Σ_{i,ℓ} |e_{iℓ}| S_{i,r} · 2 · ‖x_i‖ ≤ "
-                      "2κ max_i(S_{i,r}‖x_i‖) Σ_{i,ℓ}|e_{iℓ}|.")
-    # ‖e‖₁ ≤ √N ‖e‖₂, at N = 3 by a sum-of-squares identity
-    ev = sp.symbols("ε0:3", nonnegative=True)    # |e_k|
-    N = len(ev)
-    prove_by_terms(d, "‖e‖₁² ≤ N‖e‖₂² (N = 3)", sum(ev)**2, N * sum(x**2 for x in ev),
-                   [(ev[a_] - ev[b_])**2 for a_ in range(N) for b_ in range(a_ + 1, N)], simplifier=sp.expand,
-                   note="Cauchy–Schwarz with the all-ones vector; in general N Σ ε_k² − (Σ ε_k)² = Σ_{k<l}(ε_k − ε_l)².")
-    d.inequality("ℓ2 bound", 2 * kappa * SxMax * e1, 2 * kappa * Smax * sp.sqrt(n * d_out) * e2, kind=BY_HAND,
-                 note="‖x_i‖ ≤ 1 (A1) gives max_i S_{i,r}‖x_i‖ ≤ max_i S_{i,r}; ‖e‖₁ ≤ √(nd')‖e‖₂ (previous step with N = nd').")
+                      "2κ max_i(S_{i,r}‖x_i‖) Σ_{i,ℓ}|e_{iℓ}| (the sign gap of the previous step).")
+    d.identity("grad_row_bound_l1 = κ · (sign gap) · max_i(S_{i,r}‖x_i‖) ‖e‖₁", X["grad_row_bound_l1"], l1)
+    # ‖e‖₁ ≤ √N ‖e‖₂ at symbolic N: N Σ ε_k² − (Σ ε_k)² = ½ Σ_k Σ_l (ε_k − ε_l)²
+    k_, l_ = sp.symbols("k l", integer=True, nonnegative=True)
+    N = sp.Symbol("N", integer=True, positive=True)
+    ev = sp.IndexedBase("ε", nonnegative=True)    # |e_k|
+    sq = sp.Sum(sp.Sum((ev[k_] - ev[l_])**2, (l_, 0, N - 1)), (k_, 0, N - 1)) / 2
+    if sq.is_nonnegative is not True:
+        raise AssertionError("B6: sympy could not sign a sum of squares")
+    prove_by_terms(d, "‖e‖₁² ≤ N‖e‖₂²  (symbolic N)", sp.Sum(ev[k_], (k_, 0, N - 1))**2,
+                   N * sp.Sum(ev[k_]**2, (k_, 0, N - 1)), [sq], simplifier=sum_simplify,
+                   note="Cauchy–Schwarz with the all-ones vector: N Σ ε_k² − (Σ ε_k)² = ½ Σ_{k,l}(ε_k − ε_l)².")
+    l2 = l1.xreplace({SxMax: Smax, e1: sp.sqrt(n * d_out) * e2})
+    d.inequality("ℓ2 bound", l1, l2, kind=BY_HAND,
+                 note="‖x_i‖ ≤ 1 (A1) gives max_i S_{i,r}‖x_i‖ ≤ max_i S_{i,r}; ‖e‖₁ ≤ √(nd')‖e‖₂ (previous step with "
+                      "N = nd', square roots of both sides).")
+    d.identity("grad_row_bound_l2 = grad_row_bound_l1 at S_{i,r}‖x_i‖ ≤ S_{i,r}, ‖e‖₁ ≤ √(nd')‖e‖₂",
+               X["grad_row_bound_l2"], X["grad_row_bound_l1"].xreplace({SxMax: Smax, e1: sp.sqrt(n * d_out) * e2}))
     # geometric series
     s_ = sp.Symbol("s", integer=True, nonnegative=True)
     geo = sp.Sum((1 - p)**s_, (s_, 0, steps - 1))
@@ -68,9 +80,11 @@ def derive() -> Derivation:
     prove_by_terms(d, "(1 − (1 − p)^t)/p ≤ 1/p", (1 - (1 - p)**steps) / p, 1 / p, [(1 - p)**steps / p],
                    simplifier=sp.simplify, term_subs=[(p, 1 / (1 + qq))],
                    note="for p ∈ (0, 1], written p = 1/(1 + q) with q ≥ 0: (1 − p)^t/p = (q/(1 + q))^t (1 + q) ≥ 0")
-    d.inequality("movement", sp.Symbol("max_r‖w_r(t) − w_r(0)‖₂"), MOVEMENT, kind=BY_HAND,
+    move = eta * X["grad_row_bound_l2"].xreplace({Smax: S_bar, e2: e0}) / p
+    d.inequality("movement", sp.Symbol("max_r‖w_r(t) − w_r(0)‖₂"), move, kind=BY_HAND,
                  note="w_r(t) − w_r(0) = −η Σ_{s<t} ∇_{w_r}L(W(s)); triangle inequality, the ℓ2 bound at each W(s) with "
                       "max_i S_{i,r}(W(s)) ≤ S̄ and ‖e(s)‖₂ ≤ (1 − p)^s‖e(0)‖₂, then the geometric sum ≤ 1/p.")
+    d.identity("movement = η · grad_row_bound_l2(S̄, ‖e(0)‖) · (1/p)", X["movement"], move)
     d.inequality("S̄ while the weights stay within R", S_bar, sp.exp(2 * sp.Symbol("R", positive=True)) *
                  sp.Symbol("max S_{i,r}(W(0))"), kind=BY_HAND,
                  note="B2 with W̃ = W(0): S_{i,r}(W(s)) ≤ e^{2R}S_{i,r}(W(0)) while max_r‖w_r(s) − w_r(0)‖ ≤ R.")

@@ -8,8 +8,10 @@ import pytest
 import sympy as sp
 
 import proofs
-from proofs._core import (BY_HAND, DEFINITION, IDENTITY, KINDS, NUMERIC, PROVED, Derivation, Export, ProofError,
-                          Step)
+import re
+
+from proofs._core import (BY_HAND, CONCRETE, DEFINITION, IDENTITY, KINDS, NUMERIC, PROVED, Derivation, Export,
+                          ProofError, Step)
 from proofs.definitions import S_r, S_s, a_lr, aS_l, delta_rs, g, k, kappa, m, sigma, v_r, v_s, x_j
 
 CODES = proofs.codes()                                    # every lemma whose proofs module exists
@@ -33,6 +35,8 @@ def test_derivation_holds(code):
             assert s.note, f"{code}: remark {s.label!r} carries no argument"
         if s.kind == BY_HAND:
             assert len(s.note) > 40, f"{code}: by-hand step {s.label!r} must write out its argument"
+        if s.kind == CONCRETE:
+            assert s.note, f"{code}: concrete-size step {s.label!r} must say what it stands for"
         if s.lhs is not None:
             s.latex()                                                # renders (for the book)
     md = d.markdown()
@@ -74,6 +78,61 @@ def test_symbolic_and_concrete_steps(code):
         assert "summation" in labels
 
 
+# a concrete size named in a label or note: "(m = 2", "at n = 3", ", d = 2", "N = 3)" or "brute force"
+_CONCRETE_SIZE = re.compile(r"(?:[(,]|\bat)\s*[mnNdpK]'?\s*[=≤]\s*\d|\bbrute force|\bm=\d")
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_no_proved_step_is_only_checked_at_concrete_sizes(code):
+    """A PROVED (or symbolic-identity) claim checked only at a concrete size must say so: kind CONCRETE, or an
+    identity whose label states the size it was checked at (which is then all it claims)."""
+    for s in proofs.lemma(code).derive().steps:
+        if s.kind == PROVED:
+            assert not _CONCRETE_SIZE.search(s.label + " " + s.note), \
+                f"{code}: PROVED step {s.label!r} is checked at a concrete size; use CONCRETE"
+        if s.kind == IDENTITY and _CONCRETE_SIZE.search(s.note) and not _CONCRETE_SIZE.search(s.label):
+            raise AssertionError(f"{code}: identity {s.label!r} hides its concrete size in the note")
+
+
+def test_concrete_size_pattern():
+    for hit in ("brute force at m = 2", "Σ r_k² ≤ N max r_k² (N = 3)", "(n = 3, d = 2, p ≤ 3)", "at m=3"):
+        assert _CONCRETE_SIZE.search(hit), hit
+    for miss in ("(symbolic m)", "written p = 1/(1 + q)", "symbolic N", "for every n ≥ 1"):
+        assert not _CONCRETE_SIZE.search(miss), miss
+
+
+# How many steps of each kind every derivation records (after the honest-labels audit, issue 10 item 2): a
+# change here means a step changed how it is established, which the book and the CLI print.
+_P, _I, _B, _N, _D, _C = PROVED, IDENTITY, BY_HAND, NUMERIC, DEFINITION, CONCRETE
+EXPECTED_KINDS = {
+    "G1": {_D: 3, _I: 11},
+    "G2": {_I: 17},
+    "G3": {_D: 1, _I: 11},
+    "G4": {_D: 1, _I: 9, _C: 1, _P: 1},
+    "G5": {_D: 2, _I: 17, _B: 1},
+    "G6": {_I: 8, _B: 5, _P: 1, _C: 6},
+    "B1": {_D: 1, _I: 10, _B: 4, _P: 3, _N: 1},
+    "B2": {_D: 2, _B: 2, _I: 4, _P: 3, _N: 1},
+    "B3": {_D: 1, _I: 6, _P: 7, _C: 1, _B: 2, _N: 1},
+    "B4": {_D: 1, _I: 7, _P: 5, _B: 2, _N: 1},
+    "B5": {_I: 3, _C: 3, _D: 1, _B: 4, _P: 1, _N: 1},
+    "B6": {_D: 1, _I: 5, _P: 4, _B: 4, _N: 1},
+    "B7": {_D: 2, _I: 18, _C: 2, _B: 4, _P: 6, _N: 1},
+    "T1": {_I: 18, _D: 5, _B: 10, _P: 5},
+    "D1": {_D: 2, _B: 2, _I: 13},
+    "D2": {_I: 8, _D: 1, _B: 2},
+    "D3": {_D: 1, _I: 8, _B: 2},
+    "D4": {_D: 3, _I: 10, _B: 3},
+    "D5": {_D: 1, _B: 2, _I: 6, _N: 1},
+    "D6": {_D: 1, _I: 3, _B: 2, _N: 2},
+}
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED_KINDS))
+def test_step_kind_counts(code):
+    assert proofs.lemma(code).derive().summary() == EXPECTED_KINDS[code]
+
+
 # ------------------------------------------------------------------------------- the recorder itself
 def test_identity_raises_on_false_identity():
     d = Derivation("T", "test", "a test")
@@ -94,6 +153,10 @@ def test_recorder_rejects_unlabelled_kinds():
         d.inequality("an identity is not an inequality kind", 1, 0, kind=IDENTITY)
     with pytest.raises(ValueError):
         d.remark("unknown", "trust me", "…")
+    with pytest.raises(ValueError):
+        d.inequality("a concrete step must say where it was checked", 1, 0, kind=CONCRETE, relation=">=")
+    d.identity("checked at one size", sp.Integer(2), 2, concrete=True)
+    assert d.steps[-1].kind == CONCRETE
     d.define("x", sp.Symbol("y"), 1)
     assert d.steps[-1].kind == DEFINITION
 
