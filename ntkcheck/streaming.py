@@ -150,7 +150,9 @@ def _gram(U: np.ndarray) -> np.ndarray:
 def _block_stats(cfg, X, b):
     """(M, u, A, α, S₊, S₋) of one block at its own max; for symmetric α counts both partners."""
     W, A = _block(cfg, b)
-    M, U = _exp_shift(X @ W)
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z = X @ W
+    M, U = _exp_shift(Z)
     pos = A > 0
     if cfg[4] == "symmetric":
         return M, U, A, 2.0 * U.sum(axis=1), None, None
