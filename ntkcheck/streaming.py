@@ -225,10 +225,6 @@ def _absorb(acc: PartialState | None, b: PartialState) -> PartialState:
     return acc
 
 
-def _check_X(X, d) -> np.ndarray:
-    return V.matrix(X, "X", cols=d)
-
-
 def _block_list(blocks, nb: int) -> list:
     try:
         bl = [int(b) for b in blocks]
@@ -244,11 +240,8 @@ def _block_list(blocks, nb: int) -> list:
 def partial(X, blocks, m, *, d_out=None, sigma=1.0, scheme="iid", seed=0, block=BLOCK) -> PartialState:
     """One-pass state of the given blocks (e.g. one worker's share), at the network (m, d_out, σ, scheme,
     seed, block) on data X."""
-    X = np.asarray(X, dtype=float) if not isinstance(X, np.ndarray) else X
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows are samples), got shape {np.shape(X)}")
+    X = V.matrix(X, "X")
     cfg = _config(X.shape[1], m, d_out, sigma, scheme, seed, block)
-    X = _check_X(X, cfg[0])
     acc = None
     for b in _block_list(blocks, -(-_drawn(cfg) // cfg[6])):
         acc = _absorb(acc, _one_block(cfg, X, b))
@@ -360,11 +353,8 @@ def streamed_ntk(X, m, *, d_out=None, sigma=1.0, scheme="iid", seed=0, kappa=Non
     the ``partial``/``merge``/``finish`` state, ~4× the flops). The symmetric scheme always uses its
     one-pass fast path (half the in-memory flops) and ignores ``passes`` except to validate it.
     """
-    X = np.asarray(X, dtype=float) if not isinstance(X, np.ndarray) else X
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows are samples), got shape {np.shape(X)}")
+    X = V.matrix(X, "X")
     cfg = _config(X.shape[1], m, d_out, sigma, scheme, seed, block)
-    X = _check_X(X, cfg[0])
     chunk_blocks = V.positive_int(chunk_blocks, "chunk_blocks")
     if passes is None:
         passes = 2

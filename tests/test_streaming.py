@@ -70,6 +70,20 @@ def test_equals_in_memory(case, passes):
     assert np.allclose(r.alpha * np.exp(r.M), np.exp(X @ p.W).sum(axis=1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("scheme", ["iid", "symmetric"])
+def test_blocks_do_not_depend_on_m(scheme):
+    """Block b is keyed by its index alone: the full blocks of a narrower network are those of a wider one."""
+    small = streaming.materialize(3, 100, 2, 1.0, scheme, seed=9, block=16)
+    big = streaming.materialize(3, 260, 2, 1.0, scheme, seed=9, block=16)
+    h_s, h_b = (50, 130) if scheme == "symmetric" else (100, 260)
+    full = 16 * (h_s // 16)
+    assert np.array_equal(small.W[:, :full], big.W[:, :full])
+    assert np.array_equal(small.A[:, :full], big.A[:, :full])
+    if scheme == "symmetric":
+        assert np.array_equal(big.W[:, h_b:], big.W[:, :h_b]) and np.array_equal(big.A[:, h_b:], -big.A[:, :h_b])
+    assert streaming.n_blocks(260, scheme, 16) == -(-h_b // 16)
+
+
 def test_kappa_and_seed():
     X = unit_rows(4, 3, 0)
     p = streaming.materialize(3, 200, 2, 1.0, "iid", seed=3, block=32)
@@ -191,6 +205,7 @@ def test_memory_flat_in_m(scheme, passes):
     (dict(block=0), "block must be"),
     (dict(X=np.array([[np.nan, 0.0]])), "X contains"),
     (dict(X=np.ones(3)), "X must be 2-D"),
+    (dict(X="abc"), "X must be a numeric array"),
 ])
 def test_validation(kwargs, match):
     args = dict(X=np.eye(2), m=8)
