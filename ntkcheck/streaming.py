@@ -22,7 +22,8 @@ PPᵀ = Σ_{s,s'} c^s_{iℓ} c^{s'}_{jℓ'} T^{ss'}/(α_i α_j), c^+ = 2S₋/α,
 by e^{M − M'}; the merge is associative and commutative up to rounding. It costs ~4× the flops of the
 in-memory product. ``passes=2`` (the default of ``streamed_ntk`` for iid): pass 1 accumulates M, α, S_±
 (a cheap logits pass, merged the same way); pass 2 regenerates the blocks and accumulates PPᵀ from P of G4
-with the cancellation-free centred signs (~1× the in-memory flops). Measured by
+with the cancellation-free centred signs (~1× the in-memory flops); distributed: ``stats``/``merge_stats``
+(pass 1), then ``gram``/``merge_gram`` given the complete pass-1 state, then ``finish_two_pass``. Measured by
 benchmarks/bench_streaming.py at n = 256, d = 32, d' = 8, m = 4096 (2 shared cores, median of 5
 interleaved repeats, time relative to network.empirical_ntk of the materialized W): iid passes=2 1.25×,
 iid passes=1 4.3×, symmetric 0.66×; tracemalloc peak 5.5 MB from m = 2¹⁴ to 10⁶ at n = 16, d' = 4.
@@ -288,59 +289,137 @@ def finish(state: PartialState, kappa=None) -> StreamResult:
 
 
 # ------------------------------------------------------------------------------------------ two passes
-def _stats_pass(cfg, X, blocks):
-    """Pass 1 of ``passes=2``: M, α, S_± over all blocks (online-softmax merge, no Gram)."""
-    M = alpha = Sp = Sm = None
-    for b in blocks:
+@dataclass
+class Stats:
+    """Pass 1 of the two-pass route (iid): per row the max logit M, α and the unnormalized signed masses
+    S_± (n, d') over a set of blocks, rescaled to M."""
+
+    cfg: tuple
+    X: np.ndarray
+    blocks: frozenset
+    M: np.ndarray
+    alpha: np.ndarray
+    Sp: np.ndarray
+    Sm: np.ndarray
+
+
+@dataclass
+class GramState:
+    """Pass 2: Σ over a set of blocks of P Pᵀ (nd'×nd', P of G4 at the global S) and S Sᵀ (n×n)."""
+
+    cfg: tuple
+    X: np.ndarray
+    blocks: frozenset
+    PP: np.ndarray
+    SS: np.ndarray
+
+
+def _same(a, b, what):
+    if a.cfg != b.cfg or a.X.shape != b.X.shape or not np.array_equal(a.X, b.X):
+        raise ValueError(f"{what}: the states come from different networks or data X")
+    if a.blocks & b.blocks:
+        raise ValueError(f"{what}: blocks {sorted(a.blocks & b.blocks)} are in both states")
+
+
+def _complete(state, what):
+    nb = -(-_drawn(state.cfg) // state.cfg[6])
+    if state.blocks != frozenset(range(nb)):
+        raise ValueError(f"{what} covers {len(state.blocks)} of the {nb} blocks; merge all first")
+
+
+def stats(X, blocks, m, *, d_out=None, sigma=1.0, seed=0, block=BLOCK) -> Stats:
+    """Pass 1 (iid) over the given blocks: M, α, S_±."""
+    X = V.matrix(X, "X")
+    cfg = _config(X.shape[1], m, d_out, sigma, "iid", seed, block)
+    acc = None
+    for b in _block_list(blocks, -(-_drawn(cfg) // cfg[6])):
         Mb, _, _, ab, Spb, Smb = _block_stats(cfg, X, b)
-        if M is None:
-            M, alpha, Sp, Sm = Mb, ab, Spb, Smb
-            continue
-        Mn = np.maximum(M, Mb)
-        f, g = np.exp(M - Mn), np.exp(Mb - Mn)
-        alpha = f * alpha + g * ab
-        Sp = f[:, None] * Sp + g[:, None] * Spb
-        Sm = f[:, None] * Sm + g[:, None] * Smb
-        M = Mn
-    return M, alpha, Sp, Sm
+        st = Stats(cfg, X, frozenset([b]), Mb, ab, Spb, Smb)
+        acc = st if acc is None else merge_stats(acc, st)
+    return acc
+
+
+def merge_stats(a: Stats, b: Stats) -> Stats:
+    """Online-softmax merge of two pass-1 states of disjoint block sets (rescaled by e^{M − M'})."""
+    if not isinstance(a, Stats) or not isinstance(b, Stats):
+        raise ValueError("merge_stats needs two Stats objects from streaming.stats")
+    _same(a, b, "merge_stats")
+    M = np.maximum(a.M, b.M)
+    f, g = np.exp(a.M - M), np.exp(b.M - M)
+    return Stats(a.cfg, a.X, a.blocks | b.blocks, M, f * a.alpha + g * b.alpha,
+                 f[:, None] * a.Sp + g[:, None] * b.Sp, f[:, None] * a.Sm + g[:, None] * b.Sm)
+
+
+def gram(st: Stats, blocks) -> GramState:
+    """Pass 2 over the given blocks (one BLAS product for all of them), given the complete pass-1 ``st``:
+    P = S·c^± with c^+ = 2S₋, c^- = −2S₊ (G4's centred signs as sums of positive terms)."""
+    if not isinstance(st, Stats):
+        raise ValueError("st must be a Stats object from streaming.stats / merge_stats")
+    _complete(st, "st")
+    cfg, X = st.cfg, st.X
+    bl = _block_list(blocks, -(-_drawn(cfg) // cfg[6]))
+    n, q = X.shape[0], cfg[2]
+    Ws, As = zip(*(_block(cfg, b) for b in bl))
+    W, A = np.concatenate(Ws, axis=1), np.concatenate(As, axis=1)
+    cp = 2.0 * st.Sm / st.alpha[:, None]  # (n, q): centred sign where a = +1, positive terms only
+    cm = -2.0 * st.Sp / st.alpha[:, None]
+    Z = X @ W
+    Z -= st.M[:, None]
+    S = np.exp(Z, out=Z)
+    S /= st.alpha[:, None]
+    pos = A > 0
+    # P = S·c^+ + S·c^- with exactly one of the two terms nonzero (x + 0 = x: the split adds no rounding)
+    P = np.empty((n, q, S.shape[1]))
+    np.multiply(S[:, None, :], pos[None], out=P)
+    P *= cp[:, :, None]
+    N = S[:, None, :] * ~pos[None]
+    N *= cm[:, :, None]
+    P += N
+    del N
+    return GramState(cfg, X, frozenset(bl), _gram(P.reshape(n * q, -1)), _gram(S))
+
+
+def merge_gram(a: GramState, b: GramState, *, inplace: bool = False) -> GramState:
+    """Sum of two pass-2 states of disjoint block sets (plain sums: the global M is already applied)."""
+    if not isinstance(a, GramState) or not isinstance(b, GramState):
+        raise ValueError("merge_gram needs two GramState objects from streaming.gram")
+    _same(a, b, "merge_gram")
+    if inplace:
+        a.PP += b.PP
+        a.SS += b.SS
+        a.blocks = a.blocks | b.blocks
+        return a
+    return GramState(a.cfg, a.X, a.blocks | b.blocks, a.PP + b.PP, a.SS + b.SS)
+
+
+def finish_two_pass(st: Stats, g: GramState, kappa=None, *, inplace: bool = False) -> StreamResult:
+    """H, Q, S₀, F from the complete pass-1 and pass-2 states (``kappa=None`` means κ = m); with
+    ``inplace`` H is built in g.PP's memory (no second nd'×nd' array)."""
+    if not isinstance(st, Stats) or not isinstance(g, GramState):
+        raise ValueError("finish_two_pass needs a Stats and a GramState")
+    if g.cfg != st.cfg or not np.array_equal(g.X, st.X):
+        raise ValueError("finish_two_pass: the states come from different networks or data X")
+    _complete(st, "st")
+    _complete(g, "g")
+    _, m, q, _, scheme, _, _ = st.cfg
+    k = float(m) if kappa is None else V.positive_float(kappa, "kappa")
+    X, n = st.X, st.X.shape[0]
+    H = g.PP if inplace else g.PP.copy()
+    H.reshape(n, q, n, q)[...] *= ((k * k / m) * (X @ X.T))[:, None, :, None]
+    return StreamResult(H=H, Q=_qmatrix(X, g.SS, m, k), S0=float(np.max(1.0 / st.alpha)),
+                        F=k * (st.Sp - st.Sm) / st.alpha[:, None], alpha=st.alpha.copy(), M=st.M.copy(), m=m,
+                        d_out=q, kappa=k, scheme=scheme, info={"passes": 2})
 
 
 def _two_pass(cfg, X, chunk_blocks, k) -> StreamResult:
-    _, m, q, _, _, _, block = cfg
-    n = X.shape[0]
+    d, m, q, sigma, _, seed, block = cfg
     nb = -(-_drawn(cfg) // block)
-    M, alpha, Sp, Sm = _stats_pass(cfg, X, range(nb))
-    cp = 2.0 * Sm / alpha[:, None]  # (n, q): centred sign where a = +1, positive terms only
-    cm = -2.0 * Sp / alpha[:, None]
-    PP = SS = None
+    st = stats(X, range(nb), m, d_out=q, sigma=sigma, seed=seed, block=block)
+    acc = None
     for c0 in range(0, nb, chunk_blocks):
-        Ws, As = zip(*(_block(cfg, b) for b in range(c0, min(nb, c0 + chunk_blocks))))
-        W, A = np.concatenate(Ws, axis=1), np.concatenate(As, axis=1)
-        Z = X @ W
-        Z -= M[:, None]
-        S = np.exp(Z, out=Z)
-        S /= alpha[:, None]
-        pos = A > 0
-        # P = S·c^± with exactly one of the two terms nonzero (x + 0 = x: no rounding from the split)
-        P = np.empty((n, q, S.shape[1]))
-        np.multiply(S[:, None, :], pos[None], out=P)
-        P *= cp[:, :, None]
-        N = S[:, None, :] * ~pos[None]
-        N *= cm[:, :, None]
-        P += N
-        del N
-        G, Gs = _gram(P.reshape(n * q, -1)), _gram(S)
-        del P
-        if PP is None:
-            PP, SS = G, Gs
-        else:
-            PP += G
-            SS += Gs
-    H = PP
-    H.reshape(n, q, n, q)[...] *= ((k * k / m) * (X @ X.T))[:, None, :, None]
-    return StreamResult(H=H, Q=_qmatrix(X, SS, m, k), S0=float(np.max(1.0 / alpha)),
-                        F=k * (Sp - Sm) / alpha[:, None], alpha=alpha, M=M, m=m, d_out=q, kappa=k,
-                        scheme=cfg[4], info={"passes": 2})
+        g = gram(st, range(c0, min(nb, c0 + chunk_blocks)))
+        acc = g if acc is None else merge_gram(acc, g, inplace=True)
+    return finish_two_pass(st, acc, kappa=k, inplace=True)
 
 
 # ------------------------------------------------------------------------------------------ driver

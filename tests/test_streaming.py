@@ -119,12 +119,12 @@ def test_large_logit_gaps_against_mpmath(scheme, n, d, q, m, block, sigma):
         assert np.max(np.abs(r.F - Fmp)) <= TOL * m
 
 
-def _tree_merge(states, rnd):
+def _tree_merge(states, rnd, merge=streaming.merge):
     """Merge a list of states in a random binary tree."""
     if len(states) == 1:
         return states[0]
     cut = rnd.randint(1, len(states) - 1)
-    return streaming.merge(_tree_merge(states[:cut], rnd), _tree_merge(states[cut:], rnd))
+    return merge(_tree_merge(states[:cut], rnd, merge), _tree_merge(states[cut:], rnd, merge))
 
 
 M_ORDER, BLOCK_ORDER = 61, 8  # 8 blocks, the last one short
@@ -158,6 +158,13 @@ def test_chunk_size_and_merge_order(scheme, chunk, perm, rnd):
     if scheme == "iid":
         two = streaming.streamed_ntk(X, m, chunk_blocks=chunk, passes=2, **kw)
         assert nrel(two.H, base.H) <= TOL
+        # the distributed two-pass route: pass-1 states and pass-2 states merged in random trees
+        kw2 = {k: v for k, v in kw.items() if k != "scheme"}
+        st1 = _tree_merge([streaming.stats(X, shares[i], m, **kw2) for i in perm], rnd, streaming.merge_stats)
+        g = _tree_merge([streaming.gram(st1, shares[i]) for i in perm], rnd, streaming.merge_gram)
+        res2 = streaming.finish_two_pass(st1, g)
+        for name in ("H", "Q", "alpha", "F"):
+            assert nrel(getattr(res2, name), getattr(base, name)) <= TOL, name
 
 
 def test_merge_is_pure_and_checked():
@@ -174,6 +181,17 @@ def test_merge_is_pure_and_checked():
         streaming.merge(a, streaming.partial(X, [2, 3], 16, d_out=1, seed=1, block=4))
     with pytest.raises(ValueError, match="merge all"):
         streaming.finish(a)
+    s1 = streaming.stats(X, [0, 1], 16, **kw)
+    with pytest.raises(ValueError, match="merge all"):
+        streaming.gram(s1, [0])
+    s_all = streaming.merge_stats(s1, streaming.stats(X, [2, 3], 16, **kw))
+    with pytest.raises(ValueError, match="both states"):
+        streaming.merge_stats(s_all, s1)
+    g = streaming.gram(s_all, [0, 1])
+    with pytest.raises(ValueError, match="merge all"):
+        streaming.finish_two_pass(s_all, g)
+    with pytest.raises(ValueError, match="both states"):
+        streaming.merge_gram(g, streaming.gram(s_all, [1]))
 
 
 @pytest.mark.parametrize("scheme,passes", [("iid", 2), ("iid", 1), ("symmetric", 1)])
