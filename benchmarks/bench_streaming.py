@@ -6,7 +6,8 @@
 Part 1 (time): H at n=256, d=32, d'=8, m=4096 (one block), streamed (iid passes=1 and 2, symmetric fast
 path) vs empirical_ntk of the materialized W in the same run; median of --repeats; every streamed H is
 compared with the in-memory one (normwise relative difference, must be ≤ 1e-12).
-Part 2 (memory): tracemalloc peak of streamed_ntk as m grows to 10⁶ at small n·d' (flat in m), against
+Part 2 (memory): tracemalloc peak of streamed_ntk (iid passes=2 and 1, symmetric; the seconds include
+tracemalloc's overhead) as m grows to 10⁶ at small n·d' (flat in m), against
 the in-memory path's peak where it fits (its P alone is n·d'·m·8 bytes).
 """
 from __future__ import annotations
@@ -79,10 +80,11 @@ def main(argv=None):
     Xm = unit_rows(nm, dm, 1)
     print(f"# memory: n={nm} d={dm} d'={qm}, tracemalloc peak (MB)")
     for mm in (2 ** 14, 2 ** 16, 2 ** 18, 10 ** 6):
-        t0 = time.perf_counter()
-        ps = peak(lambda: streaming.streamed_ntk(Xm, mm, d_out=qm))
-        ts = time.perf_counter() - t0
-        rec = {"m": mm, "streamed_peak_MB": ps / 2 ** 20, "streamed_s": ts}
+        rec = {"m": mm}
+        for name, kw in (("iid2", {}), ("iid1", {"passes": 1}), ("sym", {"scheme": "symmetric"})):
+            t0 = time.perf_counter()
+            rec[f"{name}_peak_MB"] = peak(lambda: streaming.streamed_ntk(Xm, mm, d_out=qm, **kw)) / 2 ** 20
+            rec[f"{name}_s"] = time.perf_counter() - t0
         if mm <= 2 ** 18:
             pm = streaming.materialize(dm, mm, qm)
             rec["in_memory_peak_MB"] = peak(lambda: network.empirical_ntk(pm, Xm)) / 2 ** 20
