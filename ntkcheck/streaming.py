@@ -25,8 +25,9 @@ in-memory product. ``passes=2`` (the default of ``streamed_ntk`` for iid): pass 
 with the cancellation-free centred signs (~1× the in-memory flops); distributed: ``stats``/``merge_stats``
 (pass 1), then ``gram``/``merge_gram`` given the complete pass-1 state, then ``finish_two_pass``. Measured by
 benchmarks/bench_streaming.py at n = 256, d = 32, d' = 8, m = 4096 (2 shared cores, median of 5
-interleaved repeats, time relative to network.empirical_ntk of the materialized W): iid passes=2 1.25×,
-iid passes=1 4.3×, symmetric 0.66×; tracemalloc peak 5.5 MB from m = 2¹⁴ to 10⁶ at n = 16, d' = 4.
+interleaved repeats, time relative to network.empirical_ntk of the materialized W, three runs): iid
+passes=2 1.0–1.3×, iid passes=1 3.9–4.3×, symmetric 0.6–0.8×; tracemalloc peak 5.5 MB (iid) and 3.4 MB
+(symmetric) from m = 2¹⁴ to 10⁶ at n = 16, d' = 4, where the in-memory path needs 40·m/2¹⁶ MB.
 
 Q (B3): Q_ij = (κ²/m)|⟨x_i,x_j⟩|⟨S_i,S_j⟩ with ⟨S_i,S_j⟩ = Σ_r u_ir u_jr/(α_i α_j), read off the class sums
 of output 0 (T^{++} + T^{--}, positive terms). S₀ (B4): the largest u_ir at the row max is 1, so
