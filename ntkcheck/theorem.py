@@ -27,7 +27,7 @@ from ntkcheck import _validate as V
 from ntkcheck import bounds
 from ntkcheck._compile import compiled
 from ntkcheck.checks._stats import binomial_lower, loglog_slope
-from ntkcheck.network import SCHEMES, Params, _check, _features, _kappa, _symmetric_ntk
+from ntkcheck.network import SCHEMES, Params, _check, _features, _hadamard_gram, _kappa
 
 VARIANTS = ("T1", "T1'")
 WIDTH_VARIANTS = ("T1", "T1'", "T1-B7", "T1-B1B7")
@@ -155,8 +155,10 @@ def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     act, S, cache = _features(params, X)
     S0 = float(S.max())
     e0 = float(np.linalg.norm(k * (S @ params.A.T) - Y))
-    G = X @ X.T
-    H0 = _symmetric_ntk(act.tangent(cache, params.A).reshape(n * q, params.m), (k * k / params.m) * G, q)
+    P = act.tangent(cache, params.A).reshape(n * q, params.m)
+    H0 = P @ P.T                          # as network.empirical_ntk: one syrk, then (κ/√m)²·(∘ G ⊗ 11ᵀ)
+    del P
+    _hadamard_gram(H0, X, X, q, k / np.sqrt(params.m))
     if variant == "T1":
         if k != params.m:
             raise ValueError(f"T1 compares H(W(0)) with its κ = m limit H*; got κ = {k:g} ≠ m = {params.m} "

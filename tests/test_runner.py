@@ -42,7 +42,10 @@ def lc():
 
 def test_unproved_rate_fails_the_record(lc, monkeypatch):
     # an unproved rate p = ηmλ/2 in place of ηmλ/4: the derivation's step 4 no longer closes
-    monkeypatch.setattr(lc, "RATE_P", lc.eta * lc.m * lc.lam / 2)
+    import dataclasses
+
+    unproved = dataclasses.replace(lc.EXPORTS["rate_p"], expr=lc.eta * lc.m * lc.lam / 2)
+    monkeypatch.setitem(lc.EXPORTS, "rate_p", unproved)
     rec = checks.run(Check("Z3", "numeric-passes", "linear_convergence", _passing, "passes"))
     assert rec["holds"] is False
     assert rec["derivation"]["holds"] is False
