@@ -376,7 +376,7 @@ def _b4_ratio(p, x, kappa) -> float:
     return obs / B.hessian_bound(p, x[None, :], kappa)
 
 
-@register("B4", short="‖∇²_W F_ℓ(x)‖₂ ≤ c κ‖x‖² max_r S_r (B4's constant)", id="hessian-bound", proof="hessian_bound",
+@register("B4", short="‖∇²_W F_ℓ(x)‖₂ ≤ 2κ‖x‖² max_r S_r", id="hessian-bound", proof="hessian_bound",
           what="the full Hessian (G3) norm against ntkcheck.bounds.hessian_bound: random + adversarial over (W, x), "
                "with starts at uniform S and one sign against the rest (where ‖M‖₂/max S = 2(1 − 2/m)), m up to 64")
 def check_b4(ctx) -> Outcome:
