@@ -98,15 +98,15 @@ def derive() -> Derivation:
     gxy, qxx, qyy = (x.T * y)[0, 0], (x.T * x)[0, 0], (y.T * y)[0, 0]
     d.identity("φ'(wᵀx)φ'(wᵀy) = e^{wᵀ(x+y)} for φ = exp", sp.exp((w.T * x)[0, 0]) * sp.exp((w.T * y)[0, 0]),
                sp.exp((w.T * (x + y))[0, 0]))
-    d.identity("E e^{wᵀ(x+y)} = e^{σ²(q + 2⟨x,y⟩)/2}, q = ‖x‖² + ‖y‖² (the export's arguments)",
-               sp.exp(sigma**2 * ((x + y).T * (x + y))[0, 0] / 2),
-               EXPECTATION["exp"].subs({g: gxy, q: qxx + qyy}))
+    d.identity("⟨x,y⟩ E e^{wᵀ(x+y)} = ⟨x,y⟩ e^{σ²‖x+y‖²/2} is the export K_exp(g, q, σ), q = ‖x‖² + ‖y‖²",
+               gxy * sp.exp(sigma**2 * ((x + y).T * (x + y))[0, 0] / 2),
+               EXPORTS["kernel_exp"].expr.subs({g: gxy, q: qxx + qyy}))
 
     # -- 4. softmax: exp with each feature divided by its mean (G5) ----------------------------------
-    d.identity("E[e^{wᵀx}/E e^{wᵀx} · e^{wᵀy}/E e^{wᵀy}] = e^{σ²⟨x,y⟩}",
-               sp.exp(sigma**2 * ((x + y).T * (x + y))[0, 0] / 2)
+    d.identity("⟨x,y⟩ E[e^{wᵀx}/E e^{wᵀx} · e^{wᵀy}/E e^{wᵀy}] = ⟨x,y⟩ e^{σ²⟨x,y⟩} is the export K_softmax",
+               gxy * sp.exp(sigma**2 * ((x + y).T * (x + y))[0, 0] / 2)
                / (sp.exp(sigma**2 * qxx / 2) * sp.exp(sigma**2 * qyy / 2)),
-               EXPECTATION["softmax"].subs(g, gxy),
+               EXPORTS["kernel_softmax"].expr.subs(g, gxy),
                note="m S_r(x) → e^{w_rᵀx}/E e^{wᵀx} (G5); the normalization removes e^{σ²(‖x‖²+‖y‖²)/2}")
     from proofs import ntk_limit
     d.identity("the softmax kernel is G5's export", EXPORTS["kernel_softmax"].expr,
@@ -145,6 +145,8 @@ def derive() -> Derivation:
              "P(ξ₁ > 0, cos θ ξ₁ + sin θ ξ₂ > 0) for ξ ~ N(0, I₂) — step 5's L with the norms set to 1.")
     # (a) Cartesian: for 0 < θ < π, cos θ ξ₁ + sin θ ξ₂ > 0 ⟺ ξ₂ > −c ξ₁, c = cot θ.  Parametrize
     #     θ ∈ (0, π/2) by θ = atan(s) (c = 1/s > 0) and θ ∈ (π/2, π) by θ = π − atan(s) (c = −1/s < 0).
+    # every step below runs on the export: p_relu = K_relu/g, the orthant probability it claims
+    p_relu = sp.cancel(EXPORTS["kernel_relu"].expr / g)
     s_ = sp.Symbol("s", positive=True)
     xi1s, xi2s = sp.symbols("xi_1 xi_2", real=True)
     for c, th, label in ((1 / s_, sp.atan(s_), "0 < θ < π/2"), (-1 / s_, sp.pi - sp.atan(s_), "π/2 < θ < π"),
@@ -152,7 +154,7 @@ def derive() -> Derivation:
         inner = sp.integrate(_gauss(xi2s), (xi2s, -c * xi1s, sp.oo))
         prob = sp.integrate(_gauss(xi1s) * inner, (xi1s, 0, sp.oo))
         d.identity(f"P(ξ₁ > 0, ξ₂ > −cot θ ξ₁) = (π − θ)/(2π), {label} (sympy integrates the density)",
-                   prob, EXPECTATION["relu"].subs(theta, th),
+                   prob, p_relu.subs(theta, th),
                    note="θ = atan(s) / π − atan(s) with s > 0 covers the open quarter-turns; cot θ = ±1/s")
     d.remark("θ = 0 and θ = π", BY_HAND,
              "θ = 0: ŷ = x̂, P(ξ₁ > 0) = 1/2 = (π − 0)/(2π).  θ = π: ŷ = −x̂, the events are disjoint "
@@ -163,19 +165,23 @@ def derive() -> Derivation:
              "(step 5; r > 0 drops out).  For α ∈ (θ − π/2, π/2) both hold: α ∈ (−π/2, π/2) and "
              "α − θ ∈ (−π/2, π/2 − θ) ⊂ (−π/2, π/2).  Outside it, modulo 2π, one of α, α − θ lies in "
              "[π/2, 3π/2] where the cosine is ≤ 0.  The wedge has angle π − θ.")
-    d.identity("(1/2π) ∫_{θ−π/2}^{π/2} dα ∫₀^∞ r e^{−r²/2} dr = (π − θ)/(2π)",
-               sp.integrate(r * sp.exp(-r**2 / 2) / (2 * sp.pi), (r, 0, sp.oo), (al, theta - sp.pi / 2, sp.pi / 2)),
-               EXPECTATION["relu"])
+    wedge = sp.integrate(r * sp.exp(-r**2 / 2) / (2 * sp.pi), (r, 0, sp.oo), (al, theta - sp.pi / 2, sp.pi / 2))
+    d.identity("(1/2π) ∫_{θ−π/2}^{π/2} dα ∫₀^∞ r e^{−r²/2} dr = (π − θ)/(2π)", wedge, p_relu)
     rho = sp.Symbol("rho", real=True)
     d.identity("Sheppard's form: (π − arccos ρ)/(2π) = 1/4 + arcsin(ρ)/(2π), ρ = cos θ",
-               EXPECTATION["relu"].subs(theta, sp.acos(rho)), sp.Rational(1, 4) + sp.asin(rho) / (2 * sp.pi),
+               p_relu.subs(theta, sp.acos(rho)), sp.Rational(1, 4) + sp.asin(rho) / (2 * sp.pi),
                simplifier=lambda e: sp.simplify(e.rewrite(sp.asin)),
                note="arccos ρ = π/2 − arcsin ρ: the orthant probability of a correlated Gaussian pair")
 
+    d.identity("K_relu = ⟨x,y⟩ · P(wedge) is the export kernel_relu(g, θ)", g * wedge, EXPORTS["kernel_relu"].expr,
+               note="E[φ'(wᵀx)φ'(wᵀy)] = P(ξᵀx̂ > 0, ξᵀŷ > 0), the wedge probability integrated above")
+
     # -- 7. the symmetry the polar rule uses ------------------------------------------------------------
-    from proofs.activations import DPHI, z as zz
+    from proofs import activations
+    zz = activations.z
     for name in ("sigmoid", "tanh"):
-        d.identity(f"{name}' is even: φ'(−z) = φ'(z)", DPHI[name].subs(zz, -zz), DPHI[name],
+        f = activations.EXPORTS[f"dphi_{name}"].expr     # the φ' the polar rule compiles
+        d.identity(f"{name}' is even: φ'(−z) = φ'(z)", f.subs(zz, -zz), f,
                    note="so f(u)f(v) is invariant under (u, v) → (−u, −v), i.e. α → α + π in step 5's polar form",
                    simplifier=lambda e: sp.simplify(e.rewrite(sp.exp)))
 

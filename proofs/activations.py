@@ -63,25 +63,62 @@ for _name in PHI:
 _zp = sp.Symbol("z_p", positive=True)   # the branch z > 0 (|z| = z)
 _zn = sp.Symbol("z_n", negative=True)   # the branch z < 0 (|z| = −z)
 
+# The textbook definitions, written independently of PHI (which the exports are built from): derive() proves
+# each exported φ equals its definition, so a wrong export cannot derive.
+DEFINITION_PHI = {
+    "relu": sp.Max(z, 0),
+    "exp": sp.E**z,
+    "sigmoid": 1 / (1 + sp.exp(-z)),
+    "tanh": (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z)),
+    "swish": z * (1 / (1 + sp.exp(-z))),
+}
+
+
+def _by_exp(e):
+    return sp.simplify(e.rewrite(sp.exp))
+
+
+def _nonsmooth(e) -> bool:
+    return e.has(sp.Abs, sp.Piecewise, sp.Max, sp.Min, sp.Heaviside, sp.sign)
+
+
+def _equal(d: Derivation, label: str, lhs, rhs, note: str = "", at_zero: bool = True) -> None:
+    """``lhs = rhs`` as functions of z: one identity if both are smooth expressions sympy simplifies globally,
+    else a case split — on z > 0 and z < 0 (positive / negative symbols, which resolve |z|, max and the
+    Piecewise conditions) and, if ``at_zero``, at z = 0 — recorded as one identity step."""
+    if not (_nonsmooth(lhs) or _nonsmooth(rhs)):
+        d.identity(label, lhs, rhs, note=note, simplifier=_by_exp)
+        return
+    cases = [(lhs.subs(z, zz), rhs.subs(z, zz)) for zz in (_zp, _zn)]
+    where = "on z > 0 and z < 0"
+    if at_zero:
+        cases.append((lhs.subs(z, 0), rhs.subs(z, 0)))
+        where = "on z > 0, z < 0 and at z = 0"
+    d.identities(f"{label}, {where}", cases, note=note, simplifier=_by_exp)
+
 
 @cached_derivation
 def derive() -> Derivation:
+    """Every step runs on ``EXPORTS[...].expr`` (what the numeric layer compiles), against definitions and
+    derivatives written independently of it."""
     d = Derivation(CODE, ID, STATEMENT)
-    for name, phi in PHI.items():
-        d.define(f"φ ({name})", sp.Function("phi")(z), phi)
+    for name in PHI:
+        phi = EXPORTS[f"phi_{name}"].expr
+        dphi_ex = EXPORTS[f"dphi_{name}"].expr
+        d.define(f"φ ({name})", sp.Function("phi")(z), DEFINITION_PHI[name])
+        _equal(d, f"the exported φ ({name}) is its definition", phi, DEFINITION_PHI[name])
+        dphi_dz = sp.diff(phi, z)
         if name == "relu":
-            # away from the kink the derivative is the indicator of z > 0
-            for zz in (sp.Rational(-3, 2), sp.Rational(1, 3), 2):
-                d.identity(f"ReLU' at z = {zz}", sp.diff(PHI[name], z).subs(z, zz), dphi(name).subs(z, zz))
+            # away from the kink the derivative is the indicator of z > 0; at 0 a convention
+            _equal(d, "ReLU' = 1 for z > 0, 0 for z < 0 (d/dz of the exported φ)", dphi_dz,
+                   sp.Piecewise((1, z > 0), (0, z < 0)), at_zero=False)
+            d.define("ReLU'(0) (the convention at the kink)", sp.Function("phi'")(0), 0,
+                     note="φ is not differentiable at 0; the numeric layer takes the subgradient 0")
+            _equal(d, "the exported φ' (relu) = dφ/dz", dphi_ex, dphi_dz, at_zero=False)
+            d.identity("the exported φ' (relu) at z = 0 is the convention", dphi_ex.subs(z, 0), 0)
             continue
-        d.identity(f"φ' ({name}) = the textbook derivative", sp.diff(phi, z), TEXTBOOK[name])
-        if DPHI[name] is TEXTBOOK[name]:
-            continue
+        d.identity(f"φ' ({name}) = the textbook derivative (d/dz of the exported φ)", dphi_dz, TEXTBOOK[name],
+                   simplifier=_by_exp)
         # the exported stable form, per sign branch (sympy resolves |z| on each) and at z = 0
-        for label, zz in (("z > 0", _zp), ("z < 0", _zn)):
-            d.identity(f"φ' ({name}), stable form = dφ/dz on {label}", DPHI[name].subs(z, zz),
-                       sp.diff(phi, z).subs(z, zz),
-                       simplifier=lambda e: sp.simplify(e.rewrite(sp.exp)))
-        d.identity(f"φ' ({name}), stable form = dφ/dz at z = 0", DPHI[name].subs(z, 0),
-                   sp.diff(phi, z).subs(z, 0))
+        _equal(d, f"the exported φ' ({name}) = dφ/dz", dphi_ex, dphi_dz)
     return d
