@@ -215,7 +215,7 @@ def cmd_list(args, console: Console) -> int:
 
 
 def cmd_proof(args, console: Console) -> int:
-    import proofs
+    from ntkcheck import proofs
 
     code = args.code.strip()
     mod = None

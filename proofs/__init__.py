@@ -35,14 +35,14 @@ _MODULES = {
 def _present() -> dict[str, str]:
     import importlib.util
 
-    return {c: n for c, n in _MODULES.items() if importlib.util.find_spec(f"proofs.{n}") is not None}
+    return {c: n for c, n in _MODULES.items() if importlib.util.find_spec(f"{__name__}.{n}") is not None}
 
 
 def lemma(code: str):
     """The proofs module of a lemma, by its MATH.md code (``"G1"``) or id (``"softmax-gradient"``)."""
     for c, name in _present().items():
         if code in (c, name.replace("_", "-")):
-            return importlib.import_module(f"proofs.{name}")
+            return importlib.import_module(f"{__name__}.{name}")
     raise KeyError(f"no proofs module for {code!r}; known: {', '.join(_present())}")
 
 

@@ -146,15 +146,15 @@ def export_kind(module: str, name: str) -> str:
     import importlib
 
     try:
-        mod = importlib.import_module(f"proofs.{module}")
+        mod = importlib.import_module(f"{__package__}.{module}")
     except ModuleNotFoundError:
-        import proofs
+        proofs = importlib.import_module(__package__)
 
         mod = proofs.lemma(module)
     try:
         return mod.EXPORTS[name].kind
     except KeyError:
-        raise KeyError(f"proofs.{mod.__name__.split('.')[-1]} exports {sorted(mod.EXPORTS)}, not {name!r}") from None
+        raise KeyError(f"ntkcheck.proofs.{mod.__name__.split('.')[-1]} exports {sorted(mod.EXPORTS)}, not {name!r}") from None
 
 
 def cached_derivation(fn: Callable[[], Derivation]) -> Callable[[], Derivation]:

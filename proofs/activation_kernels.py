@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import g, sigma
+from ._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from .definitions import g, sigma
 
 CODE = "K"
 ID = "activation-kernels"
@@ -108,7 +108,7 @@ def derive() -> Derivation:
                / (sp.exp(sigma**2 * qxx / 2) * sp.exp(sigma**2 * qyy / 2)),
                EXPORTS["kernel_softmax"].expr.subs(g, gxy),
                note="m S_r(x) → e^{w_rᵀx}/E e^{wᵀx} (G5); the normalization removes e^{σ²(‖x‖²+‖y‖²)/2}")
-    from proofs import ntk_limit
+    from . import ntk_limit
     d.identity("the softmax kernel is G5's export", EXPORTS["kernel_softmax"].expr,
                ntk_limit.EXPORTS["limit_kernel"].expr)
 
@@ -177,7 +177,7 @@ def derive() -> Derivation:
                note="E[φ'(wᵀx)φ'(wᵀy)] = P(ξᵀx̂ > 0, ξᵀŷ > 0), the wedge probability integrated above")
 
     # -- 7. the symmetry the polar rule uses ------------------------------------------------------------
-    from proofs import activations
+    from . import activations
     zz = activations.z
     for name in ("sigmoid", "tanh"):
         f = activations.EXPORTS[f"dphi_{name}"].expr     # the φ' the polar rule compiles

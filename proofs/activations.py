@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import Derivation, Export, cached_derivation
+from ._core import Derivation, Export, cached_derivation
 
 z = sp.Symbol("z", real=True)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
-from proofs._core import BY_HAND, Derivation, Export, ProofError, cached_derivation
+from ._core import BY_HAND, Derivation, Export, ProofError, cached_derivation
 
 CODE = "D1"
 ID = "forward-process"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, Derivation, Export, cached_derivation
-from proofs.forward_process import A_T, S2_NAIVE, VAR_T, exp_simplifier, t as t_sym, v as v_sym
+from ._core import BY_HAND, Derivation, Export, cached_derivation
+from .forward_process import A_T, S2_NAIVE, VAR_T, exp_simplifier, t as t_sym, v as v_sym
 
 CODE = "D2"
 ID = "gmm-score"
@@ -61,7 +61,7 @@ def claimed_score(xs, pis, means, variances):
 
 @cached_derivation
 def derive() -> Derivation:
-    from proofs.forward_process import EXPORTS as D1
+    from .forward_process import EXPORTS as D1
 
     d = Derivation(CODE, ID, STATEMENT)
     X = {name: ex.expr for name, ex in EXPORTS.items()}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import EXPORT_SYMPY, Derivation, Export, cached_derivation
-from proofs.definitions import (delta_rs, S_r, S_s, v_r, v_s, kappa, m, z, a, r_, s_, softmax_symbolic,
+from ._core import EXPORT_SYMPY, Derivation, Export, cached_derivation
+from .definitions import (delta_rs, S_r, S_s, v_r, v_s, kappa, m, z, a, r_, s_, softmax_symbolic,
                                 concrete_network, in_range, sum_simplify, rational_simplifier)
 
 CODE = "G3"

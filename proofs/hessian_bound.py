@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import (S_r, S_s, a, delta_rs, in_range, kappa, m, softmax_symbolic, sum_simplify, v_r,
+from ._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from .definitions import (S_r, S_s, a, delta_rs, in_range, kappa, m, softmax_symbolic, sum_simplify, v_r,
                                 v_s)
-from proofs.ntk_perturbation import inner_product_steps, sign_gap_step
-from proofs.softmax_ratio import prove_by_terms
+from .ntk_perturbation import inner_product_steps, sign_gap_step
+from .softmax_ratio import prove_by_terms
 
 CODE = "B4"
 ID = "hessian-bound"
@@ -32,7 +32,7 @@ EXPORTS = {
 
 @cached_derivation
 def derive() -> Derivation:
-    from proofs.hessian import EXPORTS as G3
+    from .hessian import EXPORTS as G3
 
     d = Derivation(CODE, ID, STATEMENT)
     X = {name: ex.expr for name, ex in EXPORTS.items()}

@@ -9,9 +9,9 @@ import functools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import m, sigma
-from proofs.softmax_ratio import prove_le
+from ._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from .definitions import m, sigma
+from .softmax_ratio import prove_le
 
 CODE = "B1"
 ID = "init-bound"

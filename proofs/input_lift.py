@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, Derivation, Export, cached_derivation
+from ._core import BY_HAND, Derivation, Export, cached_derivation
 
 CODE = "D4"
 ID = "input-lift"

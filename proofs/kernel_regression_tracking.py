@@ -16,7 +16,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-from proofs._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from ._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
 
 CODE = "D5"
 ID = "kernel-regression-tracking"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
-from proofs.definitions import kappa, m
+from ._core import BY_HAND, EXPORT_BY_HAND, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
+from .definitions import kappa, m
 
 CODE = "T1"
 ID = "linear-convergence"
@@ -91,9 +91,9 @@ def _nonneg(expr) -> bool:
 
 @cached_derivation
 def derive() -> Derivation:
-    from proofs.ntk_perturbation import EXPORTS as B3
-    from proofs.softmax_ratio import EXPORTS as B2
-    from proofs.weight_movement import EXPORTS as B6
+    from .ntk_perturbation import EXPORTS as B3
+    from .softmax_ratio import EXPORTS as B2
+    from .weight_movement import EXPORTS as B6
 
     d = Derivation(CODE, ID, STATEMENT)
     # every step below runs on the exported expressions (rebinding the module-level names)

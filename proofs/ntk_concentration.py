@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import g, m, sigma, sum_simplify
-from proofs.init_bound import MGF, gaussian_mgf_steps, lam, s_dev
-from proofs.softmax_ratio import prove_abs_le
+from ._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from .definitions import g, m, sigma, sum_simplify
+from .init_bound import MGF, gaussian_mgf_steps, lam, s_dev
+from .softmax_ratio import prove_abs_le
 
 CODE = "B7"
 ID = "ntk-concentration"
@@ -197,7 +197,7 @@ def derive() -> Derivation:
     d.define("log-normal features", sp.Symbol("u_{i,r}"), sp.Symbol("exp(w_rᵀx_i)"),
              note="κ = m: m S_{i,r} = (u_{i,r}/μ_i)/A_i; the empirical means A, D, B, C, B^{ℓℓ'} as in the module docstring")
     _moment_steps(d)
-    from proofs.ntk_limit import EXPORTS as G5
+    from .ntk_limit import EXPORTS as G5
     d.identity("H* entry = g_ij b_ij δ_{ℓ₁ℓ₂}", G5["limit_kernel"].expr, g * B_MEAN,
                note="K_ij = ⟨x_i,x_j⟩ e^{σ²⟨x_i,x_j⟩} (G5), H* = K ⊗ I: the population value of the expansion below")
     _expansion_step(d)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import EXPORT_SYMPY, PROVED, Derivation, Export, cached_derivation
-from proofs.softmax_gradient import EXPORTS as G1_EXPORTS
-from proofs.definitions import (kappa, m, g, S_r, a_lr, aS_l, x_j, a, r_, softmax_symbolic, concrete_batch,
+from ._core import EXPORT_SYMPY, PROVED, Derivation, Export, cached_derivation
+from .softmax_gradient import EXPORTS as G1_EXPORTS
+from .definitions import (kappa, m, g, S_r, a_lr, aS_l, x_j, a, r_, softmax_symbolic, concrete_batch,
                                 sum_simplify, rational_simplifier)
 
 CODE = "G4"

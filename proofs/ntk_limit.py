@@ -15,9 +15,9 @@ import itertools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, Derivation, Export, cached_derivation
-from proofs.definitions import (g, sigma, kappa, m, z, a, r_, s_, S_r, a_lr, aS_l, softmax_of, sum_simplify)
-from proofs.ntk_factorization import EXPORTS as G4_EXPORTS
+from ._core import BY_HAND, EXPORT_BY_HAND, Derivation, Export, cached_derivation
+from .definitions import (g, sigma, kappa, m, z, a, r_, s_, S_r, a_lr, aS_l, softmax_of, sum_simplify)
+from .ntk_factorization import EXPORTS as G4_EXPORTS
 
 CODE = "G5"
 ID = "ntk-limit"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import (BY_HAND, CONCRETE, EXPORT_BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError,
+from ._core import (BY_HAND, CONCRETE, EXPORT_BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError,
                           cached_derivation)
-from proofs.definitions import a, g, kappa, m, softmax_of, softmax_symbolic, sum_simplify
-from proofs.softmax_ratio import E_R, R, certificate, prove_abs_le, prove_by_terms
+from .definitions import a, g, kappa, m, softmax_of, softmax_symbolic, sum_simplify
+from .softmax_ratio import E_R, R, certificate, prove_abs_le, prove_by_terms
 
 CODE = "B3"
 ID = "ntk-perturbation"
@@ -88,7 +88,7 @@ def _brute_force_m2(d: Derivation) -> None:
 
 @cached_derivation
 def derive() -> Derivation:
-    from proofs.softmax_ratio import EXPORTS as B2
+    from .softmax_ratio import EXPORTS as B2
 
     d = Derivation(CODE, ID, STATEMENT)
     X = {name: ex.expr for name, ex in EXPORTS.items()}

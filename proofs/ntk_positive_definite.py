@@ -14,9 +14,9 @@ import itertools
 
 import sympy as sp
 
-from proofs._core import BY_HAND, CONCRETE, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
-from proofs.definitions import sigma, k, g
-from proofs.ntk_limit import EXPORTS as G5_EXPORTS
+from ._core import BY_HAND, CONCRETE, EXPORT_SYMPY, PROVED, Derivation, Export, ProofError, cached_derivation
+from .definitions import sigma, k, g
+from .ntk_limit import EXPORTS as G5_EXPORTS
 
 CODE = "G6"
 ID = "ntk-positive-definite"

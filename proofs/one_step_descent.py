@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, EXPORT_DEFINITION, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import concrete_batch, kappa, rational_simplifier, sum_simplify
-from proofs.softmax_ratio import prove_by_terms
+from ._core import BY_HAND, EXPORT_BY_HAND, EXPORT_DEFINITION, NUMERIC, Derivation, Export, cached_derivation
+from .definitions import concrete_batch, kappa, rational_simplifier, sum_simplify
+from .softmax_ratio import prove_by_terms
 
 CODE = "B5"
 ID = "one-step-descent"
@@ -79,8 +79,8 @@ def _jacobian_steps(d: Derivation) -> None:
 
 @cached_derivation
 def derive() -> Derivation:
-    from proofs.hessian_bound import EXPORTS as B4
-    from proofs.softmax_ratio import EXPORTS as B2, R as R_B2
+    from .hessian_bound import EXPORTS as B4
+    from .softmax_ratio import EXPORTS as B2, R as R_B2
 
     d = Derivation(CODE, ID, STATEMENT)
     X = {name: ex.expr for name, ex in EXPORTS.items()}

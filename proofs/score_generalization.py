@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, DEFINITION, NUMERIC, Derivation, Export, cached_derivation
-from proofs.forward_process import exp_simplifier, integrate_gaussians, normal_pdf
+from ._core import BY_HAND, DEFINITION, NUMERIC, Derivation, Export, cached_derivation
+from .forward_process import exp_simplifier, integrate_gaussians, normal_pdf
 
 CODE = "D6"
 ID = "score-generalization"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import Derivation, Export, cached_derivation
-from proofs.softmax_gradient import EXPORTS as G1_EXPORTS
-from proofs.definitions import (kappa, m, a, r_, S_r, a_lr, aS_l, softmax_symbolic,
+from ._core import Derivation, Export, cached_derivation
+from .softmax_gradient import EXPORTS as G1_EXPORTS
+from .definitions import (kappa, m, a, r_, S_r, a_lr, aS_l, softmax_symbolic,
                                 concrete_network, concrete_batch, sum_simplify, rational_simplifier)
 
 CODE = "G2"

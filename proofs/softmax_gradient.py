@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import EXPORT_SYMPY, Derivation, Export, cached_derivation
-from proofs.definitions import (kappa, S_r, a_lr, aS_l, x_j, m, z, a, r_, s_, softmax_symbolic,
+from ._core import EXPORT_SYMPY, Derivation, Export, cached_derivation
+from .definitions import (kappa, S_r, a_lr, aS_l, x_j, m, z, a, r_, s_, softmax_symbolic,
                                 concrete_network, concrete_batch, in_range, sum_simplify,
                                 rational_simplifier)
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError, cached_derivation
-from proofs.definitions import i_, m, sum_simplify
+from ._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, PROVED, Derivation, Export, ProofError, cached_derivation
+from .definitions import i_, m, sum_simplify
 
 CODE = "B2"
 ID = "softmax-ratio"

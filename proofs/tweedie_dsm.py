@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, Derivation, Export, cached_derivation
-from proofs.forward_process import S2_T, exp_simplifier, integrate_gaussians, normal_pdf, t, v
-from proofs.gmm_score import claimed_score
+from ._core import BY_HAND, Derivation, Export, cached_derivation
+from .forward_process import S2_T, exp_simplifier, integrate_gaussians, normal_pdf, t, v
+from .gmm_score import claimed_score
 
 CODE = "D3"
 ID = "tweedie-dsm"
@@ -54,7 +54,7 @@ def _posterior_mean(weight_fn, p0_terms):
 
 @cached_derivation
 def derive() -> Derivation:
-    from proofs.forward_process import EXPORTS as D1
+    from .forward_process import EXPORTS as D1
 
     d = Derivation(CODE, ID, STATEMENT)
     X = {name: ex.expr for name, ex in EXPORTS.items()}

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
-from proofs.definitions import kappa, sum_simplify
-from proofs.ntk_perturbation import inner_product_steps, sign_gap_step
-from proofs.softmax_ratio import prove_by_terms
+from ._core import BY_HAND, EXPORT_BY_HAND, NUMERIC, Derivation, Export, cached_derivation
+from .definitions import kappa, sum_simplify
+from .ntk_perturbation import inner_product_steps, sign_gap_step
+from .softmax_ratio import prove_by_terms
 
 CODE = "B6"
 ID = "weight-movement"

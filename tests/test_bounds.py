@@ -500,8 +500,8 @@ CODES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
 @pytest.mark.parametrize("code", CODES)
 def test_derivation(code):
-    import proofs
-    from proofs._core import BY_HAND, IDENTITY, PROVED
+    from ntkcheck import proofs
+    from ntkcheck.proofs._core import BY_HAND, IDENTITY, PROVED
 
     mod = proofs.lemma(code)
     assert mod.CODE == code and mod.STATEMENT and mod.EXPORTS

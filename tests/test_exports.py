@@ -19,8 +19,8 @@ import random
 import pytest
 import sympy as sp
 
-import proofs
-from proofs._core import EXPORT_KINDS, Export, export_kind
+from ntkcheck import proofs
+from ntkcheck.proofs._core import EXPORT_KINDS, Export, export_kind
 
 # (module, export) -> why derive() cannot pin it, and which check fails on a wrong value instead
 ALLOW: dict[tuple[str, str], str] = {}
@@ -34,7 +34,7 @@ NOT_PINNED: set[tuple[str, str]] = set()
 
 def _modules():
     names = sorted(mi.name for mi in pkgutil.iter_modules(proofs.__path__) if not mi.name.startswith("_"))
-    return [importlib.import_module(f"proofs.{nm}") for nm in names]
+    return [importlib.import_module(f"ntkcheck.proofs.{nm}") for nm in names]
 
 
 MODULES = [mod for mod in _modules() if hasattr(mod, "EXPORTS")]
@@ -109,7 +109,7 @@ PERTURB_CASES = [pytest.param(m_, n_, id=f"{m_}.{n_}", marks=(_XFAIL,) if (m_, n
 def test_perturbed_export_breaks_derive(module, name):
     if (module, name) in ALLOW:
         pytest.skip(ALLOW[(module, name)])
-    mod = importlib.import_module(f"proofs.{module}")
+    mod = importlib.import_module(f"ntkcheck.proofs.{module}")
     ex = mod.EXPORTS[name]
     counted = 0
     try:

@@ -105,7 +105,7 @@ def cs_err(a, b) -> float:
 # ------------------------------------------------------------------------------------------ the symbolic side
 def test_derivation_runs():
     """Every identity of proofs/activation_kernels.py holds (sympy), and its softmax export is G5's."""
-    from proofs import activation_kernels as ak
+    from ntkcheck.proofs import activation_kernels as ak
 
     d = ak.derive()
     assert d.summary()["identity, proved by sympy"] >= 15

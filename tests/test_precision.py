@@ -30,8 +30,8 @@ import ntkcheck as nk
 from conftest import EPS, Spec, build, extreme_specs
 from ntkcheck._compile import compiled
 from ntkcheck.precise import _features
-from proofs.activations import TEXTBOOK
-from proofs.activations import z as Z_SYMBOL
+from ntkcheck.proofs.activations import TEXTBOOK
+from ntkcheck.proofs.activations import z as Z_SYMBOL
 
 PREC_TOL = 1e-12
 TINY = np.finfo(np.float64).tiny / EPS

@@ -7,12 +7,12 @@ import importlib
 import pytest
 import sympy as sp
 
-import proofs
+from ntkcheck import proofs
 import re
 
-from proofs._core import (BY_HAND, CONCRETE, DEFINITION, IDENTITY, KINDS, NUMERIC, PROVED, Derivation, Export,
+from ntkcheck.proofs._core import (BY_HAND, CONCRETE, DEFINITION, IDENTITY, KINDS, NUMERIC, PROVED, Derivation, Export,
                           ProofError, Step)
-from proofs.definitions import S_r, S_s, a_lr, aS_l, delta_rs, g, k, kappa, m, sigma, v_r, v_s, x_j
+from ntkcheck.proofs.definitions import S_r, S_s, a_lr, aS_l, delta_rs, g, k, kappa, m, sigma, v_r, v_s, x_j
 
 CODES = proofs.codes()                                    # every lemma whose proofs module exists
 G_CODES = [c for c in ("G1", "G2", "G3", "G4", "G5", "G6") if c in CODES]   # the exact identities (§2)
@@ -163,7 +163,7 @@ def test_recorder_rejects_unlabelled_kinds():
 
 # ---------------------------------------------------------------------- the comparisons can fail
 def test_g1_jacobian_entry_check():
-    from proofs import softmax_gradient as G1
+    from ntkcheck.proofs import softmax_gradient as G1
     good = G1.EXPORTS["jacobian_entry"].expr
     G1.check_jacobian_entry(good, 2, 1, 1)
     for bad in (kappa * S_r * a_lr * x_j,                # missing − ⟨a_ℓ,S⟩
@@ -177,8 +177,8 @@ def test_g1_jacobian_entry_check():
 
 
 def test_g2_shift_check_fails_for_exp_network():
-    from proofs import shift_invariance as G2
-    from proofs.definitions import concrete_network
+    from ntkcheck.proofs import shift_invariance as G2
+    from ntkcheck.proofs.definitions import concrete_network
     net = concrete_network(2, 1, 1)
     G2.check_shift_invariance(net["F"], net["W"], net["z"])
     F_exp = sp.Matrix([kappa / 2 * (net["A"] * net["u"])[0, 0]])    # no normalization: not invariant
@@ -187,7 +187,7 @@ def test_g2_shift_check_fails_for_exp_network():
 
 
 def test_g3_hessian_check():
-    from proofs import hessian as G3
+    from ntkcheck.proofs import hessian as G3
     good = G3.EXPORTS["hessian_M_entry"].expr
     G3.check_hessian_M(good, 2, 1, 1)
     for bad in (delta_rs * S_r * v_r - S_r * v_r * S_s,                  # missing − S S_s v_s
@@ -197,7 +197,7 @@ def test_g3_hessian_check():
 
 
 def test_g4_factorization_check():
-    from proofs import ntk_factorization as G4
+    from ntkcheck.proofs import ntk_factorization as G4
     tf, sc = G4.EXPORTS["tangent_feature"].expr, G4.EXPORTS["ntk_scale"].expr
     G4.check_ntk_factorization(tf, sc, 2, 1, 1)
     with pytest.raises(ProofError):                                        # wrong scale: κ/m
@@ -209,7 +209,7 @@ def test_g4_factorization_check():
 
 
 def test_g5_limit_kernel_check():
-    from proofs import ntk_limit as G5
+    from ntkcheck.proofs import ntk_limit as G5
     G5.check_limit_kernel(G5.EXPORTS["limit_kernel"].expr)
     for bad in (g * sp.exp(sigma**2 * g / 2),       # wrong exponent
                 g * sp.exp(2 * sigma**2 * g),
@@ -220,7 +220,7 @@ def test_g5_limit_kernel_check():
 
 
 def test_g5_mgf_is_integrated():
-    from proofs import ntk_limit as G5
+    from ntkcheck.proofs import ntk_limit as G5
     us, value = G5.gaussian_mgf(1)
     assert not value.has(sp.Integral)
     assert sp.simplify(value - sp.exp(sigma**2 * us[0] ** 2 / 2)) == 0
@@ -228,7 +228,7 @@ def test_g5_mgf_is_integrated():
 
 
 def test_g6_series_check():
-    from proofs import ntk_positive_definite as G6
+    from ntkcheck.proofs import ntk_positive_definite as G6
     G6.check_hadamard_series(G6.EXPORTS["hadamard_coefficient"].expr, order=6)
     for bad in (sigma ** (2 * k) / sp.factorial(k + 1),
                 sigma**k / sp.factorial(k),
@@ -238,8 +238,8 @@ def test_g6_series_check():
 
 
 def test_g6_coefficient_positive_and_matches_limit_kernel_taylor():
-    from proofs import ntk_limit as G5
-    from proofs import ntk_positive_definite as G6
+    from ntkcheck.proofs import ntk_limit as G5
+    from ntkcheck.proofs import ntk_positive_definite as G6
     c = G6.EXPORTS["hadamard_coefficient"].expr
     assert c.is_positive
     series = sp.series(G5.EXPORTS["limit_kernel"].expr, g, 0, 8).removeO()
@@ -249,14 +249,14 @@ def test_g6_coefficient_positive_and_matches_limit_kernel_taylor():
 
 # -------------------------------------------------------------------------- helpers in definitions
 def test_sum_simplify_is_exact():
-    from proofs.definitions import a, r_, softmax_symbolic, sum_simplify
+    from ntkcheck.proofs.definitions import a, r_, softmax_symbolic, sum_simplify
     assert sum_simplify(sp.Sum(softmax_symbolic(r_), (r_, 0, m - 1)) - 1) == 0
     assert sum_simplify(sp.Sum(a[r_] * softmax_symbolic(r_), (r_, 0, m - 1))) != 0
     assert sum_simplify(sp.Sum(softmax_symbolic(r_), (r_, 0, m - 1)) - 2) != 0
 
 
 def test_rational_simplifier_is_exact():
-    from proofs.definitions import concrete_network, rational_simplifier
+    from ntkcheck.proofs.definitions import concrete_network, rational_simplifier
     net = concrete_network(3, 2, 1)
     simp = rational_simplifier(net["z"])
     assert simp(sum(net["S"]) - 1) == 0
@@ -266,7 +266,7 @@ def test_rational_simplifier_is_exact():
 
 
 def test_concrete_batch_matches_network():
-    from proofs.definitions import concrete_batch, concrete_network
+    from ntkcheck.proofs.definitions import concrete_batch, concrete_network
     b, net = concrete_batch(2, 2, 1, 2), concrete_network(2, 2, 1)
     sub = {net["x"][j]: b["X"][1, j] for j in range(2)}
     assert sp.simplify(b["F"][1, 0] - net["F"][0].xreplace(sub)) == 0

@@ -34,7 +34,7 @@ def test_raising_check_is_a_failing_record():
 
 @pytest.fixture
 def lc():
-    mod = importlib.import_module("proofs.linear_convergence")
+    mod = importlib.import_module("ntkcheck.proofs.linear_convergence")
     mod.derive.cache_clear()
     yield mod
     mod.derive.cache_clear()

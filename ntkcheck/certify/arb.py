@@ -142,11 +142,11 @@ NAMESPACE = {
 
 
 def _export(module: str, name: str):
-    mod = importlib.import_module(f"proofs.{module}")
+    mod = importlib.import_module(f"ntkcheck.proofs.{module}")
     try:
         return mod.EXPORTS[name]
     except KeyError:
-        raise KeyError(f"proofs.{module} exports {sorted(mod.EXPORTS)}, not {name!r}") from None
+        raise KeyError(f"ntkcheck.proofs.{module} exports {sorted(mod.EXPORTS)}, not {name!r}") from None
 
 
 @functools.lru_cache(maxsize=None)

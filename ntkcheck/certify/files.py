@@ -22,7 +22,7 @@ from ntkcheck import _results
 from ntkcheck.certify import arb as A
 from ntkcheck.certify import kernel as C1
 from ntkcheck.certify import convergence as C2
-from proofs._core import BY_HAND, DEFINITION
+from ntkcheck.proofs._core import BY_HAND, DEFINITION
 
 FORMAT = 1
 DIGITS = 20
@@ -143,7 +143,7 @@ EXPORTS_USED = (("ntk_factorization", "tangent_feature"), ("ntk_factorization", 
 
 
 def _lemma_kinds() -> list[dict]:
-    import proofs
+    from ntkcheck import proofs
 
     out = []
     for code in LEMMAS:

@@ -64,7 +64,7 @@ class Check:
 
     @property
     def statement(self) -> str:
-        return importlib.import_module(f"proofs.{self.proof}").STATEMENT
+        return importlib.import_module(f"ntkcheck.proofs.{self.proof}").STATEMENT
 
 
 REGISTRY: dict[str, Check] = {}
@@ -109,7 +109,7 @@ def derivation(proof: str) -> dict:
     ``{"holds": True, "steps": N}`` or ``{"holds": False, "error": "<type>: <message>"}`` (a ProofError's
     message names the failing step)."""
     try:
-        der = importlib.import_module(f"proofs.{proof}").derive()
+        der = importlib.import_module(f"ntkcheck.proofs.{proof}").derive()
     except Exception as exc:   # a ProofError, or a derivation that crashes: either way the lemma is unproved
         return {"holds": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"holds": True, "steps": len(der.steps)}
