@@ -1,5 +1,5 @@
 """Argument checks shared by the public API: each failure is one ValueError naming the argument or the
-hypothesis (MATH.md (A1)/(A2)) that was violated."""
+hypothesis ((A1)/(A2) of the book's Setting chapter) that was violated."""
 from __future__ import annotations
 
 import numbers

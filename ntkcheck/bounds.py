@@ -1,4 +1,4 @@
-"""The bounds B1–B7 of MATH.md §3 as numbers, each compiled from the expression its proofs/ module exports.
+"""The bounds B1–B7 as numbers, each compiled from the expression its proofs/ module exports.
 
 No formula is retyped here: every constant comes from ``proofs.<module>.EXPORTS`` through
 :func:`ntkcheck._compile.compiled`; this module only validates the arguments, evaluates the softmax

@@ -1,4 +1,4 @@
-"""Beyond softmax (MATH.md §7): the softmax network against the pointwise networks (ReLU, exp, sigmoid, tanh,
+"""Beyond softmax (the book's Beyond-softmax part): the softmax network against the pointwise networks (ReLU, exp, sigmoid, tanh,
 swish) under the NTK lens, on the same data, the same initial weights and the same step-size rule.
 
 Every network is F(W, X) = κ Φ(XW) Aᵀ with κ = m (:mod:`ntkcheck.network`); the softmax network is the exp

@@ -1,6 +1,6 @@
-"""Application (MATH.md §6, D1–D6): learning a diffusion model's score with the softmax network.
+"""Application (the book's D1–D6 part): learning a diffusion model's score with the softmax network.
 
-The pieces, in the order of MATH.md:
+The pieces, in the order of the book:
 
 * D1 the forward (Ornstein–Uhlenbeck) process: :func:`mean_scale` a_t, :func:`noise_var` s_t², and
   :func:`forward_sample` X_t = a_t X_0 + s_t ξ;
@@ -880,7 +880,7 @@ def _seed_interval(vals, level=0.95):
 
 
 def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
-    """The application experiment of MATH.md §6 (D5, D6); returns a JSON-ready dict.
+    """The application experiment of the book's D1–D6 part (D5, D6); returns a JSON-ready dict.
 
     ``progress(phase, fraction)`` is called as the work proceeds (phases "error vs n", "tracking",
     "pictures").  Same ``cfg`` and mixture ⇒ same numbers."""
@@ -981,7 +981,7 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
         "tracking_decreasing_in_m": bool(all(v["ci"][1] < 0 for v in trk["slopes"].values())),
     }
     return {
-        "experiment": "diffusion (MATH.md §6, D5–D6)",
+        "experiment": "diffusion (D5–D6)",
         "settings": {**asdict(cfg), "d": mix.d, "d_out": mix.d, "mixture": mix.as_dict(), "kappa": "m",
                      "init": "symmetric", "rho": rc.rho, "rho_method": rc.method, "truncated_mass": rc.mass,
                      "truncated_mass_kind": "exact (noncentral chi-square)", "rho_bound": rc.bound_rho,

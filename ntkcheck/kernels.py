@@ -1,6 +1,6 @@
 """Infinite-width kernels: the same call shape as the empirical NTK, ``(X1, X2=None, ...)``.
 
-For the softmax network (G5) and the pointwise networks of MATH.md §7, with κ = m and the iid init,
+For the softmax network (G5) and the pointwise networks of the book's Beyond-softmax part, with κ = m and the iid init,
 ``empirical_ntk(init_params(d, m, d_out, sigma, activation=φ), X1, X2)`` → ``limit_ntk(X1, X2, sigma,
 d_out, activation=φ)`` = K_φ ⊗ I_{d_out} as m → ∞, where
 

@@ -1,4 +1,4 @@
-"""The two-layer network of MATH.md §1 (softmax) and §7 (pointwise activations), its loss, gradient (G1),
+"""The two-layer network of the book's Setting chapter (softmax) and Beyond-softmax part (pointwise activations), its loss, gradient (G1),
 gradient-descent step and empirical NTK (G4), in vectorized float64.
 
 Every network here has the form F(W, X) = κ Φ(XW) Aᵀ with a feature map Φ acting on the logits
@@ -108,7 +108,7 @@ class SignedResidual(np.ndarray):
 
 
 def pm1(A: np.ndarray) -> bool:
-    """Every entry of A is +1 or −1 (the softmax network's sign matrices; MATH.md §1)."""
+    """Every entry of A is +1 or −1 (the softmax network's sign matrices; the book's Setting part)."""
     return bool(np.all(np.abs(A) == 1.0))
 
 
@@ -160,7 +160,7 @@ class Params:
 
     def __post_init__(self):
         """Validated however it is built (``Params(W=..., A=...)`` too): W a finite real 2-D array with at
-        least one column, A a finite real 2-D array with W's m columns (±1 for the networks of MATH.md §1;
+        least one column, A a finite real 2-D array with W's m columns (±1 for the networks of the book's Setting part;
         other finite values take the documented subtracting fallback), a known activation and scheme, σ
         finite and > 0 (or NaN: not drawn), the seed None or a non-negative integer."""
         W = V.matrix(self.W, "W")
@@ -210,7 +210,7 @@ class Params:
 
 
 def init_params(d, m, d_out=None, sigma=1.0, scheme="iid", seed=0, activation="softmax") -> Params:
-    """Draw W(0) and A per MATH.md §1: w_r ~ N(0, σ²I), a_{ℓ,r} ~ Uniform{±1}.
+    """Draw W(0) and A per the book's Setting part: w_r ~ N(0, σ²I), a_{ℓ,r} ~ Uniform{±1}.
 
     ``scheme="symmetric"`` (m even) copies the first m/2 neurons with opposite output signs, so that
     F(W(0), x) = 0 for every x (exactly in exact arithmetic; in float64 up to the rounding of a sum
@@ -272,7 +272,7 @@ def forward(params: Params, X, kappa=None) -> np.ndarray:
 
 
 def residual(params: Params, X, Y, kappa=None) -> np.ndarray:
-    """E = F(W, X) − Y, shape (n, d_out); its row-major flattening is MATH.md's e."""
+    """E = F(W, X) − Y, shape (n, d_out); its row-major flattening is the book's e."""
     X = _check(params, X)
     Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
     if Y.shape[0] != X.shape[0]:

@@ -1,4 +1,4 @@
-"""Theorem T1 / T1' (MATH.md §4) on concrete data: its hypotheses, its conclusions along gradient descent,
+"""Theorem T1 / T1' (the book's T1 part) on concrete data: its hypotheses, its conclusions along gradient descent,
 its certified width, and the initial output size that drives hypothesis (iv).
 
 * :func:`evaluate_hypotheses` evaluates (i)–(iv) (and λ > 0) for given (X, Y, W(0), η, R₀) and says which
@@ -458,7 +458,7 @@ def _certified_draw(X, Y, m: int, m_indep: int, sigma: float, delta_b1: float, l
 # ------------------------------------------------------------------------------------------ initial output
 def initial_output_size(X, widths, *, sigma: float = 1.0, d_out: int = 1, seeds: int = 4, schemes=SCHEMES,
                         seed: int = 0) -> dict:
-    """‖F(W(0), X)‖_F of the softmax network against m with κ = m, for each init scheme (MATH.md §4,
+    """‖F(W(0), X)‖_F of the softmax network against m with κ = m, for each init scheme (the book's T1 part,
     "Initial output size").  ``widths`` must be even for the symmetric scheme.
 
     iid: ‖F(W(0))‖ ≈ √(m n d') e^{σ²/2} on the sphere; the fitted log-log slope (with a 95% interval) is

@@ -1,4 +1,4 @@
-"""Gradient descent on the two-layer networks (MATH.md §1, §7), vectorized, recording what T1 speaks about.
+"""Gradient descent on the two-layer networks (the book's Setting and Beyond-softmax parts), vectorized, recording what T1 speaks about.
 
 :func:`train` runs W(t+1) = W(t) − η∇L(W(t)) and records, at chosen cadences, the loss, ‖e(t)‖₂, the largest
 neuron movement max_r ‖w_r(t) − w_r(0)‖₂, the drift of Σ_r w_r(t) (zero up to rounding for softmax, G2) and
@@ -14,7 +14,7 @@ The softmax network has a fused path, written for speed (the step is dominated b
   ⟨a_ℓ, u_i⟩ and Σ_r u_{i,r} are block sums, and the softmax VJP G1,
   G_{i,r} = κ S_{i,r} Σ_ℓ e_{iℓ}(a_{ℓ,r} − ⟨a_ℓ, S_i⟩),
   is one in-place scaling of each block of u = exp(z − max z) by a per-row coefficient (κ folded in).
-  The centred signs are formed without cancellation (MATH.md §1): a_{ℓ,r} − ⟨a_ℓ,S_i⟩ = 2S₋ (a_{ℓ,r} = +1)
+  The centred signs are formed without cancellation (the book's Setting part): a_{ℓ,r} − ⟨a_ℓ,S_i⟩ = 2S₋ (a_{ℓ,r} = +1)
   or −2S₊ (a_{ℓ,r} = −1), S± the softmax mass of the groups with a_ℓ = ±1, sums of positive block sums;
   the fused path needs A ∈ {±1} (other A take the generic path);
 * rows are independent until Xᵀ·G, so max-subtraction, exp, block sums, residual and scaling run per

@@ -1,12 +1,12 @@
-"""The width experiment of MATH.md §5: the empirical width m_emp(n) of gradient descent and the certified
+"""The width experiment of the book's width part: the empirical width m_emp(n) of gradient descent and the certified
 widths m_cert(n) of T1 and T1', for growing n, on the same data for the softmax, exp and ReLU networks (by
-default; the sigmoid, tanh and swish networks of MATH.md §7 run too, e.g. from :mod:`ntkcheck.compare`).
+default; the sigmoid, tanh and swish networks of the book's Beyond-softmax part run too, e.g. from :mod:`ntkcheck.compare`).
 
 Setting (recorded in every row): sphere data X = sphere(n, d, seed) with d = 8 by default (fixed, as in
 the paper; λ = λ_min(K_φ) then shrinks as n grows, and every row records it), labels
 Y = labels(n, d', seed + 1) uniform in [−1, 1], κ = m, the *symmetric* init (F(W(0)) = 0, so
 ‖e(0)‖ = ‖Y‖ at every width; with the iid init and κ = m, ‖e(0)‖ grows like √(mnd') and (iv) can never
-hold — MATH.md §4).
+hold — the book's T1 part).
 
 m_emp(n): the smallest m on a geometric grid at which GD reaches loss ≤ ε within the predicted number of
 steps T = ⌈log(‖e(0)‖²/(2ε)) / (−2 log(1 − ηmλ/4))⌉ in at least (1 − δ) of the seeds, with the step
@@ -33,7 +33,7 @@ from ntkcheck._results import versions
 from ntkcheck.checks._stats import loglog_slope
 from ntkcheck.theorem import certified_width, lambda_min
 
-ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of MATH.md §1 and §7
+ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of the book's Setting and Beyond-softmax parts
 ETA_RULES = ("limit", "empirical")
 CERT_VARIANTS = {"T1'": "m_cert_T1p", "T1": "m_cert_T1", "T1-B7": "m_cert_T1_B7", "T1-B1B7": "m_cert_T1_B1B7"}
 PAPER_EXPONENT = 2.0          # m = Ω(λ^{-2} n^{2+o(1)} log²(nd/δ)), arXiv:2405.03251

@@ -1,13 +1,13 @@
-"""Symbolic derivations, one module per lemma of ../shared/MATH.md (the single source of truth).
+"""Symbolic derivations, one module per lemma of the book (each chapter states its lemma; these modules prove it).
 
-``LEMMAS`` maps each MATH.md code (G1, …) to its module; each module exports ``CODE``, ``ID``,
+``LEMMAS`` maps each lemma code (G1, …) to its module; each module exports ``CODE``, ``ID``,
 ``STATEMENT``, ``derive()`` and ``EXPORTS`` (see :mod:`proofs._core`).
 """
 from __future__ import annotations
 
 import importlib
 
-# code -> module name (the module is named after the MATH.md id, with '_' for '-')
+# code -> module name (the module is named after the lemma id, with '_' for '-')
 _MODULES = {
     "G1": "softmax_gradient",
     "G2": "shift_invariance",
@@ -39,7 +39,7 @@ def _present() -> dict[str, str]:
 
 
 def lemma(code: str):
-    """The proofs module of a lemma, by its MATH.md code (``"G1"``) or id (``"softmax-gradient"``)."""
+    """The proofs module of a lemma, by its lemma code (``"G1"``) or id (``"softmax-gradient"``)."""
     for c, name in _present().items():
         if code in (c, name.replace("_", "-")):
             return importlib.import_module(f"{__name__}.{name}")
@@ -47,5 +47,5 @@ def lemma(code: str):
 
 
 def codes() -> list[str]:
-    """The codes of the lemmas whose proofs module exists, in MATH.md order."""
+    """The codes of the lemmas whose proofs module exists, in the book's order."""
     return list(_present())

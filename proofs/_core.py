@@ -4,7 +4,7 @@ A lemma module builds a :class:`Derivation`: an ordered list of steps, each eith
 sympy proves on the spot (``simplify(lhs - rhs) == 0``, asserted) or an inequality step labelled
 honestly with how it is established.  Modules export
 
-* ``CODE`` (the MATH.md code, e.g. ``"G1"``) and ``ID`` (the MATH.md name, e.g. ``"softmax-gradient"``),
+* ``CODE`` (the lemma code, e.g. ``"G1"``) and ``ID`` (the lemma name, e.g. ``"softmax-gradient"``),
 * ``STATEMENT``: one line, shown by the CLI and the book,
 * ``derive()``: runs every step and returns the :class:`Derivation` (cached; raises if a step fails),
 * ``EXPORTS``: ``{name: Export}``, the expressions the numeric package compiles.

@@ -1,4 +1,4 @@
-"""Infinite-width NTKs of the pointwise networks of MATH.md §7, and of the softmax network (G5).
+"""Infinite-width NTKs of the pointwise networks of the book's Beyond-softmax part, and of the softmax network (G5).
 
 For F_ℓ(x) = (κ/m) Σ_r a_{ℓ,r} φ(w_rᵀx) with κ = m and the iid init, the empirical NTK
 H = (1/m) J Jᵀ has the entries ⟨x,y⟩ (1/m) Σ_r a_{ℓ₁,r} a_{ℓ₂,r} φ'(w_rᵀx) φ'(w_rᵀy), which converge to

@@ -1,4 +1,4 @@
-"""Pointwise activations of MATH.md §7: φ and φ' = dφ/dz, derived by sympy.
+"""Pointwise activations of the book's Beyond-softmax part: φ and φ' = dφ/dz, derived by sympy.
 
 The softmax network is the exp network with each feature divided by its mean over the neurons; the
 pointwise networks F_ℓ(x) = (κ/m) Σ_r a_{ℓ,r} φ(w_rᵀx) share the model, NTK and trainer code with it.

@@ -1,4 +1,4 @@
-"""MATH.md §1 in sympy: the softmax network, at symbolic size and at small concrete sizes.
+"""the book's Setting part in sympy: the softmax network, at symbolic size and at small concrete sizes.
 
 Symbolic size uses ``IndexedBase`` and ``Sum``; concrete sizes build explicit matrices of symbols so that
 every identity can also be checked by brute-force differentiation of the definition.

@@ -1,4 +1,4 @@
-"""D1 forward-process (MATH.md §6).
+"""D1 forward-process (the book's D1–D6 part).
 
 The Ornstein–Uhlenbeck process dX = −X dt + √2 dB started at X_0 has the marginal
 X_t = a_t X_0 + s_t ξ, ξ ~ N(0, I_d), with a_t = e^{−t} and s_t² = 1 − e^{−2t}; a Gaussian initial law
@@ -30,7 +30,7 @@ A_, B_, C_, y_ = sp.Symbol("A", positive=True), sp.Symbol("B", real=True), sp.Sy
     sp.Symbol("y", real=True)
 
 A_T = sp.exp(-t)                     # a_t
-S2_NAIVE = 1 - sp.exp(-2 * t)        # s_t² as written in MATH.md
+S2_NAIVE = 1 - sp.exp(-2 * t)        # s_t² as written in the book
 S2_T = -expm1(-2 * t)                # s_t², the form the numeric layer uses (no cancellation at tiny t)
 VAR_T = sp.exp(-2 * t) * v - expm1(-2 * t)   # a_t² v + s_t²: a sum of two positive terms
 

@@ -1,4 +1,4 @@
-"""D2 gmm-score (MATH.md §6).
+"""D2 gmm-score (the book's D1–D6 part).
 
 For p_0 = Σ_k π_k N(μ_k, v_k I) the time-t law is p_t = Σ_k π_k N(a_t μ_k, σ_k² I), σ_k² = a_t² v_k + s_t² (D1),
 and ∇ log p_t(x) = −Σ_k γ_k(x) (x − a_t μ_k)/σ_k² with γ the posterior responsibilities.

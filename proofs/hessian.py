@@ -1,4 +1,4 @@
-"""G3 hessian (MATH.md §2).
+"""G3 hessian (the book's G1–G6 part).
 
 ∂²F_ℓ(x)/∂w_r∂w_s = κ M_{rs} x xᵀ with M = diag(S∘v) − (S∘v)Sᵀ − S(S∘v)ᵀ, v = a_ℓ − ⟨a_ℓ,S⟩1.
 

@@ -1,4 +1,4 @@
-"""B4 hessian-bound (MATH.md §3).
+"""B4 hessian-bound (the book's B1–B7 part).
 
 ‖M‖₂ ≤ 2 max_r S_r, so ‖∇²_W F_ℓ(x)‖₂ ≤ 2 κ ‖x‖² max_r S_r(x)   (M of G3).
 

@@ -1,4 +1,4 @@
-"""B1 init-bound (MATH.md §3).
+"""B1 init-bound (the book's B1–B7 part).
 
 Under (A1), with probability ≥ 1 − δ, |w_r(0)ᵀx_i| ≤ B := σ√(2 ln(2nm/δ)) for all i, r.  On that event
 e^{−B} ≤ u_{i,r} ≤ e^{B} and e^{−2B}/m ≤ S_{i,r} ≤ e^{2B}/m.

@@ -1,4 +1,4 @@
-"""D4 input-lift (MATH.md §6).
+"""D4 input-lift (the book's D1–D6 part).
 
 The network's theory needs (A2) (unit-norm, distinct inputs).  The lift φ(x) = (x/ρ, √(1 − ‖x‖²/ρ²)) maps the
 ball ‖x‖ ≤ ρ of R^d one-to-one onto the closed upper hemisphere of S^d; its inverse is u ↦ ρ u_{1..d}.  ρ is

@@ -1,4 +1,4 @@
-"""D5 kernel-regression-tracking (MATH.md §6).
+"""D5 kernel-regression-tracking (the book's D1–D6 part).
 
 Trained by GD from the symmetric init, after k steps the network stays close to the linearized predictor
 f_lin(x; k) = f(x; 0) + H*(x, X)(H*)^{-1}(I − (I − ηmH*)^k)(Y − f(X; 0)).
@@ -83,7 +83,7 @@ def derive() -> Derivation:
     rhs = H.inv() * (I2 - (I2 - c * H) ** K3)
     d.identities("ηm Σ_{j<k}(I − ηmH)^j = H^{-1}(I − (I − ηmH)^k)  (symbolic 2×2 H, k = 3)",
                  list(zip(lhs, rhs)), note="so f_lin(x; k) = f(x; 0) + H(x, X) H^{-1}(I − (I − ηmH)^k)(Y − f(X; 0)): "
-                                             "MATH.md's formula; at training points H(X, X)H^{-1} = I gives "
+                                             "the book's formula; at training points H(X, X)H^{-1} = I gives "
                                              "f_lin(X; k) = Y − (I − ηmH)^k (Y − f(X; 0))")
     e0v = sp.Matrix(sp.symbols("r_1 r_2", real=True))
     res = [(I2 - c * H) ** jj * e0v for jj in range(K3 + 1)]

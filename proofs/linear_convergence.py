@@ -1,4 +1,4 @@
-"""T1 linear-convergence (MATH.md §4), and its conditional variant T1'.
+"""T1 linear-convergence (the book's T1 part), and its conditional variant T1'.
 
 Let λ = λ_min(H*) > 0 and p = ηmλ/4.  If, for some R₀ > 0,
   (i)   ‖H(W(0)) − H*‖₂ ≤ λ/4,

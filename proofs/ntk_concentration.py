@@ -1,4 +1,4 @@
-"""B7 ntk-concentration (MATH.md §3): an explicit finite-m bound ε(m, δ, σ, X) with
+"""B7 ntk-concentration (the book's B1–B7 part): an explicit finite-m bound ε(m, δ, σ, X) with
 P(‖H(W(0)) − H*‖₂ ≤ ε) ≥ 1 − δ, for κ = m and the iid initialization.
 
 Derivation (Chebyshev on empirical means, a union bound, a deterministic ratio argument).  Write

@@ -1,4 +1,4 @@
-"""G4 ntk-factorization (MATH.md §2).
+"""G4 ntk-factorization (the book's G1–G6 part).
 
 H = (κ²/m)(P Pᵀ) ∘ (XXᵀ ⊗ 11ᵀ) = (1/m) J Jᵀ with P_{(i,ℓ),r} = S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩); rows of P sum to 0.
 

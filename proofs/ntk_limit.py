@@ -1,4 +1,4 @@
-"""G5 ntk-limit (MATH.md §2).
+"""G5 ntk-limit (the book's G1–G6 part).
 
 With κ = m and the iid init, H(W(0)) → H* = K ⊗ I as m → ∞, K_ij = ⟨x_i,x_j⟩ exp(σ²⟨x_i,x_j⟩).
 

@@ -1,4 +1,4 @@
-"""B3 ntk-perturbation (MATH.md §3).
+"""B3 ntk-perturbation (the book's B1–B7 part).
 
 Under (A1), if max_r ‖w_r − w̃_r‖₂ ≤ R then entrywise
 |H(W) − H(W̃)|_{(i,ℓ₁),(j,ℓ₂)} ≤ 6(e^{4R} − 1) Q_ij with Q_ij = (κ²/m)|⟨x_i,x_j⟩| ⟨S_i(W̃), S_j(W̃)⟩, and therefore

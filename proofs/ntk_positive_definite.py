@@ -1,4 +1,4 @@
-"""G6 ntk-positive-definite (MATH.md §2).
+"""G6 ntk-positive-definite (the book's G1–G6 part).
 
 K = Σ_k (σ^{2k}/k!) G^{∘(k+1)} ⪰ 0, λ_min(K) ≥ Σ_{k≤N} (σ^{2k}/k!) λ_min(G^{∘(k+1)}), and K ≻ 0 under (A2).
 

@@ -1,4 +1,4 @@
-"""B5 one-step-descent (MATH.md §3).
+"""B5 one-step-descent (the book's B1–B7 part).
 
 W⁺ = W − η∇L(W), e⁺ its residual, β ≥ sup over [W, W⁺] of max_{i,ℓ} ‖∇²_W F_ℓ(x_i)‖₂ (B4 with B2:
 β = 2κ max_i‖x_i‖² max_{i,r} S_{i,r}(W) e^{2ρ}, ρ = η max_r ‖∇_{w_r}L‖).  Then

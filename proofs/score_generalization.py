@@ -1,4 +1,4 @@
-"""D6 score-generalization (MATH.md §6).
+"""D6 score-generalization (the book's D1–D6 part).
 
 The score error E_{x~p_t}‖ŝ(x) − ∇log p_t(x)‖² of the GD-trained softmax network (early-stopped on a held-out
 denoising loss), of kernel regression with H*, and of the trivial predictor, falls as the sample size n

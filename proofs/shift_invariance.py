@@ -1,4 +1,4 @@
-"""G2 shift-invariance (MATH.md §2).
+"""G2 shift-invariance (the book's G1–G6 part).
 
 F(W + v1ᵀ, x) = F(W, x) for every v, so Σ_r ∂F_ℓ/∂w_r = 0 and gradient descent conserves Σ_r w_r.
 

@@ -1,4 +1,4 @@
-"""G1 softmax-gradient (MATH.md §2).
+"""G1 softmax-gradient (the book's G1–G6 part).
 
 ∂F_ℓ(x)/∂w_r = κ S_r(x)(a_{ℓ,r} − ⟨a_ℓ,S(x)⟩) x, so ∇_{w_r}L = Σ_{i,ℓ} e_{i,ℓ} κ S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) x_i.
 

@@ -1,4 +1,4 @@
-"""B2 softmax-ratio (MATH.md §3): the normalization effect.
+"""B2 softmax-ratio (the book's B1–B7 part): the normalization effect.
 
 Under (A1), if max_r ‖w_r − w̃_r‖₂ ≤ R then e^{−2R} ≤ S_r(W,x)/S_r(W̃,x) ≤ e^{2R} for all r and x, hence
 |S_r − S̃_r| ≤ (e^{2R} − 1) S̃_r.  Deterministic, independent of W̃ and m, and tight as S̃_r → 0.

@@ -1,4 +1,4 @@
-"""D3 tweedie-dsm (MATH.md §6).
+"""D3 tweedie-dsm (the book's D1–D6 part).
 
 With x = X_t = a_t X_0 + s_t ξ and the label y = −ξ/s_t: E[y | X_t = x] = ∇ log p_t(x) (Tweedie), so
 denoising score matching is least-squares regression with noisy labels, and for any predictor f

@@ -1,4 +1,4 @@
-"""B6 weight-movement (MATH.md §3).
+"""B6 weight-movement (the book's B1–B7 part).
 
 ‖∇_{w_r}L(W)‖₂ ≤ 2κ max_i(S_{i,r}‖x_i‖)‖e‖₁ ≤ 2κ max_i S_{i,r} √(nd') ‖e‖₂.  So if ‖e(s)‖₂ ≤ (1−p)^s‖e(0)‖₂ for
 all s < t, then max_r ‖w_r(t) − w_r(0)‖₂ ≤ 2ηκ S̄ √(nd') ‖e(0)‖₂ / p, S̄ the largest S_{i,r} along the path.
@@ -45,7 +45,7 @@ def derive() -> Derivation:
     d = Derivation(CODE, ID, STATEMENT)
     X = {name: ex.expr for name, ex in EXPORTS.items()}
     d.define("G1", sp.Symbol("∇_{w_r}L"), sp.Symbol("κ Σ_{i,ℓ} e_{iℓ} S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) x_i"),
-             note="the gradient of one neuron (MATH.md G1, proved in proofs/softmax_gradient.py)")
+             note="the gradient of one neuron (the book G1, proved in proofs/softmax_gradient.py)")
     inner_product_steps(d)
     gap = sign_gap_step(d, "|a_{ℓ,r} − ⟨a_ℓ,S_i⟩| ≤ 2",
                         note="a_{ℓ,r} = ±1 (+1 shown, −1 is the mirror image) and ⟨a_ℓ,S_i⟩ ∈ [−1, 1]")

@@ -165,7 +165,7 @@ def extreme_specs(draw, acts=("softmax",), max_n=4, max_d=3, max_q=3, max_m=8):
                 draw(st.sampled_from(("ball", "sphere"))), draw(st.integers(0, 2**32 - 1)), gap, signs)
 
 
-# The hard cases every property test pins with @example (MATH.md §1 and the test brief): equal logits,
+# The hard cases every property test pins with @example (the book's Setting part and the test brief): equal logits,
 # one logit ahead by 10³, logits ±10³, near-ties at 10³, σ at both ends of [1e-3, 10], m = d' = n = 1, and
 # all output signs equal (the tangent features vanish identically).
 HARD = (

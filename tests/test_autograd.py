@@ -1,5 +1,5 @@
 """Cross-check against automatic differentiation: an independent autograd implementation of the network
-of MATH.md §1/§7, written from the definition, differentiated by autograd.
+of the book's Setting and Beyond-softmax parts, written from the definition, differentiated by autograd.
 
 Compared with ntkcheck: the Jacobian J of vec F w.r.t. vec W (rows (i, ℓ) row-major, columns ordered like
 ``W.reshape(-1)``), ∇L, H = JJᵀ/m, and the G3 Hessian ∇²_W F_ℓ(x) from ``hessian_blocks``.
@@ -22,7 +22,7 @@ def _sigmoid(z):
     return 1.0 / (1.0 + anp.exp(-z))
 
 
-_PHI = {  # φ from MATH.md §7; relu via where so that φ'(0) = 0 like ntkcheck's convention
+_PHI = {  # φ from the book's Beyond-softmax part; relu via where so that φ'(0) = 0 like ntkcheck's convention
     "exp": anp.exp,
     "relu": lambda z: anp.where(z > 0, z, 0.0),
     "sigmoid": _sigmoid,

@@ -1,4 +1,4 @@
-"""Tests of the bounds B1–B7 (MATH.md §3): ntkcheck/bounds.py, proofs/{init_bound, …, ntk_concentration}.py
+"""Tests of the bounds B1–B7 (the book's B1–B7 part): ntkcheck/bounds.py, proofs/{init_bound, …, ntk_concentration}.py
 and the registered checks.
 
 Each bound has a hypothesis property test (the bound holds on random inputs within its hypotheses, with

@@ -1,4 +1,4 @@
-"""Certificates (MATH.md §8, C1 and C2): every enclosure contains the 100-digit mpmath value computed from
+"""Certificates (C1 and C2): every enclosure contains the 100-digit mpmath value computed from
 the definitions (ntkcheck.precise), a wrong enclosure is caught, a tampered file is rejected, and bad input
 gives one-line errors naming the file and the hypothesis.  Skipped without python-flint."""
 from __future__ import annotations
@@ -117,7 +117,7 @@ def test_rump_test_refuses_a_shift_below_its_error_bound():
 # ------------------------------------------------------------------------------------------ C1
 @pytest.mark.parametrize("seed", [0, 41])
 def test_c1_eighteen_points_below_float64_resolution(seed):
-    """MATH.md G6/C1: 18 unit vectors in R², σ = 0.1: float64 eigvalsh cannot see λ_min(K) (≈ 3e-28 for
+    """the book G6/C1: 18 unit vectors in R², σ = 0.1: float64 eigvalsh cannot see λ_min(K) (≈ 3e-28 for
     seed 0, 1.7e-26 for seed 41); the certificate proves K ≻ 0 with relative width ≤ 1e-6, and the
     interval contains the 100-digit value."""
     X = nk.sphere(18, 2, seed=seed)

@@ -1,4 +1,4 @@
-"""ntkcheck.compare and ``ntkcheck compare`` (MATH.md §7, beyond softmax): each section against an independent
+"""ntkcheck.compare and ``ntkcheck compare`` (beyond softmax): each section against an independent
 computation or a fact of the mathematics, the cached results/compare.json against the current code, the CLI
 and bad input."""
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_validate_names_the_field():
 
 # ------------------------------------------------------------------------------------------ sections
 def test_kernel_section_on_the_sphere_exp_is_softmax_times_e_sigma2(tiny):
-    """On the sphere K_exp = ⟨x,y⟩e^{σ²‖x+y‖²/2} = e^{σ²} K_softmax (MATH.md §7 and G5): the same condition
+    """On the sphere K_exp = ⟨x,y⟩e^{σ²‖x+y‖²/2} = e^{σ²} K_softmax (the book's Beyond-softmax part and G5): the same condition
     number, λ scaled by e^{σ²}.  Off the sphere the normalization is not a constant factor."""
     k = tiny["kernel"]
     s = TINY.sigma

@@ -1,4 +1,4 @@
-"""The application of MATH.md §6 (D1–D6): ntkcheck.diffusion, its checks and its CLI subcommand.
+"""The application of the book's D1–D6 part (D1–D6): ntkcheck.diffusion, its checks and its CLI subcommand.
 
 Property tests pin the hard cases with ``@example``: points far from every component (the responsibilities
 underflow), tiny t (s_t² → 0), equal components, and d = K = 1.  Every comparison has a stated tolerance:

@@ -1,4 +1,4 @@
-"""Infinite-width kernels of MATH.md §7 (ntkcheck/kernels.py, proofs/activation_kernels.py).
+"""Infinite-width kernels of the book's Beyond-softmax part (ntkcheck/kernels.py, proofs/activation_kernels.py).
 
 Every kernel is checked against independent references, each with its own stated tolerance:
 
@@ -283,7 +283,7 @@ def test_quadrature_matches_mpmath_reference(activation, sigma):
 def test_limit_kernel_is_psd(activation, n, d, sigma, seed):
     """λ_min(K_φ) ≥ 0 on sphere data.  float64 decides when λ_min ≥ −c·n·ε_K·‖K‖ is clear of the rounding
     band (ε_K = ε for closed forms, the quadrature tol otherwise, c = 4); inside the band a closed form is
-    decided in mpmath (100 digits, where the MATH.md G6 example — 18 points in R², σ = 0.1 — lives) and a
+    decided in mpmath (100 digits, where the G6 chapter's example — 18 points in R², σ = 0.1 — lives) and a
     quadrature kernel can only be required to be within its own accuracy."""
     X = nk.sphere(n, d, seed=seed)
     K = nk.limit_kernel(X, sigma=sigma, activation=activation)

@@ -1,5 +1,5 @@
 """ntkcheck.network: the float64 forward, gradient (G1), tangent features and empirical NTK (G4) against
-the 50-digit mpmath twins, and the exact invariants of MATH.md §1–2 (G2 shift invariance, the symmetric
+the 50-digit mpmath twins, and the exact invariants of the book's Setting–G1–G6 parts (G2 shift invariance, the symmetric
 init, seeding, PSD NTK, the descent step).
 
 Each property is a plain ``check_*`` function called by a hypothesis test; the mutation tests at the end
@@ -293,7 +293,7 @@ def test_ntk_default_kappa_is_m():
 @example(spec=Spec(scheme="symmetric", sigma=10.0, m=12, n=5, d=4, q=3, data="sphere"))
 @example(spec=Spec(act="exp", scheme="symmetric", sigma=10.0, m=12, n=5, d=4, q=3, data="sphere"))
 def test_symmetric_init_output_vanishes(spec):
-    """MATH.md §1: the symmetric init gives F(W(0), x) = 0 — exactly in exact arithmetic (the twin), and
+    """the book's Setting part: the symmetric init gives F(W(0), x) = 0 — exactly in exact arithmetic (the twin), and
     to rounding of the κ-weighted sum in float64."""
     c = build(spec)
     h = c.p.m // 2

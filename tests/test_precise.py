@@ -21,7 +21,7 @@ TWIN_SELF_TOL = mpmath.mpf("1e-45")
 
 # ------------------------------------------------------------------------------------------ literal values
 def test_literal_values_at_equal_logits():
-    """W = 0, m = 4, a = (1, 1, 1, −1), x = 1/2, κ = m = 4, y = 0.  By hand (MATH.md §1–2):
+    """W = 0, m = 4, a = (1, 1, 1, −1), x = 1/2, κ = m = 4, y = 0.  By hand (the book's Setting–G1–G6 parts):
     S = 1/4 each; ⟨a,S⟩ = 1/2; F = κ⟨a,S⟩ = 2;  ∂F/∂w_r = κ S_r(a_r − 1/2) x = (1/4, 1/4, 1/4, −3/4);
     ∇L = e·∂F = 2·(1/4, 1/4, 1/4, −3/4) = (1/2, 1/2, 1/2, −3/2);  H = (1/m) Σ_r (∂F/∂w_r)² = 3/16.
     All exact in binary, so the twins must return them exactly."""
@@ -122,7 +122,7 @@ def test_eigvalsh_mp_matches_numpy_when_well_conditioned(n, seed):
 
 
 def test_lambda_min_below_float64_resolution_is_decided_by_mpmath():
-    """MATH.md §2 G6: on 18 unit vectors in R² with σ = 0.1, λ_min(K) (≈ 3e-28 for this draw) lies far below
+    """the book's G1–G6 part G6: on 18 unit vectors in R² with σ = 0.1, λ_min(K) (≈ 3e-28 for this draw) lies far below
     float64's resolution n·ε·‖K‖ (≈ 5e-14), where float64 eigvalsh returns a negative number; the 100-digit
     twin resolves it (positive), and 130 digits agree with 100 to 1e-40 relative, so the value is not a
     rounding artefact."""

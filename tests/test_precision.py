@@ -197,7 +197,7 @@ def test_precision_table_meets_target():
 
 # ------------------------------------------------------------------------------------------ general signs
 def test_signs_other_than_pm1_take_the_subtracting_fallback():
-    """A with entries other than ±1 (outside MATH.md §1's setting): P and ∇L by the subtraction
+    """A with entries other than ±1 (outside the book's Setting part's setting): P and ∇L by the subtraction
     a_r − ⟨a,S⟩ (documented fallback), still equal to the twin at moderate logits; the trainer is not fused."""
     from ntkcheck.training import Trainer
     p = nk.params_from([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]], [[0.5, 2.0, -1.0], [1.0, 1.0, -3.0]])

@@ -1,4 +1,4 @@
-"""The symbolic derivations of proofs/ (MATH.md §2, G1–G6): each runs and holds, and the comparisons they
+"""The symbolic derivations of proofs/ (G1–G6): each runs and holds, and the comparisons they
 rest on fail for deliberately wrong expressions (so a passing derivation means something)."""
 from __future__ import annotations
 

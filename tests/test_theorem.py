@@ -109,7 +109,7 @@ def test_conclusion_ratios_catch_a_violation(wide):
 
 
 def test_lambda_sign_is_decided_in_mpmath():
-    """MATH.md G6: 18 unit vectors in R², σ = 0.1: float64 says λ_min(K) < 0, 100 digits say > 0."""
+    """the book G6: 18 unit vectors in R², σ = 0.1: float64 says λ_min(K) < 0, 100 digits say > 0."""
     Xs = nk.sphere(18, 2, seed=0)
     assert np.linalg.eigvalsh(nk.limit_kernel(Xs, sigma=0.1))[0] < 0
     p = nk.init_params(2, 16, 1, sigma=0.1, scheme="symmetric", seed=0)

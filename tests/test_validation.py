@@ -1,4 +1,4 @@
-"""Bad input gives one ValueError whose message names the argument or the hypothesis (MATH.md (A1)/(A2))."""
+"""Bad input gives one ValueError whose message names the argument or the hypothesis ((A1)/(A2) of the book's Setting chapter)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Certificates (MATH.md §8): computer-assisted proofs for one concrete instance, in ball arithmetic.
+"""Certificates (the book's C1–C3 part): computer-assisted proofs for one concrete instance, in ball arithmetic.
 
 * C1 kernel-pd-certificate — :func:`ntkcheck.certify.kernel.certify_kernel`: a verified enclosure of
   λ_min(K), K = G∘exp(σ²G), proving K ≻ 0 for the given data.

@@ -1,6 +1,6 @@
 """The registry of numeric lemma checks.
 
-A check is a function ``fn(ctx) -> Outcome`` registered under its MATH.md code and id with
+A check is a function ``fn(ctx) -> Outcome`` registered under its lemma code and id with
 :func:`register`.  ``ctx`` carries the seed, a trial multiplier and a progress callback; the check
 draws everything it needs from ``ctx.rng`` so that the same seed gives the same numbers.
 
@@ -68,7 +68,7 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
-# one module per MATH.md section; each registers its checks on import
+# one module per part of the book; each registers its checks on import
 _SECTIONS = ("ntkcheck.checks.identities", "ntkcheck.checks.bounds", "ntkcheck.checks.convergence",
              "ntkcheck.checks.diffusion")
 

@@ -1,4 +1,4 @@
-"""Numeric checks of the inequalities B1–B7 (MATH.md §3).
+"""Numeric checks of the inequalities B1–B7 (their chapters in the book).
 
 Each check is a violation hunt: random sampling across sizes, σ, R, data and weights, plus an adversarial
 search (scipy.optimize, maximizing observed/bound over the hypotheses: base weights, a perturbation kept in

@@ -1,4 +1,4 @@
-"""Numeric check of the convergence theorem T1 / T1' and of the initial output size (MATH.md §4)."""
+"""Numeric check of the convergence theorem T1 / T1' and of the initial output size (the book's T1 part)."""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""Numeric checks of the application (MATH.md §6, D1–D6).
+"""Numeric checks of the application (the book's D1–D6 part).
 
 Statistical checks state their threshold: a z-test at z = 5 (two-sided p ≈ 6e−7 per test) or a
 Bonferroni-corrected normal quantile, so that a correct implementation fails with probability below 1e−4

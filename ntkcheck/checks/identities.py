@@ -1,4 +1,4 @@
-"""Numeric checks of the exact identities G1–G6 (MATH.md §2)."""
+"""Numeric checks of the exact identities G1–G6 (their chapters in the book)."""
 from __future__ import annotations
 
 import numpy as np
@@ -324,7 +324,7 @@ def check_g6(ctx) -> Outcome:
     trials = ctx.trials(20)
     worst, n_mp, lam_min_seen = 0.0, 0, np.inf
     holds = True
-    cases = [(18, 2, 0.1)]  # MATH.md's example: float64 eigvalsh says negative, 100 digits say positive
+    cases = [(18, 2, 0.1)]  # the book's example: float64 eigvalsh says negative, 100 digits say positive
     while len(cases) < trials:
         cases.append((int(ctx.rng.integers(2, 21)), int(ctx.rng.integers(2, 6)),
                       float(np.exp(ctx.rng.uniform(np.log(0.1), np.log(3.0))))))
