@@ -184,6 +184,14 @@ def cmd_verify(args, console: Console) -> int:
                       str(r.get("trials", "—")), _fmt(r.get("worst_ratio")), err or "—", verdict,
                       f"{r.get('seconds', 0.0):.1f}")
     console.print(table)
+    for r in records:                    # a certificate beside the sampled check (G6: C1 on its first data set)
+        c1 = (r.get("details") or {}).get("C1")
+        if c1:
+            cert = (f"certified λ_min ∈ [{c1['certified'][0]:.10g}, {c1['certified'][1]:.10g}] "
+                    f"({c1['method']}, {c1['bits']} bits), K ≻ 0 proved: {c1['positive_definite_proved']}"
+                    if c1.get("certified") else c1.get("reason", "not certified"))
+            console.print(f"{r['code']} data ({c1['n']} points in R^{c1['d']}, σ = {c1['sigma']:g}): float64 "
+                          f"eigvalsh λ_min = {c1['float64_lambda_min']:.3g}; {escape(cert)}", highlight=False)
     errors = [r for r in records if r.get("error")]
     failed = [r["code"] for r in records if not r["holds"] and not r.get("error")]
     total = sum(r.get("seconds", 0.0) for r in records)

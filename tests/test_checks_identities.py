@@ -190,3 +190,26 @@ def test_G6_fails_with_wrong_series_coefficient(monkeypatch):
         {("ntk_positive_definite", "hadamard_coefficient"): lambda sigma, k: 4 * coef(sigma, k)}))
     rec = _run("G6")
     assert rec["holds"] is False and rec["worst_ratio"] > 1
+
+
+def test_G6_reports_C1_and_fails_when_the_certificate_disagrees(monkeypatch):
+    """verify's G6 row carries a ball-arithmetic certificate (C1) of its first data set beside float64; a
+    certificate whose interval misses the 100-digit λ_min (a rounding direction flipped, a shifted bound)
+    fails the check."""
+    pytest.importorskip("flint")
+    rec = _run("G6", scale=0.25)
+    c1 = rec["details"]["C1"]
+    assert rec["holds"] and c1["positive_definite_proved"] and c1["consistent"]
+    lo, hi = c1["certified"]
+    assert 0 < lo <= c1["reference_lambda_min"] <= hi and c1["float64_lambda_min"] < 0   # float64 cannot see it
+    import ntkcheck.certify.kernel as CK
+    from fractions import Fraction
+
+    real = CK.certify_kernel
+
+    def shifted(X, sigma, method="auto"):
+        out = real(X, sigma, method)
+        width = out["hi"] - out["lo"]
+        return {**out, "lo": out["hi"] + width, "hi": out["hi"] + 2 * width + Fraction(1, 10**40)}
+    monkeypatch.setattr(CK, "certify_kernel", shifted)
+    assert _run("G6", scale=0.25)["holds"] is False

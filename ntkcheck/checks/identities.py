@@ -318,6 +318,29 @@ def hadamard_bound(G: np.ndarray, sigma: float, terms: int = G6_TERMS, eig=None)
     return total
 
 
+def certified_lambda_min(X: np.ndarray, sigma: float, lam_reference: float, lam_float64: float) -> dict:
+    """C1 (ball arithmetic) on the G6 check's first data set, beside float64 and the 100-digit value.
+
+    A certificate proves K ≻ 0 for this data; ``consistent`` says that the certified interval contains the
+    reference λ_min (to its float rounding) and that K ≻ 0 was proved.  Without python-flint (the certify
+    extra) nothing is certified and ``consistent`` is True: the sampled check stands alone, and says so."""
+    out = {"n": int(X.shape[0]), "d": int(X.shape[1]), "sigma": float(sigma), "float64_lambda_min": lam_float64,
+           "reference_lambda_min": lam_reference}
+    try:
+        from ntkcheck.certify.kernel import certify_kernel
+
+        cert = certify_kernel(X, sigma)
+    except ImportError as exc:          # python-flint absent
+        return {**out, "certified": None, "consistent": True, "reason": f"not certified: {exc}"}
+    lo, hi = cert["lambda_min"] if "lambda_min" in cert else (cert["lo"], cert["hi"])
+    slack = 4 * EPS * abs(lam_reference)           # the reference is a float rounding of a 100-digit value
+    contains = lo is not None and hi is not None and float(lo) - slack <= lam_reference <= float(hi) + slack
+    return {**out, "certified": [float(lo) if lo is not None else None, float(hi) if hi is not None else None],
+            "positive_definite_proved": cert["positive_definite"] is True, "method": cert["method"],
+            "bits": cert["prec"], "relative_width": cert["relative_width"],
+            "consistent": bool(contains and cert["positive_definite"] is True)}
+
+
 @register("G6", short="λ_min(K) ≥ Σ_k σ^{2k}/k! λ_min(G^{∘k+1}) > 0", id="ntk-positive-definite", proof="ntk_positive_definite",
           what="λ_min(K) > 0 on sphere data (mpmath decides when float64 cannot) and ≥ the Hadamard-series bound")
 def check_g6(ctx) -> Outcome:
@@ -333,6 +356,7 @@ def check_g6(ctx) -> Outcome:
         K = nk.limit_kernel(X, sigma=sigma)
         ev = np.linalg.eigvalsh(K)
         lam = float(ev[0])
+        lam_float64 = lam
         bound = hadamard_bound(X @ X.T, sigma)
         resolution = 8 * n * EPS * ev[-1]
         if lam <= resolution or bound > lam - resolution:
@@ -343,10 +367,13 @@ def check_g6(ctx) -> Outcome:
             resolution = 8 * EPS * abs(bound)  # the eigenvalues are exact to 100 digits; the series sum is float
         # the bound and λ are each computed to within `resolution`; for n = 2 they coincide exactly
         holds &= lam > 0 and bound <= lam + resolution
+        if t == 0:
+            c1 = certified_lambda_min(X, sigma, lam, lam_float64)
+            holds &= c1["consistent"]
         lam_min_seen = min(lam_min_seen, lam)
         worst = max(worst, bound / (lam + resolution) if lam > 0 else np.inf)
         ctx.advance((t + 1) / trials)
     return Outcome(holds=bool(holds), trials=trials, worst_ratio=worst,
                    sizes={"n": "2–20", "d": "2–5", "sigma": "0.1–3", "series_terms": G6_TERMS},
-                   details={"decided_with_mpmath": n_mp, "smallest_lambda_min": lam_min_seen,
+                   details={"decided_with_mpmath": n_mp, "smallest_lambda_min": lam_min_seen, "C1": c1,
                             "meaning": "worst_ratio is (Hadamard-series bound)/λ_min(K); λ_min > 0 in every trial"})
