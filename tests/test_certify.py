@@ -391,3 +391,19 @@ def test_width_cli(tmp_path):
         _cli(base + ["--widths", "a,b"])
     with pytest.raises(UsageError, match="ascending"):
         _cli(base + ["--widths", "8192,1024"])
+
+
+def test_csv_data_are_accepted_and_bad_csv_is_one_line(tmp_path):
+    from ntkcheck.certify.files import load_array
+
+    X = nk.sphere(5, 3, seed=2) * 0.5
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", fmt="%.17g")
+    arr, info = load_array(tmp_path / "x.csv", "--data")
+    assert np.array_equal(arr, X) and info["shape"] == [5, 3]          # %.17g round-trips every double
+    (tmp_path / "bad.csv").write_text("1,2\n3,oops\n")
+    with pytest.raises(ValueError, match=r"^--data .*bad\.csv: not a CSV of numbers") as info:
+        load_array(tmp_path / "bad.csv", "--data")
+    assert "\n" not in str(info.value)
+    (tmp_path / "nan.csv").write_text("1,2\n3,nan\n")
+    with pytest.raises(ValueError, match="non-finite"):
+        load_array(tmp_path / "nan.csv", "--data")

@@ -35,16 +35,23 @@ class CertificateError(ValueError):
 
 # ------------------------------------------------------------------------------------------ data files
 def load_array(path, name: str) -> tuple[np.ndarray, dict]:
-    """A 2-D finite real array from a .npy file (no pickles), as float64 (exact for float32 and for
-    integers below 2^53), with its provenance."""
+    """A 2-D finite real array from a .npy file (no pickles) or a .csv file (comma-separated numbers, one
+    sample a row, no header), as float64 (exact for float32 and for integers below 2^53; a CSV's decimals are
+    rounded to the nearest float64, and the instance certified is those float64 values), with its provenance."""
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{name} {path}: no such file")
     raw = p.read_bytes()
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{name} {path}: not a readable .npy array ({str(exc).splitlines()[0][:80]})") from None
+    if p.suffix.lower() == ".csv":
+        try:
+            arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{name} {path}: not a CSV of numbers ({str(exc).splitlines()[0][:80]})") from None
+    else:
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{name} {path}: not a readable .npy array ({str(exc).splitlines()[0][:80]})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
         raise ValueError(f"{name} {path}: must hold a real numeric array, got dtype {getattr(arr, 'dtype', None)}")
     if arr.dtype.kind in "iu" and arr.size and np.max(np.abs(arr.astype(object))) > 2**53:
