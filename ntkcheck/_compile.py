@@ -20,7 +20,7 @@ def compiled(module: str, name: str, target: str = "numpy"):
     """The function for ``proofs.<module>.EXPORTS[name]`` on ``target`` (numpy broadcasts elementwise)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    exp = _export(module, name)
+    exp = export(module, name)
     fn = sp.lambdify(exp.args, exp.expr, modules=target, cse=True)
     fn.__doc__ = f"{module}.{name} ({target}): {exp.doc}\n{exp.expr}"
     return fn
@@ -31,7 +31,8 @@ def source(module: str, name: str, target: str = "numpy") -> str:
     return inspect.getsource(compiled(module, name, target))
 
 
-def _export(module: str, name: str):
+def export(module: str, name: str):
+    """``EXPORTS[name]`` of the proofs module ``module`` (the one lookup every compile target uses)."""
     mod = importlib.import_module(f"ntkcheck.proofs.{module}")
     try:
         return mod.EXPORTS[name]

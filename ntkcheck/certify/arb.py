@@ -14,7 +14,6 @@ Precision: python-flint's working precision is a process-wide setting; :func:`wo
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from contextlib import contextmanager
 from fractions import Fraction
@@ -22,6 +21,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
+
+from ntkcheck._compile import export
 
 try:  # python-flint is the optional "certify" extra
     import flint
@@ -141,12 +142,7 @@ NAMESPACE = {
 }
 
 
-def _export(module: str, name: str):
-    mod = importlib.import_module(f"ntkcheck.proofs.{module}")
-    try:
-        return mod.EXPORTS[name]
-    except KeyError:
-        raise KeyError(f"ntkcheck.proofs.{module} exports {sorted(mod.EXPORTS)}, not {name!r}") from None
+_export = export        # the same lookup as the numpy and mpmath targets
 
 
 @functools.lru_cache(maxsize=None)
