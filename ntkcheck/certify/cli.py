@@ -29,6 +29,16 @@ def _json_target(path):
     return checked(path)
 
 
+def _written(cert: dict, target, console, proved) -> int:
+    """Write the certificate to ``target`` (if any); exit status 0 when proved, else 1."""
+    if target is not None:
+        from ntkcheck.certify import files
+
+        files.write(cert, target)
+        console.print(f"wrote {target}")
+    return 0 if proved else 1
+
+
 def _run(fn, args, console) -> int:
     try:
         return fn(args, console)
@@ -52,10 +62,7 @@ def _kernel(args, console) -> int:
                   highlight=False)
     console.print(f"float64 eigvalsh says λ_min = {cert['float64_eigvalsh_lambda_min']:.3g}", highlight=False)
     console.print(cert["verdicts"]["statement"], highlight=False)
-    if target is not None:
-        files.write(cert, target)
-        console.print(f"wrote {target}")
-    return 0 if cert["verdicts"]["positive_definite"] else 1
+    return _written(cert, target, console, cert["verdicts"]["positive_definite"])
 
 
 def _convergence(args, console) -> int:
@@ -90,10 +97,7 @@ def _convergence(args, console) -> int:
     sec = cert["seconds"]
     console.print(f"({sec['certificate']:.2f} s certificate, {sec.get('trust_base', 0):.1f} s re-running the "
                   "derivations of the trust base)", highlight=False)
-    if target is not None:
-        files.write(cert, target)
-        console.print(f"wrote {target}")
-    return 0 if cert["verdicts"]["proved"] else 1
+    return _written(cert, target, console, cert["verdicts"]["proved"])
 
 
 def _width(args, console) -> int:
