@@ -213,3 +213,13 @@ def test_G6_reports_C1_and_fails_when_the_certificate_disagrees(monkeypatch):
         return {**out, "lo": out["hi"] + width, "hi": out["hi"] + 2 * width + Fraction(1, 10**40)}
     monkeypatch.setattr(CK, "certify_kernel", shifted)
     assert _run("G6", scale=0.25)["holds"] is False
+
+
+def test_G6_without_python_flint_holds_and_says_it_did_not_certify(monkeypatch):
+    """The core install has no python-flint: G6 must still run (a sampled check), saying C1 was not done."""
+    import ntkcheck.certify.arb as A
+
+    monkeypatch.setattr(A, "flint", None)
+    rec = _run("G6", scale=0.25)
+    assert rec["holds"] and not rec.get("error")
+    assert rec["details"]["C1"]["certified"] is None and "python-flint" in rec["details"]["C1"]["reason"]

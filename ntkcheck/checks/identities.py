@@ -326,12 +326,14 @@ def certified_lambda_min(X: np.ndarray, sigma: float, lam_reference: float, lam_
     extra) nothing is certified and ``consistent`` is True: the sampled check stands alone, and says so."""
     out = {"n": int(X.shape[0]), "d": int(X.shape[1]), "sigma": float(sigma), "float64_lambda_min": lam_float64,
            "reference_lambda_min": lam_reference}
-    try:
-        from ntkcheck.certify.kernel import certify_kernel
+    from ntkcheck.certify import arb
 
-        cert = certify_kernel(X, sigma)
-    except ImportError as exc:          # python-flint absent
-        return {**out, "certified": None, "consistent": True, "reason": f"not certified: {exc}"}
+    if arb.flint is None:               # python-flint absent: the core install
+        return {**out, "certified": None, "consistent": True,
+                "reason": "not certified (C1 needs python-flint: pip install -e '.[certify]')"}
+    from ntkcheck.certify.kernel import certify_kernel
+
+    cert = certify_kernel(X, sigma)
     lo, hi = cert["lambda_min"] if "lambda_min" in cert else (cert["lo"], cert["hi"])
     slack = 4 * EPS * abs(lam_reference)           # the reference is a float rounding of a 100-digit value
     contains = lo is not None and hi is not None and float(lo) - slack <= lam_reference <= float(hi) + slack
