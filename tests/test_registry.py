@@ -1,4 +1,4 @@
-"""The activation registry (ntkcheck.activations): one entry per activation is all the package needs.
+"""The activation registry (ntkcheck.core.activations): one entry per activation is all the package needs.
 
 softplus φ(z) = log(1 + e^z) is written once, here, as a sympy expression (with φ′ in a form that neither
 overflows nor cancels), registered in ONE place (the ``softplus`` fixture) and then reached by name through
@@ -20,9 +20,9 @@ import sympy as sp
 
 import ntkcheck as nk
 from ntkcheck import activations as registry
-from ntkcheck import compare as C
+from ntkcheck.experiments import compare as C
 from ntkcheck import kernels
-from ntkcheck.activations import Activation, Style
+from ntkcheck.core.activations import Activation, Style
 from ntkcheck.cli import build_parser
 
 z = sp.Symbol("z", real=True)

@@ -1,8 +1,8 @@
-"""The figures of the beyond-softmax comparison (:class:`ntkcheck.compare.CompareResult`).
+"""The figures of the beyond-softmax comparison (:class:`ntkcheck.experiments.compare.CompareResult`).
 
 ``plot(result, folder)`` writes compare_kernel.png, compare_sensitivity.png, compare_training.png and (when
 m_emp ran) compare_width.png; each panel is a ``draw_<name>(result, ax)`` that a notebook can call on its own
-axes.  Colours, markers and line widths are the activation registry's (:mod:`ntkcheck.activations`).
+axes.  Colours, markers and line widths are the activation registry's (:mod:`ntkcheck.core.activations`).
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkcheck import activations as registry
-from ntkcheck.compare import DIRECTIONS, QUARTER
+from ntkcheck.core import activations as registry
+from ntkcheck.experiments.compare import DIRECTIONS, QUARTER
 
 
 def _style(act: str) -> dict:

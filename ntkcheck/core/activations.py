@@ -3,7 +3,7 @@
 An :class:`Activation` holds what the rest of the package needs to know about φ:
 
 * the feature map Φ of the logits Z = XW, its vector-Jacobian product and the tangent features P of G4
-  (``features``/``vjp``/``tangent``; :mod:`ntkcheck.network` builds forward, gradient and NTK from these),
+  (``features``/``vjp``/``tangent``; :mod:`ntkcheck.core.network` builds forward, gradient and NTK from these),
 * φ and φ′ compiled from sympy expressions (for the built-ins, the exports of the proofs module
   ``activations``: what is computed is what was proved), for numpy and for mpmath,
 * the infinite-width kernel K_φ(x, y) = ⟨x, y⟩ E[φ′(wᵀx) φ′(wᵀy)]: a :class:`ClosedForm` (numpy and mpmath)
@@ -34,7 +34,7 @@ QUADRATURE_RULES = ("hermite", "polar")
 
 
 class _Export:
-    """The function of a proofs export, compiled on its first call (:func:`ntkcheck._compile.compiled`):
+    """The function of a proofs export, compiled on its first call (:func:`ntkcheck.core.compile.compiled`):
     the registry is read by the command line's help, which should not wait for sympy."""
 
     __slots__ = ("module", "name", "target", "_fn")
@@ -44,7 +44,7 @@ class _Export:
 
     def __call__(self, *args):
         if self._fn is None:
-            from ntkcheck._compile import compiled
+            from ntkcheck.core.compile import compiled
 
             self._fn = compiled(self.module, self.name, self.target)
         return self._fn(*args)
@@ -196,8 +196,8 @@ class ClosedForm:
 
     ``numpy(pairs, sigma)``: the (n1, n2) kernel from a pair geometry (``pairs.gram`` ⟨x,y⟩, ``pairs.sq_sum``
     ‖x‖² + ‖y‖², ``pairs.theta`` the angle, and ``pairs.times_exp(g, e)`` = g·e^e without 0·inf; built by
-    :func:`ntkcheck.kernels.closed_form_kernel`); ``mpmath(gxy, nx, ny, theta, sigma)``: one entry in the
-    current mpmath precision (:func:`ntkcheck.kernels.closed_form_kernel_mp`)."""
+    :func:`ntkcheck.core.kernels.closed_form_kernel`); ``mpmath(gxy, nx, ny, theta, sigma)``: one entry in the
+    current mpmath precision (:func:`ntkcheck.core.kernels.closed_form_kernel_mp`)."""
 
     numpy: Callable
     mpmath: Callable
@@ -264,13 +264,13 @@ class Activation:
     def pointwise(cls, name: str, z, phi, dphi, *, description: str, rule: str,
                   even: bool, style: Style, closed_form: ClosedForm | None = None, source: str = "") -> "Activation":
         """A pointwise activation from sympy expressions φ(z) and φ′(z), compiled by the package's one
-        compile path (:func:`ntkcheck._compile.compile_expression`) for numpy and mpmath.
+        compile path (:func:`ntkcheck.core.compile.compile_expression`) for numpy and mpmath.
 
         Parameters: ``name``; ``z`` the symbol; ``phi``/``dphi`` the sympy expressions (φ′ in a form that
         neither cancels nor overflows in float64); the keyword fields of :class:`Activation`; ``source``
         names where the expressions come from (for the compiled functions' docs).  Returns the entry (not
         yet registered)."""
-        from ntkcheck._compile import compile_expression
+        from ntkcheck.core.compile import compile_expression
 
         fns = {(which, t): compile_expression((z,), expr, t, f"{which} for {name}{source}")
                for which, expr in (("phi", phi), ("dphi", dphi)) for t in ("numpy", "mpmath")}
@@ -283,7 +283,7 @@ class Activation:
 
 def _from_proofs(name: str, **fields) -> Activation:
     """A built-in pointwise entry: φ and φ′ are the exports phi_<name>, dphi_<name> of the proofs module
-    ``activations`` (compiled by :func:`ntkcheck._compile.compiled`, the lookup every export goes through,
+    ``activations`` (compiled by :func:`ntkcheck.core.compile.compiled`, the lookup every export goes through,
     on first use)."""
     phi = _export("activations", f"phi_{name}", "numpy")
     dphi = _export("activations", f"dphi_{name}", "numpy")

@@ -14,7 +14,7 @@ the common denominator α = Σ_k u_k, u = exp(z):
 an exact rewriting of the definition (no use of Σ S = 1 in rounded arithmetic) whose terms, for ±1
 signs, all have the sign of a_{ℓ,r}: relatively accurate at any logit gap, and exactly 0 for equal
 signs.  It is not the formula of the float64 code (the ±1 mass split 2S₋ / −2S₊ of
-ntkcheck.network.Softmax.centred).  ``definition=True`` (keyword-only, for cross-checks) uses the literal
+ntkcheck.core.network.Softmax.centred).  ``definition=True`` (keyword-only, for cross-checks) uses the literal
 subtraction S_r(a_r − ⟨a,S⟩) of the G1/G4 exports instead, at ``dps + ⌈range/ln 10⌉ + GUARD_DIGITS``
 digits (range = max_i (max_r z_{i,r} − min_r z_{i,r})): the tests check the two routes agree.  Results
 are rounded to ``dps`` digits: ``dps`` is the precision of the answer, not of the arithmetic.
@@ -30,11 +30,11 @@ import numbers
 import mpmath
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck import activations as registry
-from ntkcheck.kernels import closed_form_kernel_mp
-from ntkcheck.network import Params, _check
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core import activations as registry
+from ntkcheck.core.kernels import closed_form_kernel_mp
+from ntkcheck.core.network import Params, _check
 
 DEFAULT_DPS = 50
 MIN_DPS = 15               # fewer digits than float64 carries make no reference
@@ -184,7 +184,7 @@ def empirical_ntk_mp(params: Params, X1, X2=None, kappa=None, dps: int = DEFAULT
 
 def limit_kernel_mp(X1, X2=None, sigma=1.0, dps: int = DEFAULT_DPS) -> np.ndarray:
     """K of G5 at ``dps`` digits (object array): the softmax closed form of
-    :func:`ntkcheck.kernels.closed_form_kernel_mp`, with this module's precision rule (``dps`` ≥ 15).
+    :func:`ntkcheck.core.kernels.closed_form_kernel_mp`, with this module's precision rule (``dps`` ≥ 15).
 
     Parameters: ``X1`` (n1×d), ``X2`` (n2×d, default X1), ``sigma`` > 0, ``dps``.  Returns (n1, n2) mpf."""
     return closed_form_kernel_mp(X1, X2, sigma, "softmax", dps=_dps(dps))

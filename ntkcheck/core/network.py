@@ -4,7 +4,7 @@ gradient-descent step and empirical NTK (G4), in vectorized float64.
 Every network here has the form F(W, X) = κ Φ(XW) Aᵀ with a feature map Φ acting on the logits
 Z = XW (n×m): Φ = softmax (rows normalized) for the softmax network, Φ = φ(Z)/m for a pointwise φ.
 Everything else — gradient, NTK, training — needs only the vector-Jacobian product of Φ, so a new
-activation is one entry of the registry (:mod:`ntkcheck.activations`).
+activation is one entry of the registry (:mod:`ntkcheck.core.activations`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck import activations
+from ntkcheck.core import validate as V
+from ntkcheck.core import activations
 
 SCHEMES = ("iid", "symmetric")
 
@@ -28,9 +28,9 @@ Softmax, SignedResidual, pm1 = activations.Softmax, activations.SignedResidual, 
 
 
 def get_activation(name: str) -> activations.Activation:
-    """The registered activation ``name`` (:func:`ntkcheck.activations.get`).
+    """The registered activation ``name`` (:func:`ntkcheck.core.activations.get`).
 
-    Parameters: ``name``.  Returns its :class:`ntkcheck.activations.Activation`; ValueError if unknown."""
+    Parameters: ``name``.  Returns its :class:`ntkcheck.core.activations.Activation`; ValueError if unknown."""
     return activations.get(name)
 
 

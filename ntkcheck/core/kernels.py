@@ -32,13 +32,13 @@ import mpmath
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
-from ntkcheck import _validate as V
-from ntkcheck import activations as registry
-from ntkcheck.network import empirical_ntk, init_params
+from ntkcheck.core import validate as V
+from ntkcheck.core import activations as registry
+from ntkcheck.core.network import empirical_ntk, init_params
 
 RULES = registry.QUADRATURE_RULES
 # Which activations exist, which have closed forms, which quadrature rule each takes and the parity of φ′
-# are facts of the activation registry (ntkcheck.activations); ACTIVATIONS, CLOSED_FORMS, AUTO_RULE and EVEN
+# are facts of the activation registry (ntkcheck.core.activations); ACTIVATIONS, CLOSED_FORMS, AUTO_RULE and EVEN
 # are read from it on access (module __getattr__), so a registered activation appears in all four.
 DEFAULT_TOL = 1e-10         # quadrature accuracy (relative, see quadrature_kernel)
 FIRST_DEGREE, MAX_DEGREE = 8, 256
