@@ -186,6 +186,22 @@ def _declared() -> list[tuple[str, str, str, tuple[str, ...], str, str, str | No
     return out
 
 
+def _acyclic(uses_of: dict[str, tuple[str, ...]]) -> None:
+    """Raise ValueError naming a cycle of ``uses_of`` (code -> codes it uses), if there is one."""
+    done: set[str] = set()
+
+    def visit(code, path):
+        if code in path:
+            raise ValueError("the lemma chain has a cycle: " + " -> ".join([*path[path.index(code):], code]))
+        if code not in done:
+            for u in uses_of[code]:
+                visit(u, [*path, code])
+            done.add(code)
+
+    for code in uses_of:
+        visit(code, [])
+
+
 def blueprint(only=None, *, kinds: bool = True) -> list[Node]:
     """The dependency graph of the lemma chain, one :class:`Node` per lemma, T1' and certificate.
 
@@ -196,7 +212,7 @@ def blueprint(only=None, *, kinds: bool = True) -> list[Node]:
     Returns: the nodes in the book's order (lemmas, T1' after T1, then C1–C3).  A certificate's ``kind`` is
     BY_HAND (its own argument, ``basis``).
     Raises: ``ModuleNotFoundError`` for a missing proofs module, ``KeyError`` for an unknown code in ``only``
-    or in a module's USES, ``ProofError`` if a derivation fails."""
+    or in a module's USES, ``ValueError`` for a cycle, ``ProofError`` if a derivation fails."""
     from ._core import BY_HAND
 
     declared = _declared()
@@ -206,9 +222,10 @@ def blueprint(only=None, *, kinds: bool = True) -> list[Node]:
         bad = [u for u in uses if u not in known]
         if bad:
             raise KeyError(f"{code} uses unknown node(s) {bad}; known: {', '.join(sorted(known))}")
+    uses_of = {d[0]: d[3] for d in declared}
+    _acyclic(uses_of)
     keep = None
     if only is not None:
-        uses_of = {d[0]: d[3] for d in declared}
         stack, keep = list(only), set()
         while stack:
             c = stack.pop()
