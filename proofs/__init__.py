@@ -82,10 +82,6 @@ CERTIFICATES = {
 }
 
 
-def _module_name(code: str) -> str:
-    return LEMMAS[code]
-
-
 def lemma(code: str):
     """The proofs module of a lemma.
 
