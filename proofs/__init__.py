@@ -42,6 +42,7 @@ _MODULES = {
     "D6": ("score_generalization", "The learned score generalizes"),
 }
 LEMMAS = {code: name for code, (name, _) in _MODULES.items()}   # code -> proofs module name
+TITLES = {code: title for code, (_, title) in _MODULES.items()}  # code -> the title of its chapter
 
 # the book's part folder of each code letter
 _PARTS = {"G": "identities", "B": "bounds", "T": "convergence", "D": "application", "C": "certificates"}

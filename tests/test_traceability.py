@@ -58,7 +58,7 @@ def lemma_problems(code: str, package=proofs, registered: dict | None = None) ->
     out = []
     name = package.LEMMAS[code]
     ident = name.replace("_", "-")
-    title = package._MODULES[code][1]
+    title = package.TITLES[code]
     where = f"{package.__name__}.{name}"
     if importlib.util.find_spec(where) is None:
         out.append(f"{code}: no proofs module (proofs/{name}.py is missing)")
