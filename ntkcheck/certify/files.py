@@ -204,6 +204,10 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
                               "steps": C1_TRUST[1:] + [
                                   {"step": "H(W(0)) = JJᵀ/m ⪰ 0 so ‖H‖₂ = λ_max(H) (G4); Q symmetric, entrywise "
                                            "≥ 0 so ‖Q‖₂ = λ_max(Q) (Perron–Frobenius)", "kind": BY_HAND},
+                                  {"step": "a_{ℓ,r} − ⟨a_ℓ,S⟩ = 2Σ_{k: a_{ℓ,k} = −1} S_k if a_{ℓ,r} = +1 and "
+                                           "−2Σ_{k: a_{ℓ,k} = +1} S_k if a_{ℓ,r} = −1, as Σ_k S_k = 1 (the centred "
+                                           "signs of the Setting part, formed as sums of positive balls)",
+                                   "kind": BY_HAND},
                                   {"step": "(A1) decided in exact rational arithmetic", "kind": BY_HAND}]}
         cert["seconds"] = dict(cert["seconds"], trust_base=time.perf_counter() - t0)
     return cert
