@@ -79,6 +79,8 @@ def _kernel(args, console) -> int:
                   highlight=False)
     console.print(f"float64 eigvalsh says λ_min = {cert['float64_eigvalsh_lambda_min']:.3g}", highlight=False)
     console.print(cert["verdicts"]["statement"], highlight=False)
+    if cert.get("note"):
+        console.print(escape(cert["note"]), highlight=False)
     return _written(cert, target, console, cert["verdicts"]["positive_definite"])
 
 

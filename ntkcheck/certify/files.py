@@ -157,6 +157,7 @@ def kernel_certificate(data_path, sigma, method: str = "auto", transform: str | 
                    "method": r["method"], "prec_bits": r["prec"]},
         "enclosures": {"lambda_min": _frac_iv(r["lo"], r["hi"])},
         "verdicts": {"positive_definite": pd, "statement": verdict},
+        "note": r.get("note"),
         "relative_width": r["relative_width"],
         "float64_eigvalsh_lambda_min": r["float64_eigvalsh"],
         "trust_base": {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb)",
