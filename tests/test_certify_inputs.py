@@ -302,3 +302,35 @@ def test_cholesky_error_bound_holds_exactly_down_to_subnormal_matrices():
             assert E2 <= d * d, (scale, n, float(E2) ** 0.5, float(d))
             checked[scale] = checked.get(scale, 0) + 1
     assert all(checked.get(s, 0) >= 10 for s in (0, -600, -1000, -1040, -1060, -1068)), checked
+
+
+def test_inward_rounded_or_shrunk_enclosures_in_a_file_are_rejected(tmp_path):
+    """A C2 file whose λ₀ interval was rounded inwards (lo up, hi down at 12 digits: the rounding direction
+    flipped) or whose ‖e(0)‖ interval was shrunk to its midpoint is rejected by certify check."""
+    from ntkcheck.certify import arb as A
+
+    X = nk.sphere(3, 3, seed=4) * (1 - 2.0**-40)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "Y.npy", nk.labels(3, 1, seed=5))
+    cert = files.convergence_certificate(tmp_path / "X.npy", tmp_path / "Y.npy", 48, 0.5, 2, gd_steps=0, trust=False)
+    path = tmp_path / "c2.json"
+    files.write(cert, path)
+    assert files.check(path)[0]
+    saved = json.loads(path.read_text())
+
+    def flipped(pair):
+        lo, hi = Fraction(pair[0]), Fraction(pair[1])
+        return [A._decimal(lo, 12, up=True), A._decimal(hi, 12, up=False)]
+
+    d = json.loads(json.dumps(saved))
+    d["enclosures"]["lambda0"] = flipped(d["enclosures"]["lambda0"])
+    path.write_text(json.dumps(d))
+    ok, msgs = files.check(path)
+    assert not ok and "lambda0" in msgs[-1], msgs
+    d = json.loads(json.dumps(saved))
+    lo, hi = (Fraction(s) for s in d["enclosures"]["e0_norm"])
+    mid = A._decimal((lo + hi) / 2, 20, up=True)
+    d["enclosures"]["e0_norm"] = [mid, mid]
+    path.write_text(json.dumps(d))
+    ok, msgs = files.check(path)
+    assert not ok and "e0_norm" in msgs[-1], msgs
