@@ -67,7 +67,7 @@ def main():
     for n in a.n:
         rows[n] = measure(n)
         _results.write_json(out, {"experiment": "certified_width (C3) beside the sampled T1' width",
-                                  "setting": __doc__.split("Setting")[1].split("\n\n")[0].strip(),
+                                  "setting": __doc__.split("Setting (the width experiment's): ")[1].split("\n\n")[0].strip(),
                                   "note": "times measured on a shared 2-core machine under load",
                                   "rows": [rows[k] for k in sorted(rows)], "versions": _results.versions()})
 
