@@ -151,6 +151,11 @@ BROKEN = {
     # `$\frac{1}{$` in a page's source: its braces never close, so MathJax leaves it as TeX
     "unclosed-formula": (r'<p><span class="math notranslate nohighlight">\(\frac{1}{\)</span></p>', "raw TeX"),
     "tex-error": (r'<p><span class="math notranslate nohighlight">\(\frac{1}\)</span></p>', "MathJax error"),
+    # S̃ (S + combining tilde) and ū (precomposed) in TeX, where \tilde S and \bar u were meant
+    "unicode-accent": (r'<p><span class="math notranslate nohighlight">\(S̃_r \le e^{2R}\)</span></p>',
+                       "Unicode accent in TeX"),
+    "unicode-accent-precomposed": (r'<p><span class="math notranslate nohighlight">\(ū + 1\)</span></p>',
+                                   "Unicode accent in TeX"),
     "undefined-macro": (r'<p><span class="math notranslate nohighlight">\(\lambdaa + 1\)</span></p>',
                         "undefined TeX macro"),
     "raw-dollar": (r"<p>with $\lambda_{\min}(H^*)$ the smallest eigenvalue</p>", "raw TeX"),
