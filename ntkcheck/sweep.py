@@ -166,17 +166,39 @@ def connect(address: str, timeout: float = 5.0):
                           f"{' '.join(str(exc).split()) or 'timed out'})") from None
 
 
+def _one_blas_thread_plugin():
+    """A worker plugin: one BLAS/OpenMP thread in the worker process for everything it runs (cells and
+    streaming reductions alike).  The environment variables alone do not do it: a worker process has
+    loaded numpy, and with it the BLAS, before a Nanny's ``env`` is applied.  (Defined here, not at module
+    level, because ``distributed`` is imported only when a cluster is used.)"""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class OneBlasThread(WorkerPlugin):
+        name = "ntkcheck-one-blas-thread"
+
+        def setup(self, worker):
+            from threadpoolctl import threadpool_limits
+
+            self.limits = threadpool_limits(limits=1)     # kept: the limit holds until the worker stops
+
+    return OneBlasThread()
+
+
 def local_cluster(workers: int):
     """A ``LocalCluster`` of ``workers`` single-threaded processes, one BLAS thread each, no dashboard."""
     distributed = need_distributed("workers")
     import logging
 
     one = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    import dask
-
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": one}):
-        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=one,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        with distributed.Client(cluster) as client:
+            client.register_plugin(_one_blas_thread_plugin())
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
 
 
 class _Counter:

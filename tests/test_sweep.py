@@ -66,7 +66,14 @@ NTK_CELLS = [Cell("test.ntk", {"n": n, "m": m, "seed": s}) for n in (3, 5) for m
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = sweep.local_cluster(2)
+    # started with a BLAS that would use 2 threads by its environment: the engine must bring it to 1
+    mp = pytest.MonkeyPatch()
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        mp.setenv(name, "2")
+    try:
+        c = sweep.local_cluster(2)
+    finally:
+        mp.undo()
     yield c
     c.close()
 
@@ -364,3 +371,10 @@ def test_cli_passes_the_engine_options(tmp_path, monkeypatch):
     seen.clear()
     assert cli.main(["compare", "--quiet"]) == 130
     assert seen == {}
+
+
+def test_local_cluster_workers_have_one_blas_thread_outside_cells(cluster):
+    """Streaming reductions are plain futures, not cells: the worker itself must run one BLAS thread."""
+    with distributed.Client(cluster.scheduler_address) as client:
+        out = client.run(blas_threads_cell, None)
+    assert len(out) == 2 and all(t == 1 for r in out.values() for t in r["threads"]), out
