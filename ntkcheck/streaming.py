@@ -29,6 +29,9 @@ interleaved repeats, time relative to network.empirical_ntk of the materialized 
 passes=2 1.0–1.3×, iid passes=1 3.9–4.3×, symmetric 0.6–0.8×; tracemalloc peak 5.5 MB (iid) and 3.4 MB
 (symmetric) from m = 2¹⁴ to 10⁶ at n = 16, d' = 4, where the in-memory path needs 40·m/2¹⁶ MB.
 
+On a Dask cluster (``streamed_ntk(..., client=...)``) each chunk of whole blocks is one future and the
+states are merged in a binary tree of futures (the same merges, so the same result up to rounding).
+
 Q (B3): Q_ij = (κ²/m)|⟨x_i,x_j⟩|⟨S_i,S_j⟩ with ⟨S_i,S_j⟩ = Σ_r u_ir u_jr/(α_i α_j), read off the class sums
 of output 0 (T^{++} + T^{--}, positive terms). S₀ (B4): the largest u_ir at the row max is 1, so
 S₀ = max_i 1/α_i.
