@@ -1,4 +1,4 @@
-"""Benchmark: ntkcheck.streaming.streamed_ntk against the in-memory network.empirical_ntk (issue 15 item 5).
+"""Benchmark: ntkcheck.core.streaming.streamed_ntk against the in-memory network.empirical_ntk (issue 15 item 5).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_streaming.py
     ... --json benchmarks/results/streaming.json
@@ -103,7 +103,7 @@ def main(argv=None):
     print("peak memory growth from the smallest to the largest m: "
           + ", ".join(f"{k} {v:.2f}×" for k, v in out["peak_growth"].items()))
     if a.json:
-        from ntkcheck._results import versions, write_json
+        from ntkcheck.core.results import versions, write_json
 
         write_json(a.json, {"benchmark": "streaming", "versions": versions(), "sizes": {"n": n, "d": d, "d_out": q,
                             "m": m, "repeats": a.repeats, "mem_n": nm, "mem_d": dm, "mem_d_out": qm}, **out})
