@@ -23,8 +23,9 @@ import sys
 import time
 from dataclasses import replace
 
-from ntkcheck import compare, sweep
-from ntkcheck._results import versions, write_json
+from ntkcheck import sweep
+from ntkcheck.experiments import compare
+from ntkcheck.core.results import versions, write_json
 
 
 def timed_cell(cell) -> dict:

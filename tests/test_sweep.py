@@ -318,7 +318,7 @@ def test_engine_client_serial_is_none():
 
 # ------------------------------------------------------------------------------------------ compare, CLI
 def test_compare_width_section_serial_equals_cluster_and_cache(cluster, tmp_path):
-    from ntkcheck import compare as C
+    from ntkcheck.experiments import compare as C
 
     tiny = replace(C.QUICK, d=4, width_n=(3, 4), width_seeds=2, activations=("softmax", "relu"))
     serial = C.width_section(tiny)
@@ -357,7 +357,8 @@ def test_cli_cache_that_is_a_file(tmp_path, capsys):
 
 
 def test_cli_passes_the_engine_options(tmp_path, monkeypatch):
-    from ntkcheck import cli, compare
+    from ntkcheck import cli
+    from ntkcheck.experiments import compare
 
     seen = {}
 
