@@ -68,7 +68,8 @@ def _normalized(result) -> dict:
 
 
 def _call(fn, cell: Cell) -> dict:
-    """``fn(cell)`` with one BLAS thread (a worker process must not oversubscribe the cores), normalized."""
+    """``fn(cell)`` on a worker, with one BLAS thread (N worker processes must not oversubscribe the
+    cores), normalized."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:                 # pragma: no cover - threadpoolctl is a core dependency
@@ -251,8 +252,8 @@ def run_cells(cells: Sequence[Cell], fn: Callable[[Cell], dict], *, workers: int
 
     if todo:
         if workers == 1 and scheduler is None:
-            for k, c in todo.items():
-                finished(k, _call(fn, c))
+            for k, c in todo.items():       # as before: this process's BLAS threads are the user's business
+                finished(k, _normalized(fn(c)))
         else:
             _distributed(todo, fn, finished, workers, scheduler)
     return [have[k] for k in keys]

@@ -379,3 +379,13 @@ def test_local_cluster_workers_have_one_blas_thread_outside_cells(cluster):
     with distributed.Client(cluster.scheduler_address) as client:
         out = client.run(blas_threads_cell, None)
     assert len(out) == 2 and all(t == 1 for r in out.values() for t in r["threads"]), out
+
+
+def test_serial_leaves_the_blas_threads_alone():
+    """The serial default changes nothing: the cells run with this process's BLAS threads."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=2):
+        want = [i["num_threads"] for i in threadpool_info()]
+        got = run_cells([Cell("test.blas", {})], blas_threads_cell)[0]["threads"]
+    assert got == want and 2 in want
