@@ -360,11 +360,18 @@ def _engine(args) -> dict:
 
 
 def _with_engine(run, engine: dict):
-    """``run`` with the engine options bound (``run`` itself when there are none: the serial default)."""
+    """``run`` with the engine options bound (``run`` itself when there are none: the serial default); a
+    UsageError, before computing, if this experiment's ``run`` takes no engine options."""
     if not engine:
         return run
     import functools
+    import inspect
 
+    params = inspect.signature(run).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        missing = [k for k in engine if k not in params]
+        if missing:
+            raise UsageError(f"--{missing[0]}: this experiment does not run its work as cells yet")
     return functools.partial(run, **engine)
 
 
@@ -413,7 +420,8 @@ def cmd_width(args, console: Console) -> int:
             raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
         _file_target("--plot", args.plot)
         _need_matplotlib("--plot")
-    result = _run_counting(_with_engine(width.run, engine), cfg, "width experiment", console, args.quiet)
+    run = _with_engine(width.run, engine)
+    result = _run_counting(run, cfg, "width experiment", console, args.quiet)
     table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; {result['seconds']:.0f} s)")
     for col in ("activation", "n", "d", "λ", "m_emp", "m_cert T1'", "m_cert T1", "m_cert T1-B7", "m_cert T1-B1B7"):
         table.add_column(col, justify="left" if col == "activation" else "right")
@@ -509,7 +517,8 @@ def cmd_compare(args, console: Console) -> int:
     engine = _engine(args)
     target = _json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
-    result = _run_counting(_with_engine(compare.run, engine), cfg, "beyond softmax", console, args.quiet)
+    run = _with_engine(compare.run, engine)
+    result = _run_counting(run, cfg, "beyond softmax", console, args.quiet)
     rows = result["table"]
     head = (f"n = {cfg.n}, d = {cfg.d}, σ = {cfg.sigma:g}, m = {cfg.m}, κ = m, {cfg.seeds} draws, "
             "the same data and W(0) for every activation")

@@ -389,3 +389,14 @@ def test_serial_leaves_the_blas_threads_alone():
         want = [i["num_threads"] for i in threadpool_info()]
         got = run_cells([Cell("test.blas", {})], blas_threads_cell)[0]["threads"]
     assert got == want and 2 in want
+
+
+def test_cli_refuses_engine_options_an_experiment_cannot_take(monkeypatch, capsys, tmp_path):
+    from ntkcheck import cli
+    from ntkcheck.experiments import width
+
+    ran = []
+    monkeypatch.setattr(width, "run", lambda cfg, progress=None: ran.append(1))
+    assert cli.main(["width", "--cache", str(tmp_path / "c"), "--quiet"]) == 2
+    assert "--cache: this experiment does not run its work as cells yet" in capsys.readouterr().err
+    assert not ran
