@@ -367,8 +367,8 @@ MIRROR_BLOCK = 128   # rows per block of the triangle's mirror (cache-sized tran
 def _syrk(P: np.ndarray) -> np.ndarray:
     """P Pᵀ (C-contiguous, exactly symmetric) from ONE BLAS dsyrk, which computes one triangle only (half
     the flops of a general product), then the triangle mirrored in blocks of MIRROR_BLOCK rows.  numpy's
-    ``P @ P.T`` also calls syrk but mirrors more slowly (measured 1.13× dsyrk alone at n·d' = 2048, m =
-    4096, one thread: benchmarks/bench_ntk.py)."""
+    ``P @ P.T`` also calls syrk; with it empirical_ntk took 1.33× one dsyrk, with this 1.15×, in the same
+    run (n·d' = 2048, m = 4096, one BLAS thread, a loaded machine: benchmarks/results/ntk_blas.json)."""
     from scipy.linalg.blas import dsyrk
 
     U = dsyrk(1.0, np.ascontiguousarray(P).T, trans=1)   # Fortran order: its upper triangle = Pᵀ's …
