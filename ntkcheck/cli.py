@@ -287,15 +287,92 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _run_counting(run, cfg, title: str, console: Console, quiet: bool):
-    """``run(cfg, progress=...)`` under a progress bar of completed units (``progress(done, total, desc)``)."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    """``run(cfg, progress=...)`` under a progress bar of completed units (``progress(done, total, desc)``),
+    with the throughput and an estimate of the remaining time (units finished in this run only: a resumed
+    sweep's cached cells do not count as speed)."""
+    from ntkcheck.sweep import Rate
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[rate]}"))
+    rate = Rate()
     with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
-        task = progress.add_task(title, total=None)
+        task = progress.add_task(title, total=None, rate="")
 
         def report(done, total, desc):
-            progress.update(task, completed=done, total=total, description=desc)
+            speed, left = rate.update(done, total)
+            info = "" if speed is None else f"{speed * 60:.3g}/min, ~{_duration(left or 0)} left"
+            progress.update(task, completed=done, total=total, description=desc, rate=info)
 
         return run(cfg, progress=report)
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    """--workers, --scheduler, --cache: how the sweep's cells run (ntkcheck.sweep.run_cells)."""
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="run the cells on a local Dask cluster of N worker processes (default 1: serial; "
+                             "needs pip install 'ntkcheck[distributed]')")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the cells on an existing Dask cluster, e.g. tcp://host:8786")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="keep each finished cell in DIR/cells.jsonl; a rerun with the same options "
+                             "(e.g. after a kill) computes only the missing cells")
+
+
+def _engine(args) -> dict:
+    """The engine options of --workers/--scheduler/--cache, checked before any computing (UsageError):
+    Dask installed, a reachable scheduler, a writable cache folder.  Empty for the serial default."""
+    from ntkcheck import sweep
+
+    engine = {}
+    if args.workers != 1:
+        if args.workers < 1:
+            raise UsageError(f"--workers must be >= 1, got {args.workers}")
+        engine["workers"] = args.workers
+    if args.scheduler is not None:
+        if args.workers != 1:
+            raise UsageError("--workers and --scheduler exclude each other: --workers starts a local cluster, "
+                             "--scheduler uses an existing one")
+        engine["scheduler"] = args.scheduler
+    if args.cache is not None:
+        if not args.cache.strip():
+            raise UsageError("--cache: empty path, give a folder")
+        folder = Path(args.cache)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--cache {args.cache}: exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--cache {args.cache}: cannot create the folder: {exc.strerror or exc}") from None
+        _writable_folder("--cache", args.cache, folder)
+        engine["cache"] = folder
+    try:
+        sweep.check_engine(**engine)
+        if "scheduler" in engine:
+            sweep.connect(engine["scheduler"]).close()      # reachable: say so now, not after other work
+    except sweep.EngineError as exc:
+        msg = str(exc)
+        for opt in ("workers", "scheduler", "cache"):
+            if msg.startswith(opt):
+                msg = "--" + msg
+                break
+        raise UsageError(msg) from None
+    return engine
+
+
+def _with_engine(run, engine: dict):
+    """``run`` with the engine options bound (``run`` itself when there are none: the serial default); a
+    UsageError, before computing, if this experiment's ``run`` takes no engine options."""
+    if not engine:
+        return run
+    import functools
+    import inspect
+
+    params = inspect.signature(run).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        missing = [k for k in engine if k not in params]
+        if missing:
+            raise UsageError(f"--{missing[0]}: this experiment does not run its work as cells yet")
+    return functools.partial(run, **engine)
 
 
 def _size_options(parser: argparse.ArgumentParser, quick: str, full: str) -> None:
@@ -334,6 +411,7 @@ def cmd_width(args, console: Console) -> int:
     if args.no_cert:
         changes["certify"] = False
     cfg = _configured(width, cfg, changes)
+    engine = _engine(args)
     target = _json_target(args.json)
     plot = None
     if args.plot is not None:
@@ -342,7 +420,8 @@ def cmd_width(args, console: Console) -> int:
             raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
         _file_target("--plot", args.plot)
         _need_matplotlib("--plot")
-    result = _run_counting(width.run, cfg, "width experiment", console, args.quiet)
+    run = _with_engine(width.run, engine)
+    result = _run_counting(run, cfg, "width experiment", console, args.quiet)
     table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; {result['seconds']:.0f} s)")
     for col in ("activation", "n", "d", "λ", "m_emp", "m_cert T1'", "m_cert T1", "m_cert T1-B7", "m_cert T1-B1B7"):
         table.add_column(col, justify="left" if col == "activation" else "right")
@@ -435,9 +514,11 @@ def cmd_compare(args, console: Console) -> int:
     if args.no_width:
         changes["width"] = False
     cfg = _configured(compare, cfg, changes)
+    engine = _engine(args)
     target = _json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
-    result = _run_counting(compare.run, cfg, "beyond softmax", console, args.quiet)
+    run = _with_engine(compare.run, engine)
+    result = _run_counting(run, cfg, "beyond softmax", console, args.quiet)
     rows = result.table
     head = (f"n = {cfg.n}, d = {cfg.d}, σ = {cfg.sigma:g}, m = {cfg.m}, κ = m, {cfg.seeds} draws, "
             "the same data and W(0) for every activation")
@@ -557,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "infinite-width NTK (default) or H(W(0)) of each draw")
     w.add_argument("--no-cert", action="store_true", help="skip the certified widths")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
+    _engine_options(w)
     w.set_defaults(func=cmd_width)
     p = command("proof", "show a lemma's symbolic derivation",
                 "Run a lemma's sympy derivation and print it step by step, each step asserted.")
@@ -582,6 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, from {registry.choices_text()} (default {','.join(compare_defaults)})")
     c.add_argument("--seed", type=int, default=0, help="data seed, >= 0 (default 0)")
     c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
+    _engine_options(c)   # the engine of the m_emp(n) cells; the other sections run in this process
     _output_options(c)
     c.set_defaults(func=cmd_compare)
     from ntkcheck.certify.cli import add_parser as add_certify   # C1–C3; python-flint is imported only when run

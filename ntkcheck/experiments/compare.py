@@ -294,20 +294,50 @@ def _width_cfg(cfg: Config) -> width_experiment.Config:
                    data_seed=cfg.data_seed)
 
 
-def width_section(cfg: Config, tick=None) -> dict:
-    """m_emp(n) for every activation with the width experiment's code, and the fitted exponents."""
+def _width_cell(cell) -> dict:
+    """One (activation, n) cell of the width section: m_emp by the width experiment's code (a module-level
+    function, so that a Dask worker can run it)."""
+    p = cell.params
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in p["width_config"].items()}
+    wcfg = width_experiment.validate(width_experiment.Config(**fields))
+    n, act = p["n"], p["activation"]
+    X, Y = width_experiment.data(n, wcfg)
+    emp = width_experiment.empirical_width(X, Y, act, wcfg)
+    return {"activation": act, "n": n, "lambda": emp["lambda"], "m_emp": emp["m_emp"],
+            "reason": emp.get("m_emp_reason"),
+            "T": emp["tested"][-1]["T"] if emp["tested"] else None,
+            "failures": emp["tested"][-1]["failures"] if emp["tested"] else []}
+
+
+def width_cells(cfg: Config) -> list:
+    """The width section's cells, one per (n, activation), in the table's order."""
+    from ntkcheck.sweep import Cell
+
     wcfg = width_experiment.validate(_width_cfg(cfg))
-    rows = []
-    for n in wcfg.n_values:
-        X, Y = width_experiment.data(n, wcfg)
-        for act in wcfg.activations:
-            emp = width_experiment.empirical_width(X, Y, act, wcfg)
-            rows.append({"activation": act, "n": n, "lambda": emp["lambda"], "m_emp": emp["m_emp"],
-                         "reason": emp.get("m_emp_reason"),
-                         "T": emp["tested"][-1]["T"] if emp["tested"] else None,
-                         "failures": emp["tested"][-1]["failures"] if emp["tested"] else []})
-            if tick is not None:
-                tick(f"{act} n={n}: m_emp = {emp['m_emp']}")
+    common = asdict(wcfg)
+    return [Cell("compare.width", {"width_config": common, "n": n, "activation": act})
+            for n in wcfg.n_values for act in wcfg.activations]
+
+
+def width_section(cfg: Config, tick=None, *, workers: int = 1, scheduler: str | None = None, cache=None) -> dict:
+    """m_emp(n) for every activation with the width experiment's code, and the fitted exponents.
+
+    The (n, activation) pairs are independent cells run by :func:`ntkcheck.sweep.run_cells` with the engine
+    options ``workers``, ``scheduler``, ``cache`` (serial by default); ``tick(description)`` once per
+    finished cell.  Returns the section's dict (config, eta rule, rows, fits)."""
+    from ntkcheck.sweep import run_cells
+
+    wcfg = width_experiment.validate(_width_cfg(cfg))
+    seen = 0
+
+    def progress(done, total):
+        nonlocal seen
+        while tick is not None and seen < done:
+            seen += 1
+            tick(f"m_emp: {done}/{total} cells")
+
+    rows = run_cells(width_cells(cfg), _width_cell, workers=workers, scheduler=scheduler, cache=cache,
+                     progress=progress)
     fits = width_experiment.fits([r | {k: None for k in width_experiment.CERT_VARIANTS.values()} for r in rows])
     return {"config": asdict(wcfg), "eta_rule": width_experiment.eta_rule_text(wcfg), "rows": rows,
             "fits": {a: {"m_emp": f["m_emp"], "m_emp·λ²": f.get("m_emp·λ²")} for a, f in fits.items()}}
@@ -690,11 +720,17 @@ class CompareResult:
 
 
 # ------------------------------------------------------------------------------------------ run
-def run(cfg: Config = QUICK, progress=None) -> CompareResult:
+def run(cfg: Config = QUICK, progress=None, *, workers: int = 1, scheduler: str | None = None,
+        cache=None) -> CompareResult:
     """Every section, on the same data; ``progress(done, total, description)`` as work completes.
 
-    Parameters: ``cfg`` a :class:`Config`, ``progress`` None or a callable.  Returns the :class:`CompareResult`."""
+    Parameters: ``cfg`` a :class:`Config`, ``progress`` None or a callable; ``workers``, ``scheduler``,
+    ``cache``: the engine of the width section's cells (see :func:`ntkcheck.sweep.run_cells`); the other
+    sections run in this process.  Returns the :class:`CompareResult`."""
+    from ntkcheck.sweep import check_engine
+
     cfg = validate(cfg)
+    check_engine(workers, scheduler, cache)     # before any computing
     t0 = time.perf_counter()
     k = len(cfg.activations)
     total = 4 + k + (k * len(cfg.width_n) if cfg.width else 0)
@@ -725,7 +761,8 @@ def run(cfg: Config = QUICK, progress=None) -> CompareResult:
     shift = timed("shift", shift_section, cfg, X)
     tick("shift invariance (G2)")
     training = timed("training", training_section, cfg, X, Y, Hstar, tick=tick)
-    widths = timed("width", width_section, cfg, tick=tick) if cfg.width else None
+    widths = (timed("width", width_section, cfg, tick=tick, workers=workers, scheduler=scheduler, cache=cache)
+              if cfg.width else None)
     tick("done")
     seconds = {k: round(v, 1) for k, v in seconds.items()}
     seconds["total"] = round(time.perf_counter() - t0, 1)
