@@ -157,6 +157,14 @@ class CheckResult:
             out.append(f"error: {self.error}")
         return out
 
+    def report(self) -> str:
+        """The result for a reader: a head line (code, id, verdict, trials, kind), then one sentence per claim
+        (what was checked, the number, the relation, the bound, whether it holds), then the error if any.
+        No timings, so that the same seed prints the same text."""
+        verdict = "holds" if self.holds else "ERROR" if self.error else "FAILS"
+        head = f"{self.code} {self.id}: {verdict} ({self.trials} trials, {self.kind})"
+        return "\n".join([head] + [f"  • {s}" for s in self.sentences()])
+
     def to_json(self) -> dict:
         """The JSON record ``verify --json`` writes: the fields as plain data (claims as dicts); the optional
         ``worst_ratio``, ``max_error``/``tolerance`` and ``error`` only when set."""
@@ -180,3 +188,31 @@ class CheckResult:
         names = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in d.items() if k in names and k != "claims"}
         return cls(**kw, claims=tuple(Claim.from_json(c) for c in d.get("claims", ())))
+
+
+def describe_derivation(der) -> str:
+    """One line on a derivation (``proofs.lemma(code).derive()``) that counts its steps by kind, from
+    ``der.summary()``: the steps the derivation asserts when it runs (sympy identities, symbolic
+    inequalities, inequalities checked numerically, steps verified at concrete sizes) apart from the steps
+    argued by hand, which are counted as such and never as asserted, and from the definitions.
+
+    Parameters: ``der`` a Derivation.  Returns the line, e.g. "G1 softmax-gradient: 14 steps — asserted
+    when derive() runs: 9 sympy identities, 3 verified at concrete sizes; argued by hand: 1; definitions: 1"."""
+    from ntkcheck.proofs._core import BY_HAND, CONCRETE, DEFINITION, IDENTITY, NUMERIC, PROVED
+
+    counts = dict(der.summary())
+    names = ((IDENTITY, "sympy identity", "sympy identities"),
+             (PROVED, "symbolic inequality", "symbolic inequalities"),
+             (NUMERIC, "inequality checked numerically", "inequalities checked numerically"),
+             (CONCRETE, "verified at concrete sizes", "verified at concrete sizes"))
+    asserted = [f"{counts[k]} {one if counts[k] == 1 else many}" for k, one, many in names if counts.get(k)]
+    for k, _, _ in names:
+        counts.pop(k, None)
+    by_hand, defs = counts.pop(BY_HAND, 0), counts.pop(DEFINITION, 0)
+    if counts:                                     # a kind this function does not know: say it, do not drop it
+        asserted += [f"{v} {k}" for k, v in counts.items()]
+    parts = [f"asserted when derive() runs: {', '.join(asserted) if asserted else 'none'}",
+             f"argued by hand (not asserted): {by_hand}"]
+    if defs:
+        parts.append(f"definitions: {defs}")
+    return f"{der.code} {der.id}: {len(der.steps)} steps — " + "; ".join(parts)
