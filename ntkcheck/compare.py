@@ -388,8 +388,14 @@ STYLE = {"softmax": ("C0", "o"), "exp": ("C1", "s"), "relu": ("C2", "^"), "sigmo
 
 
 def _style(act: str) -> dict:
+    """Line style of an activation's curves.  On the sphere softmax and exp have the same scale-free values
+    (K_softmax ∝ K_exp there), so their curves coincide: softmax is drawn dashed with hollow markers on top
+    of exp (zorder) and both stay visible."""
     color, marker = STYLE.get(act, ("k", "x"))
-    return {"color": color, "marker": marker, "lw": 2.2 if act == "softmax" else 1.2, "ms": 4}
+    if act == "softmax":
+        return {"color": color, "marker": marker, "lw": 2.0, "ls": "--", "ms": 7, "mfc": "none", "mew": 1.4,
+                "zorder": 3}
+    return {"color": color, "marker": marker, "lw": 1.2, "ms": 4, "zorder": 2}
 
 
 def plot_kernel(result: dict, axes) -> None:
@@ -414,7 +420,7 @@ def plot_kernel(result: dict, axes) -> None:
         ax.set_xticks(ticks)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=9)
 
 
 def plot_sensitivity(result: dict, axes) -> None:
@@ -432,7 +438,7 @@ def plot_sensitivity(result: dict, axes) -> None:
         ax.loglog(R, QUARTER / R, color="k", lw=0.8, ls=":", label=r"$1/(4R)$: change $=\lambda/4$")
         ax.set(xlabel="R (every neuron moved by R)", title=f"{kind} directions")
     axes[0].set_ylabel(r"$\|H(\tilde W) - H(W)\|_2 \,/\, (R\lambda)$")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=9)
 
 
 def plot_training(result: dict, ax) -> None:
@@ -446,7 +452,7 @@ def plot_training(result: dict, ax) -> None:
     ax.axhline(cfg["eps"], color="0.5", lw=0.8, ls=":")
     ax.set(xlabel="step + 1", ylabel="training loss",
            title=f"GD at η = {cfg['c']:g}/(m(‖H*‖ + λ/2)), n = {cfg['n']}, m = {cfg['m']}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
 
 
 def plot_width(result: dict, ax) -> None:
@@ -458,7 +464,7 @@ def plot_width(result: dict, ax) -> None:
         slope = f"slope {f['slope']:.2f}" if f.get("slope") is not None else "no fit"
         ax.loglog([r["n"] for r in rows], [r["m_emp"] for r in rows], label=f"{act} ({slope})", **_style(act))
     ax.set(xlabel="n", ylabel=r"$m_{\rm emp}$", title="empirical width (GD reaches ε in the predicted T steps)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
 
 
 def plot(result: dict, folder) -> list:
