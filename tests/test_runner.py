@@ -151,3 +151,21 @@ def test_check_without_claims_gets_its_summary_claim():
 def test_raising_check_has_no_claims_but_says_its_error():
     rec = checks.run(Check("Z8", "raises", "linear_convergence", _raising, "raises"))
     assert rec.claims == () and rec.sentences() == ["error: RuntimeError: boom at step 3"]
+
+
+def test_describe_derivation_counts_hand_argued_steps_as_such():
+    import sympy as sp
+
+    from ntkcheck.proofs._core import BY_HAND, CONCRETE, PROVED, Derivation
+
+    x = sp.Symbol("x", positive=True)
+    der = Derivation("Z0", "toy", "a toy statement")
+    der.define("f", sp.Symbol("f"), x**2)
+    der.identity("square", (x + 1) ** 2, x**2 + 2 * x + 1)
+    der.identity("cube", (x + 1) ** 3, x**3 + 3 * x**2 + 3 * x + 1)
+    der.inequality("positive", 0, x**2, PROVED, relation="<=")
+    der.inequality("at m = 2", x, x + 1, CONCRETE, note="checked at m = 2")
+    der.inequality("the step", x, 2 * x, BY_HAND, note="because x > 0")
+    assert checks.describe_derivation(der) == (
+        "Z0 toy: 6 steps — asserted when derive() runs: 2 sympy identities, 1 symbolic inequality, "
+        "1 verified at concrete sizes; argued by hand (not asserted): 1; definitions: 1")
