@@ -177,7 +177,7 @@ def cmd_verify(args, console: Console) -> int:
             progress.advance(overall)
             records.append(rec)
     table = Table(title=f"ntkcheck verify (seed {seed}, scale {scale:g})")
-    for col, ratio in (("code", None), ("statement", 2), ("what was checked: observed, relation, bound", 5),
+    for col, ratio in (("code", None), ("statement", 1), ("what was checked: observed, relation, bound", 3),
                        ("trials", None), ("holds", None), ("s", None)):
         table.add_column(col, overflow="fold", justify="right" if col in ("trials", "s") else "left",
                          no_wrap=col in ("code", "holds"), ratio=ratio)
