@@ -519,8 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = command("verify", "run the numeric check of every registered lemma",
                 "Run the numeric check of every registered lemma (or of those named by --only) and print one "
-                "row per check: trials, the worst observed/bound ratio or the error against its tolerance, and "
-                f"the verdict. --scale multiplies the trials (at least {MIN_SCALE:g}); a long run is announced "
+                "row per check: its claims, one sentence each (what was checked, the number observed, the relation "
+                f"and the bound), the trials and the verdict. --scale multiplies the trials (at least {MIN_SCALE:g}); a long run is announced "
                 "with an estimate of its time.")
     v.add_argument("--only", metavar="CODES", help="comma-separated codes or ids, e.g. G1,B2,ntk-limit")
     v.add_argument("--scale", type=float, default=1.0,
