@@ -420,7 +420,7 @@ def plot_kernel(result: dict, axes) -> None:
         ax.set_xticks(ticks)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0].legend(fontsize=9)
+    axes[-1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))   # outside: the curves fill the panels
 
 
 def plot_sensitivity(result: dict, axes) -> None:
