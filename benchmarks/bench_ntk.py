@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck._results import versions, write_json
+from ntkcheck.core.results import versions, write_json
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"

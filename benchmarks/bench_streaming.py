@@ -1,4 +1,4 @@
-"""Benchmark: ntkcheck.streaming.streamed_ntk against the in-memory network.empirical_ntk (issue 15 item 5).
+"""Benchmark: ntkcheck.core.streaming.streamed_ntk against the in-memory network.empirical_ntk (issue 15 item 5).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_streaming.py
     ... --json benchmarks/results/streaming.json
@@ -91,7 +91,7 @@ def main(argv=None):
         print("  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
         out["memory"].append(rec)
     if a.json:
-        from ntkcheck._results import versions, write_json
+        from ntkcheck.core.results import versions, write_json
 
         write_json(a.json, {"benchmark": "streaming", "versions": versions(), **out})
     return out

@@ -24,7 +24,7 @@ try:  # Ctrl-C while the libraries load: a word, not a traceback
     from rich.table import Table
 
     from ntkcheck import checks
-    from ntkcheck._results import write_json
+    from ntkcheck.core.results import write_json
 except KeyboardInterrupt:  # pragma: no cover - timing dependent (tested by a subprocess)
     sys.stderr.write("interrupted\n")
     raise SystemExit(130) from None
@@ -318,7 +318,7 @@ def _write_outputs(console: Console, result: dict, target: Path | None, plot_dir
 
 
 def cmd_width(args, console: Console) -> int:
-    from ntkcheck import width
+    from ntkcheck.experiments import width
 
     cfg = width.FULL if args.full else width.QUICK
     changes = {}
@@ -372,7 +372,7 @@ def cmd_width(args, console: Console) -> int:
 
 
 def cmd_diffusion(args, console: Console) -> int:
-    from ntkcheck import diffusion
+    from ntkcheck.experiments import diffusion
 
     cfg = diffusion.FULL if args.full else diffusion.QUICK
     changes = {"seed": _seed(args.seed)}
@@ -428,7 +428,7 @@ def cmd_diffusion(args, console: Console) -> int:
 
 
 def cmd_compare(args, console: Console) -> int:
-    from ntkcheck import compare
+    from ntkcheck.experiments import compare
 
     cfg = compare.FULL if args.full else compare.QUICK
     changes = {"data_seed": _seed(args.seed)}

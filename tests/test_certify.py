@@ -1,5 +1,5 @@
 """Certificates (C1 and C2): every enclosure contains the 100-digit mpmath value computed from
-the definitions (ntkcheck.precise), a wrong enclosure is caught, a tampered file is rejected, and bad input
+the definitions (ntkcheck.core.precise), a wrong enclosure is caught, a tampered file is rejected, and bad input
 gives one-line errors naming the file and the hypothesis.  Skipped without python-flint."""
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def _lam_mp(X, sigma):
 # ------------------------------------------------------------------------------------------ the arb target
 def test_every_export_compiles_and_encloses_its_mpmath_value():
     """Each proofs/ export evaluated in balls at exact random points contains the same export evaluated by
-    mpmath at 60 digits (the numpy/mpmath compile path of ntkcheck._compile)."""
+    mpmath at 60 digits (the numpy/mpmath compile path of ntkcheck.core.compile)."""
     from ntkcheck import proofs
-    from ntkcheck._compile import compiled
+    from ntkcheck.core.compile import compiled
 
     rng = np.random.default_rng(0)
     checked = 0
@@ -205,7 +205,7 @@ def test_c2_enclosures_contain_the_mpmath_values(n, d, q, m, sigma, seed, scheme
 
 
 def test_c2_verdicts_match_the_float64_evaluation():
-    """Where the float64 margins are large, T1' in balls and ntkcheck.theorem agree: a narrow draw fails
+    """Where the float64 margins are large, T1' in balls and ntkcheck.core.theorem agree: a narrow draw fails
     (iv), the certified width from results/width.json passes."""
     from ntkcheck import theorem
 
@@ -362,7 +362,7 @@ def test_rounding_allowances_bound_the_exact_errors():
 
 def test_c3_certified_width_and_the_float64_verdicts_agree_draw_by_draw():
     """C3 on n = 2: no draw is proved at m = 1024, all 14 at 8192; at 4096 each draw's C2 verdict equals
-    the float64 evaluation of T1' (ntkcheck.theorem with its own (η, R₀) choice), draw by draw."""
+    the float64 evaluation of T1' (ntkcheck.core.theorem with its own (η, R₀) choice), draw by draw."""
     from ntkcheck import theorem
     from ntkcheck.certify.width import certified_width
 

@@ -1,4 +1,4 @@
-"""ntkcheck.compare and ``ntkcheck compare`` (beyond softmax): each section against an independent
+"""ntkcheck.experiments.compare and ``ntkcheck compare`` (beyond softmax): each section against an independent
 computation or a fact of the mathematics, the cached results/compare.json against the current code, the CLI
 and bad input."""
 from __future__ import annotations
@@ -14,8 +14,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import ntkcheck as nk
-from ntkcheck import compare as C
-from ntkcheck import width as Wd
+from ntkcheck.experiments import compare as C
+from ntkcheck.experiments import width as Wd
 from ntkcheck.cli import main
 
 TINY = replace(C.QUICK, n=6, d=4, m=64, seeds=2, radii=(1e-3, 1e-2, 1e-1, 1.0), kernel_n=(3, 6),

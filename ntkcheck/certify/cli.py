@@ -101,7 +101,7 @@ def _convergence(args, console) -> int:
 
 
 def _width(args, console) -> int:
-    from ntkcheck import _results
+    from ntkcheck.core import results as _results
     from ntkcheck.certify import files
     from ntkcheck.certify.width import certified_width
 

@@ -1,7 +1,7 @@
 """C2 convergence-certificate: T1' (linear-convergence, conditional on the draw) proved for one concrete
 instance (X, Y, W(0), A, κ, η), or each failing hypothesis named with its rigorous margin.
 
-W(0) and A are the package's draw (``ntkcheck.network.init_params``, symmetric scheme by default), so the
+W(0) and A are the package's draw (``ntkcheck.core.network.init_params``, symmetric scheme by default), so the
 instance is exactly the one every other command uses with that seed.  Everything is ball arithmetic
 (python-flint ``arb``, 128 bits, outward rounding, exp included) on the exact float64 inputs:
 
@@ -29,7 +29,7 @@ from fractions import Fraction
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
+from ntkcheck.core import validate as V
 from ntkcheck.certify.arb import (arb, arb_mat, compiled_arb, endpoints, lower, require_flint, to_ball, upper,
                                   workprec)
 from ntkcheck.certify.kernel import ldl_enclosure
@@ -270,7 +270,7 @@ def gd_consistency(X, Y, params, cert: dict, steps: int) -> dict:
     """A float64 GD run from the same W(0) with the certified η against the certified envelope: ‖e(t)‖ ≤
     (1 − p)^t‖e(0)‖, max_r‖w_r(t) − w_r(0)‖ ≤ R₀, λ_min(H(W(t))) ≥ λ₀/2 — up to float64 rounding
     (relative 1e-9 on the residual and movement, 8·N·ε·‖H‖ on λ).  Not part of the proof."""
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     t0 = time.perf_counter()
     enc = cert["enclosures"]

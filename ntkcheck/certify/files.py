@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkcheck import _results
+from ntkcheck.core import results as _results
 from ntkcheck.certify import arb as A
 from ntkcheck.certify import kernel as C1
 from ntkcheck.certify import convergence as C2
@@ -186,7 +186,7 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
                    "kappa": repr(float(r["kappa"])), "kappa_given": kappa is not None,
                    "eta": None if r["eta"] is None else repr(float(r["eta"])), "eta_given": eta is not None,
                    "R0": None if r["R0"] is None else repr(float(r["R0"])), "prec_bits": r["prec"],
-                   "init": "ntkcheck.network.init_params(d, m, d_out, sigma, scheme, seed)"},
+                   "init": "ntkcheck.core.network.init_params(d, m, d_out, sigma, scheme, seed)"},
         "enclosures": {k: _iv(v) for k, v in r["enclosures"].items()},
         "methods": r["methods"],
         "hypotheses": hyps,

@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ntkcheck import _validate as V
+from ntkcheck.core import validate as V
 from ntkcheck.certify import linalg
 from ntkcheck.certify.arb import (acb_mat_approx_min, arb, arb_mat, compiled_arb, endpoints, fraction_ball,
                                   require_flint, to_ball, workprec)

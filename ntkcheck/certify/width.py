@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
-from ntkcheck import _validate as V
+from ntkcheck.core import validate as V
 from ntkcheck.certify.convergence import certify_convergence
-from ntkcheck.checks._stats import binomial_lower
+from ntkcheck.core.stats import binomial_lower
 
 
 def draws_needed(delta: float, level: float) -> int:

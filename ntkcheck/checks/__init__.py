@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ntkcheck._results import versions
+from ntkcheck.core.results import versions
 from ntkcheck.checks.result import (CERTIFIED, CLAIM_KINDS, SAMPLED, SYMBOLIC, CheckResult, Claim,  # noqa: F401
                                     describe_derivation)
 

@@ -1,7 +1,7 @@
 """The bounds B1–B7 as numbers, each compiled from the expression its proofs/ module exports.
 
 No formula is retyped here: every constant comes from ``proofs.<module>.EXPORTS`` through
-:func:`ntkcheck._compile.compiled`; this module only validates the arguments, evaluates the softmax
+:func:`ntkcheck.core.compile.compiled`; this module only validates the arguments, evaluates the softmax
 quantities a bound needs (max S, ‖Q‖₂, ‖∇_{w_r}L‖, …) and plugs them in.  All functions are for the softmax
 network (``params.activation == "softmax"``) and vectorized over neurons and samples.
 """
@@ -11,9 +11,9 @@ import numbers
 
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck.network import Params, empirical_ntk, get_activation, gradient, residual
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.network import Params, empirical_ntk, get_activation, gradient, residual
 
 __all__ = [
     "Q_matrix", "descent_beta", "gradient_row_bounds", "hessian_bound", "init_bound", "ntk_concentration_eps",
@@ -113,7 +113,7 @@ def Q_matrix(params, X, kappa=None) -> np.ndarray:
 
 
 def Q_from_features(S: np.ndarray, X: np.ndarray, m: int, kappa: float) -> np.ndarray:
-    """B3's Q from softmax features S (n×m) already computed for X (the one-pass path of ntkcheck.theorem)."""
+    """B3's Q from softmax features S (n×m) already computed for X (the one-pass path of ntkcheck.core.theorem)."""
     return np.asarray(_fn("ntk_perturbation", "Q_entry")(kappa, m, X @ X.T, S @ S.T), dtype=float)
 
 
@@ -138,7 +138,7 @@ def hessian_bound(params, X, kappa=None) -> float:
 
 
 def hessian_bound_from(S_max: float, X: np.ndarray, kappa: float) -> float:
-    """B4's 2κ max_i‖x_i‖² S_max from a precomputed max_{i,r} S_{i,r} (the one-pass path of ntkcheck.theorem)."""
+    """B4's 2κ max_i‖x_i‖² S_max from a precomputed max_{i,r} S_{i,r} (the one-pass path of ntkcheck.core.theorem)."""
     xsq = float(np.max(np.einsum("ij,ij->i", X, X)))
     return float(_fn("hessian_bound", "hessian_norm_bound")(kappa, xsq, S_max))
 

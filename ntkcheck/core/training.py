@@ -6,7 +6,7 @@ neuron movement max_r ‖w_r(t) − w_r(0)‖₂, the drift of Σ_r w_r(t) (zero
 it).
 
 One step is: logits Z = XW, features, one vector-Jacobian product, Xᵀ·G — no Jacobian, no loop over
-neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.network` (``_features``/``_grad_from``).
+neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.core.network` (``_features``/``_grad_from``).
 The softmax network has a fused path, written for speed (the step is dominated by the n·m exponentials):
 
 * the neurons are grouped by their output-sign column a_r (A ∈ {±1}^{d'×m} has at most 2^{d'} distinct
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck.network import Params, _features, _grad_from, _kappa, empirical_ntk, pm1
+from ntkcheck.core import validate as V
+from ntkcheck.core.network import Params, _features, _grad_from, _kappa, empirical_ntk, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
 BLOCK_ELEMS = 1 << 17      # entries of Z per row block of the fused path (1 MiB: an L2 cache)

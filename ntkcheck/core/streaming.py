@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck.network import SCHEMES, Params
+from ntkcheck.core import validate as V
+from ntkcheck.core.network import SCHEMES, Params
 
 BLOCK = 4096
 

@@ -14,7 +14,7 @@ the common denominator α = Σ_k u_k, u = exp(z):
 an exact rewriting of the definition (no use of Σ S = 1 in rounded arithmetic) whose terms, for ±1
 signs, all have the sign of a_{ℓ,r}: relatively accurate at any logit gap, and exactly 0 for equal
 signs.  It is not the formula of the float64 code (the ±1 mass split 2S₋ / −2S₊ of
-ntkcheck.network.Softmax.centred).  ``definition=True`` (keyword-only, for cross-checks) uses the literal
+ntkcheck.core.network.Softmax.centred).  ``definition=True`` (keyword-only, for cross-checks) uses the literal
 subtraction S_r(a_r − ⟨a,S⟩) of the G1/G4 exports instead, at ``dps + ⌈range/ln 10⌉ + GUARD_DIGITS``
 digits (range = max_i (max_r z_{i,r} − min_r z_{i,r})): the tests check the two routes agree.  Results
 are rounded to ``dps`` digits: ``dps`` is the precision of the answer, not of the arithmetic.
@@ -30,9 +30,9 @@ import numbers
 import mpmath
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck.network import Params, _check, get_activation
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.network import Params, _check, get_activation
 
 DEFAULT_DPS = 50
 MIN_DPS = 15               # fewer digits than float64 carries make no reference

@@ -1,6 +1,6 @@
 """The width experiment of the book's width part: the empirical width m_emp(n) of gradient descent and the certified
 widths m_cert(n) of T1 and T1', for growing n, on the same data for the softmax, exp and ReLU networks (by
-default; the sigmoid, tanh and swish networks of the book's Beyond-softmax part run too, e.g. from :mod:`ntkcheck.compare`).
+default; the sigmoid, tanh and swish networks of the book's Beyond-softmax part run too, e.g. from :mod:`ntkcheck.experiments.compare`).
 
 Setting (recorded in every row): sphere data X = sphere(n, d, seed) with d = 8 by default (fixed, as in
 the paper; λ = λ_min(K_φ) then shrinks as n grows, and every row records it), labels
@@ -14,7 +14,7 @@ size of the theorem's form η = c/(m(‖H‖₂ + λ/2)):
   * eta_rule "limit" (default, T1's form): λ = λ_min(H*), ‖H‖ = ‖H*‖ of the activation's infinite-width
     NTK H* = K_φ ⊗ I (:func:`ntkcheck.limit_ntk`), the same for every draw and width;
   * eta_rule "empirical" (T1''s form): λ₀ = λ_min(H(W(0))) and ‖H(W(0))‖ of each draw.
-m_cert(n): :func:`ntkcheck.theorem.certified_width` for T1', T1 and T1-B7 (Monte Carlo over draws, up to
+m_cert(n): :func:`ntkcheck.core.theorem.certified_width` for T1', T1 and T1-B7 (Monte Carlo over draws, up to
 n·m ≤ max_entries) and T1-B1B7 (B1 and B7, no simulation) — softmax only: B2–B6, hence T1, are proved for
 the softmax network; the rows of every other activation carry null with that reason.
 """
@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck._results import versions
-from ntkcheck.checks._stats import loglog_slope
-from ntkcheck.theorem import certified_width, lambda_min
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.results import versions
+from ntkcheck.core.stats import loglog_slope
+from ntkcheck.core.theorem import certified_width, lambda_min
 
 ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of the book's Setting and Beyond-softmax parts
 ETA_RULES = ("limit", "empirical")
@@ -133,7 +133,7 @@ def eta_and_steps(lam: float, H_norm: float, m: int, e0: float, cfg: Config) -> 
 
 def gd_reaches(X, Y, activation: str, m: int, seed: int, cfg: Config, limit=None) -> dict:
     """One draw at width m: GD with the rule's η for its predicted T steps; did the loss reach ε?"""
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     n, q = X.shape[0], cfg.d_out
     p = nk.init_params(X.shape[1], m, q, sigma=cfg.sigma, scheme="symmetric", seed=seed, activation=activation)

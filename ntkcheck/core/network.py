@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
 
 SCHEMES = ("iid", "symmetric")
 

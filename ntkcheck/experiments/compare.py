@@ -1,7 +1,7 @@
 """Beyond softmax (the book's Beyond-softmax part): the softmax network against the pointwise networks (ReLU, exp, sigmoid, tanh,
 swish) under the NTK lens, on the same data, the same initial weights and the same step-size rule.
 
-Every network is F(W, X) = κ Φ(XW) Aᵀ with κ = m (:mod:`ntkcheck.network`); the softmax network is the exp
+Every network is F(W, X) = κ Φ(XW) Aᵀ with κ = m (:mod:`ntkcheck.core.network`); the softmax network is the exp
 network with each input's features divided by their mean over the neurons.  For each activation φ this
 module measures, on sphere data X = sphere(n, d) and labels Y = labels(n, d') (the width experiment's data):
 
@@ -19,7 +19,7 @@ module measures, on sphere data X = sphere(n, d) and labels Y = labels(n, d') (t
   NTK moved, and the drift of Σ_r w_r (G2).
 * **shift** (G2) — the relative change of F and of H under W → W + v1ᵀ, ‖v‖₂ = 1, at the iid init (F ≠ 0).
   Zero up to rounding for softmax; no counterpart for any pointwise φ.
-* **width** — m_emp(n) and its fitted exponent of n, by :func:`ntkcheck.width.empirical_width` (the width
+* **width** — m_emp(n) and its fitted exponent of n, by :func:`ntkcheck.experiments.width.empirical_width` (the width
   experiment's code and defaults, for all six activations; certified widths exist for softmax only).
 """
 from __future__ import annotations
@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
-from ntkcheck import width as width_experiment
-from ntkcheck._results import versions
-from ntkcheck.kernels import ACTIVATIONS
-from ntkcheck.theorem import lambda_min
+from ntkcheck.core import validate as V
+from ntkcheck.experiments import width as width_experiment
+from ntkcheck.core.results import versions
+from ntkcheck.core.kernels import ACTIVATIONS
+from ntkcheck.core.theorem import lambda_min
 
 DIRECTIONS = ("random", "gradient", "shift")
 QUARTER = 0.25          # T1 keeps λ_min(H(W(t))) ≥ λ/2 from ‖H(W(t)) − H(W(0))‖ ≤ λ/4 plus (i)
@@ -217,7 +217,7 @@ def sensitivity_section(cfg: Config, X: np.ndarray, Y: np.ndarray, lam: dict) ->
         out[act] = rec
     if "softmax" in cfg.activations:
         # the proof's view: B3's spectral bound 6(e^{4R} − 1) d' ‖Q(W)‖₂, at the first draw (softmax only)
-        from ntkcheck.bounds import ntk_perturbation_bound
+        from ntkcheck.core.bounds import ntk_perturbation_bound
 
         p = _init(cfg, "softmax", _seed(cfg, 0))
         out["softmax"]["B3_bound_over_R_lambda"] = [
@@ -228,7 +228,7 @@ def sensitivity_section(cfg: Config, X: np.ndarray, Y: np.ndarray, lam: dict) ->
 def training_section(cfg: Config, X: np.ndarray, Y: np.ndarray, Hstar: dict, tick=None) -> dict:
     """GD at η = c/(m(‖H*‖₂ + λ/2)) from the symmetric init of seed 0, until loss ≤ ε or the budget;
     ``tick(description)`` after each activation."""
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     out = {}
     for act in cfg.activations:

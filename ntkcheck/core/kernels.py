@@ -32,9 +32,9 @@ import mpmath
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck.network import empirical_ntk, init_params
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.network import empirical_ntk, init_params
 
 ACTIVATIONS = ("softmax", "relu", "exp", "sigmoid", "tanh", "swish")
 CLOSED_FORMS = ("softmax", "relu", "exp")
