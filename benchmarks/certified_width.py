@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import ntkcheck as nk
-from ntkcheck import _results
+from ntkcheck.core import results as _results
 from ntkcheck.certify.width import certified_width
 
 ROOT = Path(__file__).resolve().parents[1]

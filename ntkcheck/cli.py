@@ -137,21 +137,24 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _run_check(c, seed: int, scale: float, advance) -> dict:
-    """``checks.run``, with an exception turned into an error record (``"holds": False``, ``"error"``) as
-    ``checks.run`` itself does when a check raises."""
+def _run_check(c, seed: int, scale: float, advance):
+    """``checks.run`` (a ``CheckResult``), with an exception outside the check itself turned into a failing
+    result with ``error`` set (``checks.run`` does the same when the check raises)."""
     import time
 
     t0 = time.perf_counter()
     try:
         return checks.run(c, seed=seed, scale=scale, advance=advance)
     except Exception as exc:  # noqa: BLE001 - reported as an ERROR row, the other checks still run
-        from ntkcheck.core.results import versions
+        return checks.error_result(c, exc, seed=seed, scale=scale, seconds=time.perf_counter() - t0)
 
-        return {"id": c.id, "code": c.code, "statement": c.statement, "short": c.short, "check": c.what,
-                "holds": False, "error": f"{type(exc).__name__}: {exc}", "trials": 0,
-                "seconds": round(time.perf_counter() - t0, 3), "seed": seed, "scale": scale, "sizes": {},
-                "details": {}, "versions": versions()}
+
+def _claim_lines(r) -> str:
+    """The verify table's claims cell: one sentence per claim (the failing ones in red), then the error."""
+    lines = [escape(c.sentence) if c.holds else f"[bold red]{escape(c.sentence)}[/]" for c in r.claims]
+    if r.error:
+        lines.append(f"[bold red]error: {escape(_one_line(r.error))}[/]")
+    return "\n".join(lines) or "—"
 
 
 def cmd_verify(args, console: Console) -> int:
@@ -174,35 +177,34 @@ def cmd_verify(args, console: Console) -> int:
             progress.advance(overall)
             records.append(rec)
     table = Table(title=f"ntkcheck verify (seed {seed}, scale {scale:g})")
-    for col in ("code", "id", "statement", "trials", "worst obs/bound", "max error (tol)", "holds", "s"):
+    for col, ratio in (("code", None), ("statement", 1), ("what was checked: observed, relation, bound", 3),
+                       ("trials", None), ("holds", None), ("s", None)):
         table.add_column(col, overflow="fold", justify="right" if col in ("trials", "s") else "left",
-                         no_wrap=col in ("code", "id"))
+                         no_wrap=col in ("code", "holds"), ratio=ratio)
     for r in records:
-        err = None if "max_error" not in r else f"{r['max_error']:.2g} ({_fmt(r.get('tolerance'))})"
-        verdict = "[bold red]ERROR[/]" if r.get("error") else "[green]yes[/]" if r["holds"] else "[bold red]NO[/]"
-        table.add_row(r["code"], r["id"], escape(r.get("short") or r.get("statement") or ""),
-                      str(r.get("trials", "—")), _fmt(r.get("worst_ratio")), err or "—", verdict,
-                      f"{r.get('seconds', 0.0):.1f}")
+        verdict = "[bold red]ERROR[/]" if r.error else "[green]yes[/]" if r.holds else "[bold red]NO[/]"
+        table.add_row(r.code, escape(r.short or r.statement or ""), _claim_lines(r), str(r.trials), verdict,
+                      f"{r.seconds:.1f}", end_section=True)
     console.print(table)
     for r in records:                    # a certificate beside the sampled check (G6: C1 on its first data set)
-        c1 = (r.get("details") or {}).get("C1")
+        c1 = r.details.get("C1")
         if c1:
             cert = (f"certified λ_min ∈ [{c1['certified'][0]:.10g}, {c1['certified'][1]:.10g}] "
                     f"({c1['method']}, {c1['bits']} bits), K ≻ 0 proved: {c1['positive_definite_proved']}"
                     if c1.get("certified") else c1.get("reason", "not certified"))
-            console.print(f"{r['code']} data ({c1['n']} points in R^{c1['d']}, σ = {c1['sigma']:g}): float64 "
+            console.print(f"{r.code} data ({c1['n']} points in R^{c1['d']}, σ = {c1['sigma']:g}): float64 "
                           f"eigvalsh λ_min = {c1['float64_lambda_min']:.3g}; {escape(cert)}", highlight=False)
-    errors = [r for r in records if r.get("error")]
-    failed = [r["code"] for r in records if not r["holds"] and not r.get("error")]
-    total = sum(r.get("seconds", 0.0) for r in records)
+    errors = [r for r in records if r.error]
+    failed = [r.code for r in records if not r.holds and not r.error]
+    total = sum(r.seconds for r in records)
     if target is not None:
-        write_json(target, records)
+        write_json(target, [r.to_json() for r in records])
         console.print(f"wrote {len(records)} records to {target}")
     if errors:
         err = _stderr()
         for r in errors:
-            err.print(f"[bold red]error:[/] {r['code']} {r['id']}: {escape(_one_line(r['error']))}", highlight=False)
-        err.print(f"[bold red]{len(errors)} check(s) raised an error: {', '.join(r['code'] for r in errors)}[/]"
+            err.print(f"[bold red]error:[/] {r.code} {r.id}: {escape(_one_line(r.error))}", highlight=False)
+        err.print(f"[bold red]{len(errors)} check(s) raised an error: {', '.join(r.code for r in errors)}[/]"
                   + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""), highlight=False)
         return 3
     if failed:
@@ -610,8 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = command("verify", "run the numeric check of every registered lemma",
                 "Run the numeric check of every registered lemma (or of those named by --only) and print one "
-                "row per check: trials, the worst observed/bound ratio or the error against its tolerance, and "
-                f"the verdict. --scale multiplies the trials (at least {MIN_SCALE:g}); a long run is announced "
+                "row per check: its claims, one sentence each (what was checked, the number observed, the relation "
+                f"and the bound), the trials and the verdict. --scale multiplies the trials (at least {MIN_SCALE:g}); a long run is announced "
                 "with an estimate of its time.")
     v.add_argument("--only", metavar="CODES", help="comma-separated codes or ids, e.g. G1,B2,ntk-limit")
     v.add_argument("--scale", type=float, default=1.0,

@@ -272,3 +272,46 @@ def magnitudes(c: Case, cancelling: bool = False) -> dict:
     Hm = (k * k / p.m) * np.einsum("iar,jbr->iajb", Pm, Pm) * (np.abs(X) @ np.abs(X).T)[:, None, :, None]
     return {"F": float(Fm.max()), "J": float(Jm.max()), "grad": float(gm.max()), "H": float(Hm.max()),
             "P_row": float(Pm.sum(axis=2).max()), "logit": float(np.abs(X @ p.W).max())}
+
+
+# --------------------------------------------------------------------------- typed check results
+_NUMBER = r"[-−]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|[-−]?∞"
+
+
+def _parse_number(text: str) -> float:
+    t = text.replace("−", "-")
+    return float(t.replace("∞", "inf"))
+
+
+def _same_number(shown: float, value: float) -> bool:
+    """``shown`` (a number as printed, ≥ 3 significant digits) is ``value``: both NaN, equal infinities, or
+    within 1% relatively (3 significant digits round by at most 0.5%)."""
+    if np.isnan(value) or np.isnan(shown):
+        return bool(np.isnan(value) and np.isnan(shown))
+    if np.isinf(value) or np.isinf(shown):
+        return value == shown
+    return abs(shown - value) <= 1e-2 * abs(value) + 1e-300
+
+
+def assert_claims_state_numbers(result) -> None:
+    """Every claim of a CheckResult says, in its sentence, its observed number and its bound (after the last
+    ": ", as "<observed> <relation> <bound>"), and whether it holds; the verdict is every claim holding."""
+    import re
+
+    assert result.claims, f"{result.code} states no claim"
+    for c in result.claims:
+        s = c.sentence
+        assert s.startswith(c.what), s
+        tail = s[len(c.what):]
+        assert tail.startswith(": "), s
+        nums = [_parse_number(x) for x in re.findall(_NUMBER, tail.split(" — ")[0])]
+        bounds = list(c.bound) if isinstance(c.bound, tuple) else [c.bound]
+        assert len(nums) == 1 + len(bounds), (s, nums)
+        assert _same_number(nums[0], c.observed), (s, c.observed)
+        for shown, b in zip(nums[1:], bounds):
+            assert _same_number(shown, b), (s, b)
+        assert f" {c.relation} " in tail, s
+        assert tail.endswith("— holds" if c.holds else "— FAILS"), s
+    if result.error is None:
+        assert result.holds == (all(c.holds for c in result.claims) and result.derivation.get("holds", True)), \
+            result.sentences()

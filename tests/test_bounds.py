@@ -22,6 +22,7 @@ from ntkcheck.checks import find, run
 from ntkcheck.core.stats import binomial_upper
 from ntkcheck.checks.identities import _output_rounding, hessian_blocks
 from ntkcheck.core.network import get_activation
+from conftest import assert_claims_state_numbers
 
 EPS = np.finfo(float).eps
 # no shrinking: a failing property (as in the mutation tests) reports its first counterexample at once
@@ -514,6 +515,7 @@ def test_derivation(code):
 @pytest.mark.parametrize("code", CODES)
 def test_check_runs_and_holds(code):
     rec = run(find(code), seed=1, scale=0.2)
-    assert rec["holds"], rec
-    assert rec["worst_ratio"] <= 1
-    assert run(find(code), seed=1, scale=0.2)["worst_ratio"] == rec["worst_ratio"]   # deterministic
+    assert rec.holds, rec
+    assert rec.worst_ratio <= 1
+    assert_claims_state_numbers(rec)
+    assert run(find(code), seed=1, scale=0.2).worst_ratio == rec.worst_ratio   # deterministic

@@ -10,6 +10,7 @@ import ntkcheck.checks.convergence as conv
 import ntkcheck.core.theorem as theorem
 import ntkcheck.core.training as T
 from ntkcheck import checks
+from conftest import assert_claims_state_numbers
 
 
 def _run(seed=0, scale=0.25):
@@ -20,10 +21,11 @@ def _run(seed=0, scale=0.25):
 @pytest.mark.parametrize("seed, scale", [(0, 0.25), (0, 1.0), (5, 1.0)])
 def test_T1_holds(seed, scale):
     rec = _run(seed, scale)
-    assert rec["holds"] is True, rec["details"]["verdict"]
-    d = rec["details"]
-    assert rec["trials"] == len(d["draws"]) == 2 * rec["sizes"]["draws_per_m"] >= 16
-    assert 0 < rec["worst_ratio"] <= 1
+    assert rec.holds is True, rec.details["verdict"]
+    d = rec.details
+    assert rec.trials == len(d["draws"]) == 2 * rec.sizes["draws_per_m"] >= 16
+    assert 0 < rec.worst_ratio <= 1
+    assert_claims_state_numbers(rec)
     t = d["rate_tightness"]
     assert t["max_contraction"] < t["guaranteed_1_minus_p"]
     assert t["max_contraction_over_1_minus_eta_m_lambda_min_H_t"] <= 1 + 1e-6
@@ -53,8 +55,8 @@ def _rows_with_centring_sign_error(self, first, last, scale):
 def test_T1_fails_with_a_centring_sign_error_in_the_fused_trainer(monkeypatch):
     monkeypatch.setattr(T.Trainer, "_rows", _rows_with_centring_sign_error)
     rec = _run()
-    v = rec["details"]["verdict"]
-    assert rec["holds"] is False
+    v = rec.details["verdict"]
+    assert rec.holds is False
     assert not v["fused_trainer_equals_gd_step"] and not v["sum_drift_within_rounding_bound"]
 
 
@@ -67,7 +69,7 @@ def test_T1_fails_when_the_trainer_moves_sum_of_weights(monkeypatch):
         self.W += 1e-9
     monkeypatch.setattr(T.Trainer, "apply", apply)
     rec = _run()
-    assert rec["holds"] is False and not rec["details"]["verdict"]["sum_drift_within_rounding_bound"]
+    assert rec.holds is False and not rec.details["verdict"]["sum_drift_within_rounding_bound"]
 
 
 def _rate_times(monkeypatch, factor):
@@ -87,8 +89,8 @@ def test_T1_fails_with_a_rate_the_runs_contradict(monkeypatch):
     """p = 2ηmλ (8× the proved rate): GD's residual decays like (1 − ηmλ_min(H))^t, slower than claimed."""
     _rate_times(monkeypatch, 8.0)
     rec = _run()
-    assert rec["holds"] is False and not rec["details"]["verdict"]["conclusions_hold_at_every_step"]
-    assert max(v for k, v in rec["details"]["worst_ratio_per_conclusion"].items() if "residual" in k) > 1
+    assert rec.holds is False and not rec.details["verdict"]["conclusions_hold_at_every_step"]
+    assert max(v for k, v in rec.details["worst_ratio_per_conclusion"].items() if "residual" in k) > 1
 
 
 def test_T1_numeric_part_does_not_see_p_half_but_the_derivation_does(monkeypatch):
@@ -97,4 +99,4 @@ def test_T1_numeric_part_does_not_see_p_half_but_the_derivation_does(monkeypatch
     (tests/test_runner.py::test_unproved_rate_fails_the_record)."""
     _rate_times(monkeypatch, 2.0)
     rec = _run()
-    assert rec["details"]["verdict"]["conclusions_hold_at_every_step"] is True
+    assert rec.details["verdict"]["conclusions_hold_at_every_step"] is True

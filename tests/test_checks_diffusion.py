@@ -7,6 +7,7 @@ import pytest
 
 from ntkcheck import checks
 from ntkcheck.experiments import diffusion as D
+from conftest import assert_claims_state_numbers
 
 
 def _run(code, seed=0, scale=1.0):
@@ -18,8 +19,9 @@ def _run(code, seed=0, scale=1.0):
 @pytest.mark.parametrize("seed, scale", [(0, 0.25), (0, 1.0), (3, 1.0)])
 def test_D5_holds(seed, scale):
     rec = _run("D5", seed=seed, scale=scale)
-    assert rec["holds"] is True, rec["details"]["verdict"]
-    assert rec["trials"] == 5 * rec["sizes"]["seeds_per_m"] and rec["sizes"]["seeds_per_m"] >= 3
+    assert rec.holds is True, rec.details["verdict"]
+    assert rec.trials == 5 * rec.sizes["seeds_per_m"] and rec.sizes["seeds_per_m"] >= 3
+    assert_claims_state_numbers(rec)
 
 
 def _wrong_sigma(monkeypatch):
@@ -38,8 +40,8 @@ def test_D5_fails_with_a_wrong_limit_kernel(monkeypatch, mutate):
     """f_lin built on a wrong H* leaves a floor in the H* distance: its slope is far from −1/2."""
     mutate(monkeypatch)
     rec = _run("D5", seed=0, scale=0.25)
-    assert rec["holds"] is False
-    v = rec["details"]["verdict"]
+    assert rec.holds is False
+    v = rec.details["verdict"]
     assert not (v["star_train"]["slope_reaches_minus_half"] and v["star_fresh"]["slope_reaches_minus_half"])
 
 
@@ -52,16 +54,17 @@ def test_D5_fails_when_the_network_does_not_train_lazily(monkeypatch):
         orig(self, params, X, Y, 1.1 * eta, *a, **kw)
     monkeypatch.setattr(T.Trainer, "__init__", init)
     rec = _run("D5", seed=0, scale=0.25)
-    assert rec["holds"] is False
-    assert not rec["details"]["verdict"]["emp_fresh"]["slope_at_most_minus_half"]
+    assert rec.holds is False
+    assert not rec.details["verdict"]["emp_fresh"]["slope_at_most_minus_half"]
 
 
 # ------------------------------------------------------------------------------------------ D6
 @pytest.mark.parametrize("seed, scale", [(0, 0.25), (1, 1.0)])
 def test_D6_holds(seed, scale):
     rec = _run("D6", seed=seed, scale=scale)
-    assert rec["holds"] is True, rec["details"]["verdict"]
-    assert rec["trials"] == 5 * rec["sizes"]["draws_per_n"] and rec["sizes"]["draws_per_n"] >= 3
+    assert rec.holds is True, rec.details["verdict"]
+    assert rec.trials == 5 * rec.sizes["draws_per_n"] and rec.sizes["draws_per_n"] >= 3
+    assert_claims_state_numbers(rec)
 
 
 def _network_off_by(factor):
@@ -85,9 +88,9 @@ def _network_off_by(factor):
 def test_D6_fails_when_the_network_is_several_times_worse(monkeypatch):
     monkeypatch.setattr(D, "fit_network", _network_off_by(3.0))
     rec = _run("D6", seed=0, scale=0.25)
-    assert rec["holds"] is False
-    assert rec["details"]["nn_over_kernel_pooled"] > 2
-    assert not rec["details"]["verdict"]["nn_within_2x_kernel_pooled"]
+    assert rec.holds is False
+    assert rec.details["nn_over_kernel_pooled"] > 2
+    assert not rec.details["verdict"]["nn_within_2x_kernel_pooled"]
 
 
 def test_D6_fails_when_the_network_does_not_learn(monkeypatch):
@@ -95,4 +98,4 @@ def test_D6_fails_when_the_network_does_not_learn(monkeypatch):
     orig = D.fit_network
     monkeypatch.setattr(D, "fit_network", lambda *a, **kw: orig(*a, **(kw | {"steps": 2})))
     rec = _run("D6", seed=0, scale=0.25)
-    assert rec["holds"] is False
+    assert rec.holds is False

@@ -9,6 +9,7 @@ import ntkcheck as nk
 import ntkcheck.checks.identities as ident
 from ntkcheck import checks
 from ntkcheck.core.network import Softmax
+from conftest import assert_claims_state_numbers
 
 SCALE = 0.2   # a fifth of each check's default trials: cheap, and still several random cases per check
 CODES = ("G1", "G2", "G3", "G4", "G5", "G6")
@@ -27,32 +28,33 @@ CHECK_SCALE = {"G5": 1.0}
 @pytest.mark.parametrize("code", CODES)
 def test_check_holds(code):
     rec = _run(code, scale=CHECK_SCALE.get(code, SCALE))
-    assert rec["holds"] is True, rec
-    assert rec["trials"] >= 1 and rec["code"] == code
-    assert ("worst_ratio" in rec) != ("max_error" in rec), "exactly one of worst_ratio and max_error"
-    if "worst_ratio" in rec:
-        assert 0 <= rec["worst_ratio"] <= 1
+    assert rec.holds is True, rec
+    assert rec.trials >= 1 and rec.code == code
+    assert_claims_state_numbers(rec)
+    assert (rec.worst_ratio is not None) != (rec.max_error is not None), "exactly one of worst_ratio and max_error"
+    if rec.worst_ratio is not None:
+        assert 0 <= rec.worst_ratio <= 1
     else:
-        assert 0 <= rec["max_error"] <= rec["tolerance"]
+        assert 0 <= rec.max_error <= rec.tolerance
 
 
 @pytest.mark.parametrize("seed", [6, 10, 52])
 def test_G2_holds_at_default_scale(seed):
-    assert _run("G2", seed=seed, scale=1.0)["holds"] is True
+    assert _run("G2", seed=seed, scale=1.0).holds is True
 
 
 @pytest.mark.parametrize("code, seed", [("G1", 1), ("G1", 6), ("G4", 9), ("G4", 14)])
 def test_G1_G4_hold_for_other_seeds(code, seed):
-    assert _run(code, seed=seed, scale=1.0)["holds"] is True
+    assert _run(code, seed=seed, scale=1.0).holds is True
 
 
 def test_G6_holds_for_seed_30():
-    assert _run("G6", seed=30, scale=1.0)["holds"] is True
+    assert _run("G6", seed=30, scale=1.0).holds is True
 
 
 def test_same_seed_same_record():
     a, b = _run("G4", seed=5), _run("G4", seed=5)
-    assert a["max_error"] == b["max_error"] and a["details"] == b["details"]
+    assert a.max_error == b.max_error and a.details == b.details
 
 
 def test_registry_lookup():
@@ -83,19 +85,19 @@ def _compiled_with(override):
 def test_G1_fails_with_broken_gradient(monkeypatch):
     monkeypatch.setattr(Softmax, "vjp", _vjp_without_mean)
     rec = _run("G1")
-    assert rec["holds"] is False and rec["max_error"] > rec["tolerance"]
+    assert rec.holds is False and rec.max_error > rec.tolerance
 
 
 def test_G2_fails_when_gradient_breaks_conservation(monkeypatch):
     monkeypatch.setattr(Softmax, "vjp", _vjp_without_mean)
     rec = _run("G2")
-    assert rec["holds"] is False and rec["details"]["worst_ratio_drift"] > 1
+    assert rec.holds is False and rec.details["worst_ratio_drift"] > 1
 
 
 def test_G2_fails_when_tangent_rows_do_not_sum_to_zero(monkeypatch):
     monkeypatch.setattr(Softmax, "tangent", _tangent_without_mean)
     rec = _run("G2")
-    assert rec["holds"] is False and rec["details"]["worst_ratio_rowsum"] > 1
+    assert rec.holds is False and rec.details["worst_ratio_rowsum"] > 1
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the broken network overflows during GD
@@ -106,14 +108,14 @@ def test_G2_fails_without_softmax_normalization(monkeypatch):
         return E, E
     monkeypatch.setattr(Softmax, "features", features)
     rec = _run("G2")
-    assert rec["holds"] is False and rec["details"]["worst_ratio_shift"] > 1
+    assert rec.holds is False and rec.details["worst_ratio_shift"] > 1
 
 
 def test_G3_fails_with_wrong_hessian_expression(monkeypatch):
     """M without its −S(S∘v)ᵀ term."""
     monkeypatch.setattr(ident, "compiled", _compiled_with(
         {("hessian", "hessian_M_entry"): lambda delta, Sr, Ss, vr, vs: delta * Sr * vr - Sr * vr * Ss}))
-    assert _run("G3")["holds"] is False
+    assert _run("G3").holds is False
 
 
 def test_G4_fails_with_broken_ntk_scale(monkeypatch):
@@ -126,15 +128,15 @@ def test_G4_fails_with_broken_ntk_scale(monkeypatch):
     # the mutation is invisible when κ = √m (κ²/m = 1), which half the random cases draw: at scale 0.2 the
     # check's two cases happen to be such; the default 12 trials include κ = m cases
     rec = _run("G4", scale=1.0)
-    assert rec["holds"] is False and rec["max_error"] > rec["tolerance"]
+    assert rec.holds is False and rec.max_error > rec.tolerance
 
 
 def test_G4_fails_with_broken_tangent_features(monkeypatch):
     """A wrong P: the independent Jacobian (dense softmax Jacobian, not P) catches it, and so does mpmath."""
     monkeypatch.setattr(Softmax, "tangent", _tangent_without_mean)
     rec = _run("G4")
-    assert rec["holds"] is False and rec["details"]["max_rel_error_jacobian"] > rec["tolerance"]
-    assert rec["details"]["max_rel_error_mpmath"] > rec["tolerance"]
+    assert rec.holds is False and rec.details["max_rel_error_jacobian"] > rec.tolerance
+    assert rec.details["max_rel_error_mpmath"] > rec.tolerance
 
 
 def test_G4_independent_jacobian_is_not_built_from_P(monkeypatch):
@@ -163,8 +165,8 @@ def test_G4_fails_when_only_the_large_fast_path_is_wrong(monkeypatch):
             H[:, -q:] = c * c * before[:, -q:]
     monkeypatch.setattr(net, "_hadamard_gram", broken)
     rec = _run("G4", scale=1.0)
-    assert rec["holds"] is False and rec["details"]["max_rel_error_jacobian"] > rec["tolerance"]
-    assert rec["details"]["max_rel_error_mpmath"] <= rec["tolerance"]
+    assert rec.holds is False and rec.details["max_rel_error_jacobian"] > rec.tolerance
+    assert rec.details["max_rel_error_mpmath"] <= rec.tolerance
 
 
 def test_G4_fd_jacobian_catches_a_wrong_independent_jacobian(monkeypatch):
@@ -172,7 +174,7 @@ def test_G4_fd_jacobian_catches_a_wrong_independent_jacobian(monkeypatch):
     orig = ident.independent_jacobian
     monkeypatch.setattr(ident, "independent_jacobian", lambda p, X, kappa: orig(p, X, kappa) * 1.001)
     rec = _run("G4")
-    assert rec["holds"] is False and rec["details"]["fd_jacobian_ratio"] > 1
+    assert rec.holds is False and rec.details["fd_jacobian_ratio"] > 1
 
 
 def test_G5_fails_with_wrong_limit_kernel(monkeypatch):
@@ -180,7 +182,7 @@ def test_G5_fails_with_wrong_limit_kernel(monkeypatch):
     orig = nk.limit_ntk
     monkeypatch.setattr(nk, "limit_ntk", lambda X1, X2=None, sigma=1.0, d_out=1: orig(X1, X2, np.sqrt(sigma), d_out))
     rec = _run("G5")
-    assert rec["holds"] is False and rec["max_error"] > rec["tolerance"]
+    assert rec.holds is False and rec.max_error > rec.tolerance
 
 
 def test_G6_fails_with_wrong_series_coefficient(monkeypatch):
@@ -189,7 +191,7 @@ def test_G6_fails_with_wrong_series_coefficient(monkeypatch):
     monkeypatch.setattr(ident, "compiled", _compiled_with(
         {("ntk_positive_definite", "hadamard_coefficient"): lambda sigma, k: 4 * coef(sigma, k)}))
     rec = _run("G6")
-    assert rec["holds"] is False and rec["worst_ratio"] > 1
+    assert rec.holds is False and rec.worst_ratio > 1
 
 
 def test_G6_reports_C1_and_fails_when_the_certificate_disagrees(monkeypatch):
@@ -198,8 +200,8 @@ def test_G6_reports_C1_and_fails_when_the_certificate_disagrees(monkeypatch):
     fails the check."""
     pytest.importorskip("flint")
     rec = _run("G6", scale=0.25)
-    c1 = rec["details"]["C1"]
-    assert rec["holds"] and c1["positive_definite_proved"] and c1["consistent"]
+    c1 = rec.details["C1"]
+    assert rec.holds and c1["positive_definite_proved"] and c1["consistent"]
     lo, hi = c1["certified"]
     assert 0 < lo <= c1["reference_lambda_min"] <= hi and c1["float64_lambda_min"] < 0   # float64 cannot see it
     import ntkcheck.certify.kernel as CK
@@ -212,7 +214,7 @@ def test_G6_reports_C1_and_fails_when_the_certificate_disagrees(monkeypatch):
         width = out["hi"] - out["lo"]
         return {**out, "lo": out["hi"] + width, "hi": out["hi"] + 2 * width + Fraction(1, 10**40)}
     monkeypatch.setattr(CK, "certify_kernel", shifted)
-    assert _run("G6", scale=0.25)["holds"] is False
+    assert _run("G6", scale=0.25).holds is False
 
 
 def test_G6_without_python_flint_holds_and_says_it_did_not_certify(monkeypatch):
@@ -221,5 +223,5 @@ def test_G6_without_python_flint_holds_and_says_it_did_not_certify(monkeypatch):
 
     monkeypatch.setattr(A, "flint", None)
     rec = _run("G6", scale=0.25)
-    assert rec["holds"] and not rec.get("error")
-    assert rec["details"]["C1"]["certified"] is None and "python-flint" in rec["details"]["C1"]["reason"]
+    assert rec.holds and not rec.error
+    assert rec.details["C1"]["certified"] is None and "python-flint" in rec.details["C1"]["reason"]

@@ -124,8 +124,13 @@ def test_failing_check_exits_1(failing_check, tmp_path, capsys):
     assert main(["verify", "--only", "G4,Z9", "--scale", "0.25", "--json", str(target), "--quiet"]) == 1
     out = _out(capsys)
     assert "FAILED" in out and "Z9" in out
+    # the table renders claims, not keys: the failing check's sentence with its number and bound
+    assert "worst observed/bound: 2 ≤ 1 — FAILS" in " ".join(out.split())
+    assert "worst obs/bound" not in out and "max error (tol)" not in out
     records = json.loads(target.read_text(encoding="utf-8"))
     assert {r["code"]: r["holds"] for r in records} == {"G4": True, "Z9": False}
+    z9 = next(r for r in records if r["code"] == "Z9")
+    assert [c["sentence"] for c in z9["claims"]] == ["worst observed/bound: 2 ≤ 1 — FAILS"]
     assert failing_check == [0]
 
 

@@ -26,6 +26,7 @@ from scipy import stats
 from ntkcheck.experiments import diffusion as D
 from ntkcheck.checks import diffusion as CD
 from ntkcheck.cli import main
+from conftest import assert_claims_state_numbers
 
 EPS = np.finfo(float).eps
 # the figures need matplotlib, an optional dependency (pip install -e ".[book]"); without it they are skipped
@@ -561,5 +562,6 @@ def test_registered_check_holds(code):
 
     checks.all_checks()
     rec = checks.run(checks.REGISTRY[code], seed=1)
-    assert rec["holds"], rec["details"]
-    assert rec["id"] == checks.REGISTRY[code].id and rec["statement"]
+    assert rec.holds, rec.details
+    assert rec.id == checks.REGISTRY[code].id and rec.statement
+    assert_claims_state_numbers(rec)

@@ -179,8 +179,13 @@ EXPORTS_USED = (("ntk_factorization", "tangent_feature"), ("ntk_factorization", 
 
 
 def _lemma_kinds() -> list[dict]:
+    """The C2 trust base by step kind: the blueprint's nodes that C2 uses, directly or not
+    (``proofs.blueprint(["C2"])``), each lemma with its derivation's steps counted by kind."""
     from ntkcheck import proofs
 
+    if hasattr(proofs, "blueprint"):
+        return [{"code": nd.code, "id": nd.id, "kind": nd.kind, "uses": list(nd.uses), "steps_by_kind": nd.steps}
+                for nd in proofs.blueprint(["C2"]) if nd.module is not None]
     out = []
     for code in LEMMAS:
         mod = proofs.lemma(code)

@@ -65,7 +65,7 @@ def transform(X: np.ndarray, how: str | None, name: str = "--data") -> tuple[np.
         if how == "rescale":
             out = X * (SHRINK / rho)
         else:
-            from ntkcheck._compile import compiled
+            from ntkcheck.core.compile import compiled
 
             last = compiled("input_lift", "lift_last", "numpy")(np.minimum(r, rho), rho)
             out = np.concatenate([X / rho, np.asarray(last, dtype=np.float64)[:, None]], axis=1) * SHRINK

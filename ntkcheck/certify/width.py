@@ -31,7 +31,7 @@ def certified_width(X, Y, sigma: float, widths, *, delta: float = 0.2, level: fl
     ``sigma`` the init scale, ``widths`` ascending even ints (the grid), ``delta`` the failure fraction δ,
     ``level`` the Clopper–Pearson confidence, ``draws`` draws per width (default :func:`draws_needed`, the
     fewest that can pass), ``seed0`` draw j is ``init_params(d, m, d', σ, scheme, seed=seed0 + j)`` — with
-    the default 10 000 these are the draws of the sampled search ``ntkcheck.theorem.certified_width`` at
+    the default 10 000 these are the draws of the sampled search ``ntkcheck.core.theorem.certified_width`` at
     data_seed 0, so the two widths compare draw by draw —, ``scheme`` the init, ``progress`` an optional
     callback(m, j, K).
 

@@ -2,7 +2,9 @@
 
 A check is a function ``fn(ctx) -> Outcome`` registered under its lemma code and id with
 :func:`register`.  ``ctx`` carries the seed, a trial multiplier and a progress callback; the check
-draws everything it needs from ``ctx.rng`` so that the same seed gives the same numbers.
+draws everything it needs from ``ctx.rng`` so that the same seed gives the same numbers.  Its Outcome
+lists its claims (:class:`Claim`) (what was checked, the number, the relation, the bound); :func:`run` returns
+a :class:`CheckResult` (``ntkcheck.checks.result``), which the CLI, ``verify --json`` and the book read.
 
 Adding a lemma: write ``proofs/<id>.py`` (statement, derivation, exports), then a check here in the
 module of its section, registered with ``@register("X9", "my-id", proof="my_id")``; tests in
@@ -20,12 +22,15 @@ from typing import Callable
 import numpy as np
 
 from ntkcheck.core.results import versions
+from ntkcheck.checks.result import (CERTIFIED, CLAIM_KINDS, SAMPLED, SYMBOLIC, CheckResult, Claim,  # noqa: F401
+                                    describe_derivation)
 
 
 @dataclass
 class Outcome:
-    """What a check found.  Either ``worst_ratio`` (observed/bound, holds iff ≤ 1) or ``max_error``
-    (against ``tolerance``) is set; ``holds`` is the verdict."""
+    """What a check found: ``holds`` is the verdict and ``claims`` the statements it rests on (the verdict
+    must be exactly "every claim holds"; :func:`run` reports a disagreement as an error).  ``worst_ratio``
+    (observed/bound) or ``max_error`` (against ``tolerance``) summarizes them; ``details`` is plain data."""
 
     holds: bool
     trials: int
@@ -34,6 +39,7 @@ class Outcome:
     tolerance: float | None = None
     sizes: dict = field(default_factory=dict)
     details: dict = field(default_factory=dict)
+    claims: list = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Check:
     fn: Callable[[Context], Outcome]
     what: str            # one line: what the numeric check does
     short: str = ""      # the statement in a few symbols, for the verify table
+    kind: str = SAMPLED  # how the check establishes its claims (result.CLAIM_KINDS)
 
     @property
     def statement(self) -> str:
@@ -73,11 +80,17 @@ _SECTIONS = ("ntkcheck.checks.identities", "ntkcheck.checks.bounds", "ntkcheck.c
              "ntkcheck.checks.diffusion")
 
 
-def register(code: str, id: str, *, proof: str, what: str, short: str = ""):
+def register(code: str, id: str, *, proof: str, what: str, short: str = "", kind: str = SAMPLED):
+    """Register ``fn(ctx) -> Outcome`` as the check of lemma ``code`` (``id`` its name, ``proof`` its proofs/
+    module, ``what`` one line on what it does, ``short`` the statement in a few symbols, ``kind`` how it is
+    established).  Returns a decorator that returns ``fn`` unchanged."""
+    if kind not in CLAIM_KINDS:
+        raise ValueError(f"check kind must be one of {CLAIM_KINDS}, got {kind!r}")
+
     def deco(fn):
         if code in REGISTRY:
             raise ValueError(f"check {code} registered twice")
-        REGISTRY[code] = Check(code, id, proof, fn, what, short)
+        REGISTRY[code] = Check(code, id, proof, fn, what, short, kind)
         return fn
     return deco
 
@@ -106,22 +119,53 @@ def find(selector: str) -> Check:
 
 def derivation(proof: str) -> dict:
     """Run ``proofs.<proof>.derive()`` (cached per process by the module) and say whether every step holds:
-    ``{"holds": True, "steps": N}`` or ``{"holds": False, "error": "<type>: <message>"}`` (a ProofError's
-    message names the failing step)."""
+    ``{"holds": True, "steps": N, "by_kind": {kind: count}}`` (``der.summary()``: sympy identities,
+    inequalities, steps verified at concrete sizes and steps argued by hand counted apart) or
+    ``{"holds": False, "error": "<type>: <message>"}`` (a ProofError's message names the failing step)."""
     try:
         der = importlib.import_module(f"ntkcheck.proofs.{proof}").derive()
     except Exception as exc:   # a ProofError, or a derivation that crashes: either way the lemma is unproved
         return {"holds": False, "error": f"{type(exc).__name__}: {exc}"}
-    return {"holds": True, "steps": len(der.steps)}
+    return {"holds": True, "steps": len(der.steps), "by_kind": der.summary()}
 
 
-def run(check: Check, seed: int = 0, scale: float = 1.0, advance=None) -> dict:
-    """Run one check and return its JSON record.
+def _summary_claims(out: Outcome) -> list[Claim]:
+    """The claims of an Outcome that lists none (a check written before claims existed): its summary
+    number against its bound."""
+    if out.worst_ratio is not None:
+        return [Claim("worst observed/bound", out.worst_ratio, "≤", 1.0)]
+    if out.max_error is not None and out.tolerance is not None:
+        return [Claim("largest error", out.max_error, "≤", out.tolerance)]
+    return []
+
+
+def error_result(check: Check, exc: BaseException, seed: int = 0, scale: float = 1.0,
+                 seconds: float = 0.0) -> CheckResult:
+    """The failing result of a check that could not be run (``exc`` raised outside the check itself).
+
+    Parameters: ``check``, the exception, the run's ``seed`` and ``scale``, the ``seconds`` spent.
+    Returns a CheckResult with ``holds`` False, no claims and ``error`` "<ExceptionType>: <message>"."""
+    try:
+        statement = check.statement
+    except Exception:   # noqa: BLE001 - the statement's own failure is secondary to exc
+        statement = ""
+    return CheckResult(code=check.code, id=check.id, statement=statement, short=check.short, check=check.what,
+                       holds=False, trials=0, seconds=round(seconds, 3), seed=seed, scale=scale, kind=check.kind,
+                       versions=versions(), error=f"{type(exc).__name__}: {exc}")
+
+
+def run(check: Check, seed: int = 0, scale: float = 1.0, advance=None) -> CheckResult:
+    """Run one check and return its :class:`CheckResult`.
+
+    Parameters: ``check`` (from :func:`find` or :func:`all_checks`), ``seed`` (every draw derives from it),
+    ``scale`` (trial multiplier), ``advance`` (progress callback taking a fraction in [0, 1]).
 
     First the lemma's symbolic derivation (``proofs.<check.proof>.derive()``): an export the derivation
-    does not prove must not pass.  Then the numeric check.  The record ``holds`` only if both do; a
-    derivation that fails gives ``"derivation": {"holds": False, "error": ...}`` and ``"error"``, and a
-    numeric check that raises gives ``"error": "<ExceptionType>: <message>"`` (both with ``holds`` False)."""
+    does not prove must not pass.  Then the numeric check.  The result ``holds`` only if both do and every
+    claim holds.  A derivation that fails gives ``derivation = {"holds": False, "error": ...}`` and
+    ``error``; a numeric check that raises gives ``error = "<ExceptionType>: <message>"`` (both with
+    ``holds`` False: a check that raises is reported, not hidden); a verdict that disagrees with the claims
+    is an error too.  ``result.to_json()`` is the record ``verify --json`` writes."""
     ctx = Context(seed=seed, scale=scale, advance=advance or (lambda f: None))
     t0 = time.perf_counter()
     der = derivation(check.proof)
@@ -138,31 +182,20 @@ def run(check: Check, seed: int = 0, scale: float = 1.0, advance=None) -> dict:
     except Exception as exc:
         statement = ""
         error = error or f"{type(exc).__name__}: {exc}"
+    claims = tuple(out.claims) if out.claims else tuple(_summary_claims(out)) if error is None else ()
+    if error is None and claims and bool(out.holds) != all(c.holds for c in claims):
+        error = (f"check {check.code}'s verdict (holds = {bool(out.holds)}) disagrees with its claims: "
+                 + "; ".join(c.sentence for c in claims if not c.holds) if out.holds else
+                 f"check {check.code}'s verdict (holds = False) disagrees with its claims, which all hold")
     holds = bool(out.holds) and der["holds"] and error is None
     if not der["holds"] and error is None:
         error = f"derivation of proofs/{check.proof}.py failed: {der['error']}"
-    rec = {
-        "id": check.id,
-        "code": check.code,
-        "statement": statement,
-        "short": check.short,
-        "check": check.what,
-        "holds": holds,
-        "trials": int(out.trials),
-        "seconds": round(seconds, 3),
-        "derivation_seconds": round(t1 - t0, 3),
-        "derivation": der,
-        "seed": seed,
-        "scale": scale,
-        "sizes": out.sizes,
-        "details": out.details,
-        "versions": versions(),
-    }
-    if out.worst_ratio is not None:
-        rec["worst_ratio"] = float(out.worst_ratio)
-    if out.max_error is not None:
-        rec["max_error"] = float(out.max_error)
-        rec["tolerance"] = out.tolerance
-    if error is not None:
-        rec["error"] = error
-    return rec
+    return CheckResult(
+        code=check.code, id=check.id, statement=statement, short=check.short, check=check.what, holds=holds,
+        kind=check.kind, trials=int(out.trials), seconds=round(seconds, 3), derivation_seconds=round(t1 - t0, 3),
+        derivation=der, seed=seed, scale=scale, sizes=out.sizes, claims=claims, details=out.details,
+        versions=versions(),
+        worst_ratio=None if out.worst_ratio is None else float(out.worst_ratio),
+        max_error=None if out.max_error is None else float(out.max_error),
+        tolerance=out.tolerance if out.max_error is not None else None,
+        error=error)

@@ -16,7 +16,7 @@ from scipy.stats import norm as normal
 import ntkcheck as nk
 from ntkcheck.core import bounds as B
 from ntkcheck.core.compile import compiled
-from ntkcheck.checks import Outcome, register
+from ntkcheck.checks import Claim, Outcome, register
 from ntkcheck.core.stats import binomial_upper, loglog_slope
 from ntkcheck.checks.identities import _output_rounding, hessian_blocks
 from ntkcheck.core.network import get_activation
@@ -167,7 +167,11 @@ def check_b1(ctx) -> Outcome:
         holds &= upper <= delta
         ctx.advance((c + 1) / len(B1_CONFIGS))
     ratio = max(worst_freq, worst_S)
+    claims = [Claim(f"Clopper–Pearson {CONFIDENCE:.0%} upper bound of P(max|w_rᵀx_i| > B) / δ, worst of "
+                    f"{len(B1_CONFIGS)} configurations × {draws} inits", worst_freq, "≤", 1.0),
+              Claim("S_{i,r} against [e^{−2B}/m, e^{2B}/m] on the event, worst ratio", worst_S, "≤", 1.0)]
     return Outcome(holds=bool(holds and worst_S <= 1), trials=draws * len(B1_CONFIGS), worst_ratio=ratio,
+                   claims=claims,
                    sizes={"configs": len(B1_CONFIGS), "draws_per_config": draws},
                    details={"configs": rows, "worst_upper_over_delta": worst_freq, "worst_S_ratio_on_event": worst_S,
                             "confidence": CONFIDENCE,
@@ -238,7 +242,12 @@ def check_b2(ctx) -> Outcome:
             ctx.advance(0.3 + 0.7 * (side_i * restarts + k + 1) / (2 * restarts))
     worst_rnd, worst_adv = max(rnd.values()), max(adv.values())
     ratio = max(worst_rnd, worst_adv)
-    return Outcome(holds=ratio <= 1, trials=trials + 2 * restarts, worst_ratio=ratio,
+    what = f"worst of {trials} random cases and {2 * restarts} adversarial searches"
+    claims = [Claim(f"(S_r(W)/S_r(W̃)) / e^{{2R}}, {what}", max(rnd["upper"], adv["upper"]), "≤", 1.0),
+              Claim(f"e^{{−2R}} / (S_r(W)/S_r(W̃)), {what}", max(rnd["lower"], adv["lower"]), "≤", 1.0),
+              Claim(f"|S_r(W) − S_r(W̃)| / ((e^{{2R}} − 1)S_r(W̃)), worst of {trials} random cases",
+                    rnd["absdiff"], "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials + 2 * restarts, worst_ratio=ratio, claims=claims,
                    sizes={"n": "1–5", "d": "1–4", "m": "1–29", "sigma": "0.05–8", "R": "1e-3–3"},
                    details={"random_worst": rnd, "adversarial_worst": adv, "adversarial_cases": best_case,
                             "adversary_reaches": worst_adv,
@@ -360,7 +369,12 @@ def check_b3(ctx) -> Outcome:
         adv[which] = max(stage[which].values())
     worst_rnd, worst_adv = max(rnd.values()), max(adv.values())
     ratio = max(worst_rnd, worst_adv)
-    return Outcome(holds=ratio <= 1, trials=trials + jobs, worst_ratio=ratio,
+    what = f"worst of {trials} random cases and the adversary's {jobs} searches"
+    claims = [Claim(f"|H(W) − H(W̃)| / (6(e^{{4R}} − 1)Q) entrywise, {what}",
+                    max(rnd["entrywise"], adv["entrywise"]), "≤", 1.0),
+              Claim(f"‖H(W) − H(W̃)‖₂ / (6(e^{{4R}} − 1)d'‖Q‖₂), {what}", max(rnd["spectral"], adv["spectral"]),
+                    "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials + jobs, worst_ratio=ratio, claims=claims,
                    sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–40", "R": "1e-3–2", "kappa": "m or √m",
                           "adversary": "n = 2, d = 2, m = 3–8, d' = 1–3, |W̃| < 10"},
                    details={"random_worst": rnd, "adversarial_worst": adv, "adversary_stages": stage,
@@ -413,7 +427,9 @@ def check_b4(ctx) -> Outcome:
                           "ratio": float(np.exp(val))})
         ctx.advance(0.3 + 0.7 * (k + 1) / restarts)
     ratio = max(rnd, adv)
-    return Outcome(holds=ratio <= 1, trials=trials + restarts, worst_ratio=ratio,
+    claims = [Claim(f"max_ℓ ‖∇²_W F_ℓ(x)‖₂ / (2κ‖x‖² max_r S_r), worst of {trials} random cases and {restarts} "
+                    "adversarial searches", ratio, "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials + restarts, worst_ratio=ratio, claims=claims,
                    sizes={"d": "1–4", "d_out": "1–3", "m": "1–12 (random), 4–64 (adversary)", "sigma": "0.05–10"},
                    details={"random_worst": rnd, "adversarial_worst": adv, "adversarial_cases": adv_cases,
                             "meaning": "max_ℓ ‖κ M ⊗ xxᵀ‖₂ (G3's Hessian) / ntkcheck.core.bounds.hessian_bound (c κ‖x‖² "
@@ -524,7 +540,14 @@ def check_b5(ctx) -> Outcome:
                            float(g / max(np.sqrt(p.m * max(ev[-1], 0.0)) * np.linalg.norm(e), 1e-300))}
     ctx.advance(1.0)
     ratio = max(rnd, adv, adv_finite)
+    claims = [Claim(f"‖e⁺‖₂ / (‖I − ηmH‖₂‖e‖₂ + ½η²β√(nd')‖∇L‖² + float64 allowance), η over 8 decades, worst of "
+                    f"{trials} random cases and {restarts} adversarial searches", max(rnd, adv), "≤", 1.0),
+              Claim(f"the same ratio at finite η (ηmλ_max(H) ∈ [{B5_FINITE_ETA[0]:g}, {B5_FINITE_ETA[1]:g}]), worst "
+                    f"of the random cases there and {restarts_f} adversarial searches",
+                    max(rnd_finite, adv_finite), "≤", 1.0),
+              Claim("random cases whose ratio is not finite", nonfinite, "=", 0)]
     return Outcome(holds=ratio <= 1 and nonfinite == 0, trials=trials + restarts + restarts_f, worst_ratio=ratio,
+                   claims=claims,
                    sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–20", "eta·m·λ_max(H)": "1e-6–1e2",
                           "finite_eta": f"{B5_FINITE_ETA[0]:g}–{B5_FINITE_ETA[1]:g}"},
                    details={"random_worst": rnd, "adversarial_worst": adv, "random_nonfinite": nonfinite,
@@ -610,7 +633,12 @@ def check_b6(ctx) -> Outcome:
         ctx.advance(0.7 + 0.3 * (k + 1) / runs)
     worst_rnd, worst_adv = max(rnd.values()), max(adv.values())
     ratio = max(worst_rnd, worst_adv, movement)
-    return Outcome(holds=ratio <= 1, trials=trials + 2 * restarts + runs, worst_ratio=ratio,
+    what = f"worst of {trials} random cases and {restarts} adversarial searches"
+    claims = [Claim(f"‖∇_{{w_r}}L‖₂ / (2κ max_i(S_ir‖x_i‖)‖e‖₁), {what}", max(rnd["l1"], adv["l1"]), "≤", 1.0),
+              Claim(f"‖∇_{{w_r}}L‖₂ / (2κ max_i S_ir √(nd')‖e‖₂), {what}", max(rnd["l2"], adv["l2"]), "≤", 1.0),
+              Claim(f"max_r‖w_r(t) − w_r(0)‖ / (2ηκS̄√(nd')‖e(0)‖/p) along {runs} GD runs ({used} steps)",
+                    movement, "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials + 2 * restarts + runs, worst_ratio=ratio, claims=claims,
                    sizes={"n": "1–5", "d": "1–4", "d_out": "1–3", "m": "1–30", "gd_runs": runs, "gd_steps": 60},
                    details={"random_worst": rnd, "adversarial_worst": adv, "movement_worst": movement,
                             "movement_checks": used,
@@ -748,7 +776,21 @@ def check_b7(ctx) -> Outcome:
         "sigma_2_below_threshold_not_decaying": bool(not s2["widths_above_threshold"] and s2["slope_all"] > -0.25
                                                      and min(s2["relative_error"]) > 0.3),
     }
-    return Outcome(holds=bool(all(verdict.values())), trials=total + det_trials + seeds * 17,
+    upper_over_delta = max((r["violation_upper"] / r["delta"]) if np.isfinite(r["eps"]) else np.inf for r in rows)
+    contains = fa is not None and ci[0] <= -0.5 <= ci[1]
+    claims = [
+        Claim(f"Clopper–Pearson {CONFIDENCE:.0%} upper bound of P(‖H(W(0)) − H*‖₂ > ε) / δ, worst of {len(rows)} "
+              f"(configuration, width) pairs × {draws} inits", float(upper_over_delta), "≤", 1.0),
+        Claim("deterministic part: max |H − H*| / N with the radii at the observed deviations", float(det), "≤", 1.0),
+        Claim(f"upper end of the 95% interval of the slope fitted above m_th = {s05['threshold_m']:.3g} at σ = 0.5",
+              np.nan if fa is None else ci[1], "<", 0.0),
+        Claim("|that slope + 1/2| (counted as 0 when its interval "
+              + ("contains −1/2)" if fa is None else f"[{ci[0]:.3f}, {ci[1]:.3f}] contains −1/2)"),
+              np.nan if fa is None else (0.0 if contains else abs(fa + 0.5)), "≤", B7_SLOPE_TOL),
+        Claim(f"widths at or above m_th = {s2['threshold_m']:.3g} at σ = 2", len(s2["widths_above_threshold"]), "=", 0),
+        Claim("fitted slope of the mean error at σ = 2 (below m_th: no decay yet)", s2["slope_all"], ">", -0.25),
+        Claim("smallest relative error ‖H(W(0)) − H*‖₂/‖H*‖₂ at σ = 2", min(s2["relative_error"]), ">", 0.3)]
+    return Outcome(holds=bool(all(verdict.values())), trials=total + det_trials + seeds * 17, claims=claims,
                    worst_ratio=max(worst, float(det)),
                    sizes={"coverage_configs": len(B7_COVERAGE), "draws_per_width": draws, "decay_seeds": seeds,
                           "deterministic_part_trials": det_trials},

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck.checks import Outcome, register
+from ntkcheck.checks import Claim, Outcome, register
 from ntkcheck.core.theorem import choose_eta_R0, conclusion_ratios, evaluate_hypotheses, initial_output_size
 from ntkcheck.core.training import train
 
@@ -172,7 +172,21 @@ def check_t1(ctx) -> Outcome:
         "meaning": ("worst_ratio = max over draws, T1, T1' and every step of movement/R₀, (λ/2)/λ_min(H(W(t))) "
                     "and ‖e(t)‖/((1 − p)^t‖e(0)‖); holds iff every entry of verdict is true"),
     }
-    return Outcome(holds=bool(all(verdict.values())), trials=len(runs), worst_ratio=worst_conclusion,
+    sym = out["symmetric"]
+    sym_ratio = float(np.max(np.asarray(sym["max_abs_output"]) / np.asarray(sym["rounding_bound"])))
+    n_ok = sum(all(r["hypotheses_hold"].values()) for r in runs)
+    claims = [
+        Claim(f"draws (m = 2^13, 2^14) on which hypotheses (i)–(iv) of T1 and T1' hold, of {len(runs)}", n_ok, "=",
+              len(runs)),
+        Claim(f"every conclusion of T1 and T1' at every GD step (movement/R₀, (λ/2)/λ_min(H(t)), "
+              f"‖e(t)‖/((1 − p)^t‖e(0)‖)), worst over {len(runs)} runs", worst_conclusion, "≤", 1.0),
+        Claim("drift of Σ_r w_r along GD / its float64 rounding bound, worst", drift_ratio, "≤", 1.0),
+        Claim("fused trainer against network.gd_step step by step, over its tolerance, worst", trainer_ratio, "≤",
+              1.0),
+        Claim(f"|fitted slope of ‖F(W(0))‖ in m for the iid init ({slope:.3f}) − 1/2|", abs(slope - 0.5), "≤",
+              OUT_SLOPE_TOL),
+        Claim("max |F(W(0))| of the symmetric init over its rounding bound, worst width", sym_ratio, "≤", 1.0)]
+    return Outcome(holds=bool(all(verdict.values())), trials=len(runs), worst_ratio=worst_conclusion, claims=claims,
                    sizes=s | {"m": list(T1_WIDTHS), "draws_per_m": draws, "scheme": "symmetric", "kappa": "m",
                               "steps_max": T1_MAX_STEPS, "output_size_widths": f"2^8–2^14, n = {OUT_N}"},
                    details=details)

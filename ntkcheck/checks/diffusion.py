@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from ntkcheck.experiments import diffusion as D
-from ntkcheck.checks import Outcome, register
+from ntkcheck.checks import Claim, Outcome, register
 from ntkcheck.core.stats import loglog_slope
 
 EPS = np.finfo(float).eps
@@ -75,7 +75,11 @@ def check_d1(ctx) -> Outcome:
                       float((np.abs(xt.var(axis=0, ddof=1) - s2) / (Z5 * se_v)).max()))
     ctx.advance(1.0)
     ratio = _worst(worst_fn / fn_tol, worst_z)
-    return Outcome(holds=ratio <= 1, trials=len(ts) + 4 * n_paths, worst_ratio=ratio,
+    claims = [Claim(f"relative error of a_t and s_t² against 50-digit mpmath, worst of {len(ts)} times", worst_fn, "≤",
+                    fn_tol),
+              Claim(f"|sample mean or variance of {n_paths} Euler–Maruyama paths − exact| / (EM bias + 5 SE), worst",
+                    worst_z, "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=len(ts) + 4 * n_paths, worst_ratio=ratio, claims=claims,
                    sizes={"t": "1e-12–30 (functions), 0.3 and 1.5 (paths)", "paths": n_paths, "em_steps": 400},
                    details={"max_rel_error_functions": worst_fn, "tolerance_functions": fn_tol,
                             "worst_z_ratio_paths": worst_z,
@@ -141,7 +145,10 @@ def check_d2(ctx) -> Outcome:
         worst_fd = _worst(worst_fd, float(np.abs(fd - sc).max() / (1e-5 * scale)))
         ctx.advance((k + 1) / trials)
     ratio = _worst(worst_mp, worst_fd)
-    return Outcome(holds=ratio <= 1, trials=trials, worst_ratio=ratio,
+    claims = [Claim(f"error of gmm_score against its 50-digit mpmath twin / rounding bound, worst of {trials} mixtures",
+                    worst_mp, "≤", 1.0),
+              Claim("|central difference of log p_t − score| / (1e-5·scale), worst", worst_fd, "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials, worst_ratio=ratio, claims=claims,
                    sizes={"d": "1–3", "K": "1–4", "t": "1e-9–5",
                           "points": "3 far (10–1000), K at the means, 3 typical"},
                    details={"mpmath_ratio": worst_mp, "fd_ratio": worst_fd, "dps": 50,
@@ -182,7 +189,9 @@ def check_d3(ctx) -> Outcome:
         ctx.advance((a + 1) / len(times))
     zcrit = _bonferroni_z(len(zs))
     worst = _worst(*zs) / zcrit
-    return Outcome(holds=worst <= 1, trials=n * len(times), worst_ratio=worst,
+    claims = [Claim(f"largest |mean|/SE of the {len(zs)} Tweedie and denoising-loss z-tests (n = {n}), against the "
+                    f"Bonferroni critical value at family level {ALPHA:g}", _worst(*zs), "≤", zcrit)]
+    return Outcome(holds=worst <= 1, trials=n * len(times), worst_ratio=worst, claims=claims,
                    sizes={"n": n, "t": list(times), "tests": len(zs)},
                    details={"max_z": max(zs), "z_critical": zcrit, "family_alpha": ALPHA,
                             "meaning": "largest |mean|/SE over the tests, divided by the Bonferroni critical value"})
@@ -233,7 +242,15 @@ def check_d4(ctx) -> Outcome:
         worst["mass_mc"] = _worst(worst["mass_mc"], abs(exact - (lo + hi) / 2) / half)
         ctx.advance(0.5 + 0.5 * (a + 1) / len(cases))
     ratio = _worst(*worst.values())
-    return Outcome(holds=ratio <= 1, trials=trials * 50 + len(cases) * n_mc, worst_ratio=ratio,
+    claims = [Claim("|‖lift(x)‖ − 1| / 4ε, worst", worst["norm"], "≤", 1.0),
+              Claim("|unlift(lift(x)) − x| / 4ερ, worst", worst["inverse"], "≤", 1.0),
+              Claim("last lift coordinate next to ‖x‖ = ρ against mpmath / (8ε(1 + cond)·value), worst",
+                    worst["boundary"], "≤", 1.0),
+              Claim(f"|exact truncated mass − Monte Carlo ({n_mc} samples)| / Clopper–Pearson half-width, worst of "
+                    f"{len(cases)} mixtures", worst["mass_mc"], "≤", 1.0),
+              Claim("|mass at choose_rho's ρ − δ| / 1e-9δ, worst", worst["rho"], "≤", 1.0),
+              Claim("mass at the concentration radius / δ, worst", worst["bound"], "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials * 50 + len(cases) * n_mc, worst_ratio=ratio, claims=claims,
                    sizes={"d": "1–3", "rho": "1e-3–1e3", "mc_samples": n_mc, "mixtures": len(cases)},
                    details={f"ratio_{k}": v for k, v in worst.items()} |
                            {"meaning": "norm/inverse: error/4ε; boundary: last coordinate vs mpmath, "
@@ -302,7 +319,23 @@ def check_d5(ctx) -> Outcome:
     holds = all(all(v.values()) for v in verdict.values())
     last = res["rows"][-1]
     star_slopes = [trends[k]["slope"] for k in ("star_train", "star_fresh")]
-    return Outcome(holds=bool(holds), trials=len(D5_WIDTHS) * seeds,
+    names = {"star_train": "f_NN vs f_lin with H* (training points)", "star_fresh": "f_NN vs f_lin with H* (fresh points)",
+             "emp_train": "f_NN vs f_lin with H(W(0)) (training points)",
+             "emp_fresh": "f_NN vs f_lin with H(W(0)) (fresh points)"}
+    claims = []
+    for k, tr in trends.items():
+        lo, hi = tr["ci"]
+        head = f"{names[k]}: the 95% interval of the slope in m ({tr['slope']:.3f})"
+        if k.startswith("star"):
+            claims += [Claim(f"{head}, upper end", hi, "<", 0.0),
+                       Claim(f"{head}, lower end (reaches −1/2 + {D5_SLOPE_TOL:g})", lo, "≤", -0.5 + D5_SLOPE_TOL),
+                       Claim(f"{head}, upper end (reaches −1/2 − {D5_SLOPE_TOL:g})", hi, "≥", -0.5 - D5_SLOPE_TOL)]
+        else:
+            mean = tr["mean"]
+            claims += [Claim(f"{head}, upper end", hi, "≤", -0.5),
+                       Claim(f"{names[k]}: largest ratio of consecutive widths' mean distances (strict decrease)",
+                             max(b / a for a, b in zip(mean, mean[1:])), "<", 1.0)]
+    return Outcome(holds=bool(holds), trials=len(D5_WIDTHS) * seeds, claims=claims,
                    worst_ratio=_worst(*(trends[k]["mean"][-1] / trends[k]["mean"][0] for k in trends)),
                    sizes={"n": 32, "m": list(D5_WIDTHS), "seeds_per_m": seeds, "steps": res["steps"],
                           "sigma": D5_SIGMA, "t": 0.4, "n_fresh": res["n_fresh"]},
@@ -368,7 +401,18 @@ def check_d6(ctx) -> Outcome:
                "nn_within_3x_kernel_at_every_n": max(ratio_per_n) <= D6_RATIO_MAX,
                "nn_within_2x_kernel_pooled": pooled <= D6_POOLED_MAX,
                "nn_below_trivial_every_draw": bool(below)}
-    return Outcome(holds=bool(all(verdict.values())), trials=len(D6_SIZES) * draws,
+    not_below = sum(not (e["ci"][1] < tr_["ci"][0]) for rn, rt in zip(errs["nn"], errs["trivial"])
+                    for e, tr_ in zip(rn, rt))
+    claims = [Claim(f"upper end of the 95% interval of the network's error rate in n ({fits['nn']['slope']:.3f})",
+                    fits["nn"]["ci"][1], "<", 0.0),
+              Claim(f"upper end of the 95% interval of kernel regression's error rate in n "
+                    f"({fits['kernel']['slope']:.3f})", fits["kernel"]["ci"][1], "<", 0.0),
+              Claim("network's mean error / kernel regression's, worst n", max(ratio_per_n), "≤", D6_RATIO_MAX),
+              Claim("network's error / kernel regression's, pooled over every (n, draw) (geometric mean)", pooled, "≤",
+                    D6_POOLED_MAX),
+              Claim(f"draws (of {len(D6_SIZES) * draws}) where the network's error is not below the trivial "
+                    "predictor's (95% intervals)", not_below, "=", 0)]
+    return Outcome(holds=bool(all(verdict.values())), trials=len(D6_SIZES) * draws, claims=claims,
                    worst_ratio=max(means[k][-1] / means[k][0] for k in ("nn", "kernel")),
                    sizes={"n": list(D6_SIZES), "draws_per_n": draws, "m": D6_M, "sigma": sigma, "t": t,
                           "n_eval": n_eval, "step_budget": steps},

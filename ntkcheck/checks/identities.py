@@ -5,7 +5,7 @@ import numpy as np
 
 import ntkcheck as nk
 from ntkcheck.core.compile import compiled
-from ntkcheck.checks import Outcome, register
+from ntkcheck.checks import CERTIFIED, Claim, Outcome, register
 from ntkcheck.core.stats import loglog_slope
 from ntkcheck.core.network import get_activation
 
@@ -90,7 +90,11 @@ def check_g1(ctx) -> Outcome:
         worst_fd = max(worst_fd, float(np.max(np.abs(fd - g)) / (G1_TOL_FD * np.max(np.abs(g)) + floor)))
         ctx.advance((t + 1) / trials)
     ratio = max(worst_mp / G1_TOL_MP, worst_fd)
-    return Outcome(holds=ratio <= 1, trials=trials, max_error=worst_mp, tolerance=G1_TOL_MP,
+    claims = [Claim(f"normwise relative error of ∇L against its 50-digit mpmath twin, worst of {trials} cases",
+                    worst_mp, "≤", G1_TOL_MP),
+              Claim(f"|finite difference − ∇L| / (1e-6·max|∇L| + 10·rounding floor), worst of {trials} cases",
+                    worst_fd, "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials, max_error=worst_mp, tolerance=G1_TOL_MP, claims=claims,
                    sizes={"n": "1–6", "d": "1–4", "d_out": "1–3", "m": "1–12", "sigma": "1e-3–10"},
                    details={"max_rel_error_mpmath": worst_mp, "fd_ratio": worst_fd,
                             "fd_meaning": "max|fd − ∇L| / (1e-6·max|∇L| + 10·rounding floor of the difference)",
@@ -135,7 +139,13 @@ def check_g2(ctx) -> Outcome:
         worst["drift"] = max(worst["drift"], drift / budget)
         ctx.advance((t + 1) / trials)
     ratio = max(worst.values())
-    return Outcome(holds=ratio <= 1, trials=trials, worst_ratio=ratio,
+    claims = [Claim(f"|F(W + v1ᵀ) − F(W)| over its float64 rounding bound, worst of {trials} cases",
+                    worst["shift"], "≤", 1.0),
+              Claim(f"|row sum of P| over its rounding bound 2(2m + 8)ε, worst of {trials} cases",
+                    worst["rowsum"], "≤", 1.0),
+              Claim(f"drift of Σ_r w_r over {steps} GD steps / its rounding budget, worst of {trials} runs",
+                    worst["drift"], "≤", 1.0)]
+    return Outcome(holds=ratio <= 1, trials=trials, worst_ratio=ratio, claims=claims,
                    sizes={"n": "1–6", "d": "1–4", "d_out": "1–3", "m": "1–64", "gd_steps": steps},
                    details={f"worst_ratio_{k}": v for k, v in worst.items()}
                    | {"meaning": "observed / float64 rounding bound; the identities hold exactly in exact arithmetic"})
@@ -181,7 +191,9 @@ def check_g3(ctx) -> Outcome:
         floor = 10 * _output_rounding(p, X, kappa) * np.max(np.abs(x)) / EPS ** (1 / 3)
         worst = max(worst, float(np.max(np.abs(fd - Hs)) / (G3_TOL * np.max(np.abs(Hs)) + floor)))
         ctx.advance((t + 1) / trials)
-    return Outcome(holds=worst <= 1, trials=trials, worst_ratio=worst,
+    claims = [Claim(f"|finite difference of the Jacobian − κM⊗xxᵀ| / (1e-6·max|κM⊗xxᵀ| + 10·rounding floor), "
+                    f"worst of {trials} cases", worst, "≤", 1.0)]
+    return Outcome(holds=worst <= 1, trials=trials, worst_ratio=worst, claims=claims,
                    sizes={"n": 1, "d": "1–4", "d_out": "1–3", "m": "1–8"},
                    details={"meaning": "max|fd − κM⊗xxᵀ| / (1e-6·max|κM⊗xxᵀ| + 10·rounding floor)"})
 
@@ -262,7 +274,16 @@ def check_g4(ctx) -> Outcome:
         ctx.advance((t + 1) / trials)
     err = max(worst["jacobian"], worst["mpmath"])
     holds = err <= G4_TOL and max(worst["psd"], worst["fd_jacobian"], worst["fd_gram"]) <= 1
-    return Outcome(holds=bool(holds), trials=trials, max_error=err, tolerance=G4_TOL,
+    claims = [Claim(f"relative error of H against JJᵀ/m (J from the dense softmax Jacobian, not from P), worst of "
+                    f"{trials} cases", worst["jacobian"], "≤", G4_TOL),
+              Claim("relative error of H against its 50-digit mpmath twin, worst of the small cases",
+                    worst["mpmath"], "≤", G4_TOL),
+              Claim("|finite-difference Jacobian − J| over its tolerance and rounding floor, worst",
+                    worst["fd_jacobian"], "≤", 1.0),
+              Claim("|H − J_fd J_fdᵀ/m| over the bound the finite-difference error implies, worst",
+                    worst["fd_gram"], "≤", 1.0),
+              Claim("−λ_min(H) over its rounding bound (H ⪰ 0), worst", worst["psd"], "≤", 1.0)]
+    return Outcome(holds=bool(holds), trials=trials, max_error=err, tolerance=G4_TOL, claims=claims,
                    sizes={"n": "1–24", "d": "1–8", "d_out": "1–3", "m": "1–256"},
                    details={"max_rel_error_jacobian": worst["jacobian"], "max_rel_error_mpmath": worst["mpmath"],
                             "psd_ratio": worst["psd"], "fd_jacobian_ratio": worst["fd_jacobian"],
@@ -294,7 +315,9 @@ def check_g5(ctx) -> Outcome:
         ctx.advance((a + 1) / len(widths))
     fit = loglog_slope(widths, errs)
     holds = abs(fit["slope"] + 0.5) <= G5_SLOPE_TOL
-    return Outcome(holds=holds, trials=seeds * len(widths), max_error=abs(fit["slope"] + 0.5),
+    claims = [Claim(f"|fitted log-log slope of mean ‖H(W(0)) − K⊗I‖₂ over m = 2^8…2^15 ({fit['slope']:.3f}) + 1/2|",
+                    abs(fit["slope"] + 0.5), "≤", G5_SLOPE_TOL)]
+    return Outcome(holds=holds, trials=seeds * len(widths), max_error=abs(fit["slope"] + 0.5), claims=claims,
                    tolerance=G5_SLOPE_TOL,
                    sizes={"n": n, "d": d, "d_out": q, "sigma": sigma, "m": widths, "seeds_per_m": seeds},
                    details={"mean_error": errs, "slope": fit["slope"], "slope_ci": fit["ci"],
@@ -337,6 +360,7 @@ def certified_lambda_min(X: np.ndarray, sigma: float, lam_reference: float, lam_
     lo, hi = cert["lambda_min"] if "lambda_min" in cert else (cert["lo"], cert["hi"])
     slack = 4 * EPS * abs(lam_reference)           # the reference is a float rounding of a 100-digit value
     contains = lo is not None and hi is not None and float(lo) - slack <= lam_reference <= float(hi) + slack
+    out["slack"] = slack
     return {**out, "certified": [float(lo) if lo is not None else None, float(hi) if hi is not None else None],
             "positive_definite_proved": cert["positive_definite"] is True, "method": cert["method"],
             "bits": cert["prec"], "relative_width": cert["relative_width"],
@@ -375,7 +399,18 @@ def check_g6(ctx) -> Outcome:
         lam_min_seen = min(lam_min_seen, lam)
         worst = max(worst, bound / (lam + resolution) if lam > 0 else np.inf)
         ctx.advance((t + 1) / trials)
-    return Outcome(holds=bool(holds), trials=trials, worst_ratio=worst,
+    claims = [Claim(f"smallest λ_min(K) over {trials} sphere data sets ({n_mp} decided at 100 digits)",
+                    float(lam_min_seen), ">", 0.0),
+              Claim("Hadamard-series bound / (λ_min(K) + its resolution), worst", float(worst), "≤", 1.0)]
+    if c1.get("certified"):
+        lo, hi = c1["certified"]
+        claims += [Claim(f"C1's certified lower end of λ_min(K) on the first data set ({c1['n']} points)",
+                         np.nan if lo is None else lo, ">", 0.0, kind=CERTIFIED),
+                   Claim("the 100-digit λ_min(K) of that data set, inside C1's interval (± its float rounding)",
+                         c1["reference_lambda_min"], "∈",
+                         (np.nan if lo is None else lo - c1["slack"], np.nan if hi is None else hi + c1["slack"]),
+                         kind=CERTIFIED)]
+    return Outcome(holds=bool(holds), trials=trials, worst_ratio=worst, claims=claims,
                    sizes={"n": "2–20", "d": "2–5", "sigma": "0.1–3", "series_terms": G6_TERMS},
                    details={"decided_with_mpmath": n_mp, "smallest_lambda_min": lam_min_seen, "C1": c1,
                             "meaning": "worst_ratio is (Hadamard-series bound)/λ_min(K); λ_min > 0 in every trial"})

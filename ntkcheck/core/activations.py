@@ -179,15 +179,24 @@ class Pointwise:
 # ------------------------------------------------------------------------------------------ the entry
 @dataclass(frozen=True)
 class Style:
-    """How the plots draw an activation: a matplotlib colour, marker and line width."""
+    """How the plots draw an activation: a matplotlib colour, marker and line width; ``linestyle``, hollow
+    markers and ``zorder`` for a curve that must stay visible where another coincides with it (softmax and
+    exp have the same scale-free values on the sphere: softmax is drawn dashed, hollow, on top)."""
 
     color: str
     marker: str
     linewidth: float = 1.2
+    linestyle: str = "-"
+    hollow: bool = False
+    zorder: float = 2
 
     def kwargs(self) -> dict:
-        """The keyword arguments of ``Axes.plot`` for this style (markers of size 4)."""
-        return {"color": self.color, "marker": self.marker, "lw": self.linewidth, "ms": 4}
+        """The keyword arguments of ``Axes.plot`` for this style (markers of size 4, hollow ones of size 7)."""
+        out = {"color": self.color, "marker": self.marker, "lw": self.linewidth, "ms": 4, "ls": self.linestyle,
+               "zorder": self.zorder}
+        if self.hollow:
+            out |= {"ms": 7, "mfc": "none", "mew": 1.4}
+        return out
 
 
 @dataclass(frozen=True)
@@ -329,7 +338,7 @@ def _softmax() -> Activation:
         name="softmax", description="softmax over the neurons (the book's network, T1 holds)",
         phi=phi, dphi=_export("activations", "dphi_exp", "numpy"),
         phi_mp=_export("activations", "phi_exp", "mpmath"), dphi_mp=_export("activations", "dphi_exp", "mpmath"),
-        feature_map=Softmax(), rule="hermite", even=False, style=Style("C0", "o", 2.2),
+        feature_map=Softmax(), rule="hermite", even=False, style=Style("C0", "o", 2.0, linestyle="--", hollow=True, zorder=3),
         closed_form=ClosedForm(_softmax_kernel, _softmax_kernel_mp), normalized=True,
         # the mean-normalized feature e^{z − s²/2} = e^z / E e^z (G5)
         integrand=lambda z, s: np.exp(z - 0.5 * s * s), integrand_mp=lambda z, s: mpmath.exp(z - s * s / 2))

@@ -41,7 +41,7 @@ def draw_kernel(result, axes) -> None:
         ax.set_xticks(ticks)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0].legend(fontsize=7)
+    axes[-1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))   # outside: the curves fill the panels
 
 
 def draw_sensitivity(result, axes) -> None:
@@ -62,7 +62,7 @@ def draw_sensitivity(result, axes) -> None:
         ax.loglog(R, QUARTER / R, color="k", lw=0.8, ls=":", label=r"$1/(4R)$: change $=\lambda/4$")
         ax.set(xlabel="R (every neuron moved by R)", title=f"{kind} directions")
     axes[0].set_ylabel(r"$\|H(\tilde W) - H(W)\|_2 \,/\, (R\lambda)$")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=9)
 
 
 def draw_training(result, ax) -> None:
@@ -77,7 +77,7 @@ def draw_training(result, ax) -> None:
     ax.axhline(cfg.eps, color="0.5", lw=0.8, ls=":")
     ax.set(xlabel="step + 1", ylabel="training loss",
            title=f"GD at η = {cfg.c:g}/(m(‖H*‖ + λ/2)), n = {cfg.n}, m = {cfg.m}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
 
 
 def draw_width(result, ax) -> None:
@@ -91,7 +91,7 @@ def draw_width(result, ax) -> None:
         slope = f"slope {f.slope:.2f}" if f.slope is not None else "no fit"
         ax.loglog([r.n for r in rows], [r.m_emp for r in rows], label=f"{act} ({slope})", **_style(act))
     ax.set(xlabel="n", ylabel=r"$m_{\rm emp}$", title="empirical width (GD reaches ε in the predicted T steps)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
 
 
 def plot(result, folder) -> list[Path]:
