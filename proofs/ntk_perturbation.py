@@ -15,6 +15,7 @@ from .softmax_ratio import E_R, R, certificate, prove_abs_le, prove_by_terms
 
 CODE = "B3"
 ID = "ntk-perturbation"
+USES = ("G4", "B2")   # G4's entries in tangent features, each moved at most as B2 allows
 STATEMENT = ("Under (A1), if max_r ‖w_r − w̃_r‖₂ ≤ R then |H(W) − H(W̃)| ≤ 6(e^{4R} − 1) Q entrywise, "
              "Q_ij = (κ²/m)|⟨x_i,x_j⟩|⟨S_i(W̃),S_j(W̃)⟩, so ‖H(W) − H(W̃)‖₂ ≤ 6(e^{4R} − 1) d' ‖Q‖₂.")
 

@@ -1,4 +1,4 @@
-"""ntkcheck.width and ``ntkcheck width``: a tiny grid runs and writes valid JSON, the step-size rule and the
+"""ntkcheck.experiments.width and ``ntkcheck width``: a tiny grid runs and writes valid JSON, the step-size rule and the
 predicted steps are the theorem's, the fits, the plot, and bad arguments exit with status 2."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ntkcheck as nk
-from ntkcheck import width as Wd
+from ntkcheck.experiments import width as Wd
 from ntkcheck.cli import main
 
 TINY = replace(Wd.QUICK, n_values=(2, 3, 4), activations=("softmax", "relu"), seeds=2, delta=0.5,

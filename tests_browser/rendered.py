@@ -115,7 +115,9 @@ async () => {
   }
   const qq = text.match(/\?\?/);
   if (qq) say("unresolved reference", "'??' in: " + text.slice(Math.max(0, qq.index - 60), qq.index + 20));
-  const links = Array.from(document.querySelectorAll("a[href]")).map(a => a.href);
+  // an SVG <a> has an SVGAnimatedString as .href: resolve its attribute like an HTML link
+  const links = Array.from(document.querySelectorAll("a[href]")).map(a =>
+    typeof a.href === "string" ? a.href : new URL(a.getAttribute("href"), document.baseURI).href);
   return {problems, links, formulas: maths.length};
 }
 """

@@ -1,6 +1,6 @@
 """The width experiment of the book's width part: the empirical width m_emp(n) of gradient descent and the certified
 widths m_cert(n) of T1 and T1', for growing n, on the same data for the softmax, exp and ReLU networks (by
-default; the sigmoid, tanh and swish networks of the book's Beyond-softmax part run too, e.g. from :mod:`ntkcheck.compare`).
+default; the sigmoid, tanh and swish networks of the book's Beyond-softmax part run too, e.g. from :mod:`ntkcheck.experiments.compare`).
 
 Setting (recorded in every row): sphere data X = sphere(n, d, seed) with d = 8 by default (fixed, as in
 the paper; λ = λ_min(K_φ) then shrinks as n grows, and every row records it), labels
@@ -14,7 +14,7 @@ size of the theorem's form η = c/(m(‖H‖₂ + λ/2)):
   * eta_rule "limit" (default, T1's form): λ = λ_min(H*), ‖H‖ = ‖H*‖ of the activation's infinite-width
     NTK H* = K_φ ⊗ I (:func:`ntkcheck.limit_ntk`), the same for every draw and width;
   * eta_rule "empirical" (T1''s form): λ₀ = λ_min(H(W(0))) and ‖H(W(0))‖ of each draw.
-m_cert(n): :func:`ntkcheck.theorem.certified_width` for T1', T1 and T1-B7 (Monte Carlo over draws, up to
+m_cert(n): :func:`ntkcheck.core.theorem.certified_width` for T1', T1 and T1-B7 (Monte Carlo over draws, up to
 n·m ≤ max_entries) and T1-B1B7 (B1 and B7, no simulation) — softmax only: B2–B6, hence T1, are proved for
 the softmax network; the rows of every other activation carry null with that reason.
 """
@@ -27,13 +27,13 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck._results import versions
-from ntkcheck.checks._stats import loglog_slope
-from ntkcheck.theorem import certified_width, lambda_min
+from ntkcheck.core import validate as V
+from ntkcheck.core import activations as registry
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.results import versions
+from ntkcheck.core.stats import loglog_slope
+from ntkcheck.core.theorem import certified_width, lambda_min
 
-ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of the book's Setting and Beyond-softmax parts
 ETA_RULES = ("limit", "empirical")
 CERT_VARIANTS = {"T1'": "m_cert_T1p", "T1": "m_cert_T1", "T1-B7": "m_cert_T1_B7", "T1-B1B7": "m_cert_T1_B1B7"}
 PAPER_EXPONENT = 2.0          # m = Ω(λ^{-2} n^{2+o(1)} log²(nd/δ)), arXiv:2405.03251
@@ -43,7 +43,7 @@ RELU_LITERATURE_EXPONENT = 6.0  # Du, Zhai, Póczos, Singh (ICLR 2019): m = Ω(n
 @dataclass(frozen=True)
 class Config:
     n_values: tuple = (2, 3, 4, 6, 8, 11, 16, 23, 32)     # ≈ √2 apart
-    activations: tuple = ("softmax", "exp", "relu")   # any of ACTIVATIONS; `ntkcheck compare` runs all six
+    activations: tuple = ("softmax", "exp", "relu")   # any registered ones; `ntkcheck compare` runs all six
     seeds: int = 5                 # GD runs per (activation, n, m)
     d: int | None = 8              # input dimension; None: d = n
     d_out: int = 1
@@ -80,8 +80,8 @@ def validate(cfg: Config) -> Config:
     if not cfg.activations:
         raise ValueError("activations must not be empty")
     for a in cfg.activations:
-        if a not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {a!r}; the width experiment runs {', '.join(ACTIVATIONS)}")
+        if a not in registry.ACTIVATIONS:
+            raise ValueError(f"unknown activation {a!r}; the width experiment runs {', '.join(registry.names())}")
     if cfg.eta_rule not in ETA_RULES:
         raise ValueError(f"eta_rule must be one of {ETA_RULES}, got {cfg.eta_rule!r}")
     V.positive_int(cfg.seeds, "seeds")
@@ -133,7 +133,7 @@ def eta_and_steps(lam: float, H_norm: float, m: int, e0: float, cfg: Config) -> 
 
 def gd_reaches(X, Y, activation: str, m: int, seed: int, cfg: Config, limit=None) -> dict:
     """One draw at width m: GD with the rule's η for its predicted T steps; did the loss reach ε?"""
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     n, q = X.shape[0], cfg.d_out
     p = nk.init_params(X.shape[1], m, q, sigma=cfg.sigma, scheme="symmetric", seed=seed, activation=activation)
@@ -305,7 +305,7 @@ def plot(result: dict, path) -> None:
     styles = {"m_emp": "-", "m_cert_T1p": "--", "m_cert_T1": ":", "m_cert_T1_B7": "-.", "m_cert_T1_B1B7": (0, (1, 4))}
     labels = {"m_emp": "m_emp", "m_cert_T1p": "m_cert T1'", "m_cert_T1": "m_cert T1", "m_cert_T1_B7": "m_cert T1-B7",
               "m_cert_T1_B1B7": "m_cert T1-B1B7"}
-    markers = {"softmax": "o", "exp": "s", "relu": "^"}
+    markers = {a: registry.get(a).style.marker for a in registry.names()}
     all_n, all_m = [], []
     for act in sorted({r["activation"] for r in rows}):
         for key, ls in styles.items():
