@@ -61,6 +61,7 @@ COLUMNS = ("m_emp", "m_lazy", *CERT_VARIANTS.values(), "m_cert_C3")
 PAPER_EXPONENT = 2.0          # m = Ω(λ^{-2} n^{2+o(1)} log²(nd/δ)), arXiv:2405.03251
 RELU_LITERATURE_EXPONENT = 6.0  # Du, Zhai, Póczos, Singh (ICLR 2019): m = Ω(n⁶/(λ₀⁴δ³))
 C3_N_MAX = 6                  # per-draw ball-arithmetic certificates only up to this n (their cost grows fast)
+C3_SHRINK = 1 - 1e-15         # C3 certifies X·(1 − 1e-15): (A1) must hold exactly, not up to rounding
 
 
 @dataclass(frozen=True)
@@ -209,13 +210,14 @@ def compute_cell(cell: Cell) -> dict:
     Kinds: "width.emp" (one GD run for m_emp), "width.lazy" (one GD run with the NTK invariant for
     m_lazy), "width.cert" (the hypotheses of the certified-width variants on one streamed draw).
     Parameters: ``cell`` a :class:`ntkcheck.sweep.Cell`.  Returns a JSON-able dict with ``success`` (for
-    "width.cert": per variant) and ``seconds``."""
-    t0 = time.perf_counter()
+    "width.cert": per variant), ``seconds`` (wall) and ``cpu_seconds`` (this process's CPU time: on a shared
+    machine the wall time measures the load, the CPU time the cell)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn = {"width.emp": _emp_cell, "width.lazy": _lazy_cell, "width.cert": _cert_cell}.get(cell.kind)
     if fn is None:
         raise ValueError(f"unknown width cell kind {cell.kind!r}")
     out = fn(**cell.params)
-    return out | {"seconds": time.perf_counter() - t0}
+    return out | {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}
 
 
 def _emp_cell(*, activation, n, m, draw, d, d_out, sigma, eps, c, eta_rule, max_steps, seed) -> dict:
@@ -348,8 +350,9 @@ def _lambda_star(X, sigma, d_out):
 class Tested:
     """One width of a search: ``draws`` evaluated, ``successes`` among them, ``passes``; ``lower_bound`` the
     Clopper–Pearson lower confidence bound of the success probability (None where the rule is a plain
-    frequency or not all draws ran); ``failures`` why draws failed (counts); ``seconds_per_draw`` the mean
-    time of one cell at this width (None for a width decided without draws)."""
+    frequency or not all draws ran); ``failures`` why draws failed (counts); ``seconds_per_draw`` and
+    ``cpu_seconds_per_draw`` the mean wall and CPU time of one cell at this width (None for a width decided
+    without draws)."""
     m: int
     draws: int
     successes: int
@@ -358,6 +361,7 @@ class Tested:
     failures: dict = field(default_factory=dict)
     seconds_per_draw: float | None = None
     info: dict = field(default_factory=dict)
+    cpu_seconds_per_draw: float | None = None
 
     def to_json(self) -> dict:
         """The JSON form (a dict)."""
@@ -452,6 +456,7 @@ class _WidthSearch:
                         why[w] = why.get(w, 0) + 1
             lb = None if self.plain or len(verdicts) < self.K else binomial_lower(ok, self.K, self.rule_level)
             secs = [r["_seconds"] for r in self.results if r.get("_seconds") is not None]
+            cpu = [r["cpu_seconds"] for r in self.results if r.get("cpu_seconds") is not None]
             info = {}
             for key in ("T", "check_every"):
                 vals = sorted({r[key] for r in self.results if r.get(key) is not None})
@@ -462,7 +467,8 @@ class _WidthSearch:
             if lam0:
                 info["lambda0_median"] = float(np.median(lam0))
             t = Tested(self.m, len(verdicts), ok, bool(len(verdicts) == self.K and ok >= self.need) or
-                       (self.plain and ok >= self.need), lb, why, float(np.mean(secs)) if secs else None, info)
+                       (self.plain and ok >= self.need), lb, why, float(np.mean(secs)) if secs else None, info,
+                       float(np.mean(cpu)) if cpu else None)
             self.results = []
             if final and not t.passes:
                 self.tested[t.m] = t
@@ -744,7 +750,10 @@ def _c3(cfg: Config, X, Y, m_cert: int | None) -> tuple[int | None, dict | None,
         return None, None, "no sampled m_cert(T1') to start the per-draw certificates from"
     widths = sorted({_even(m_cert * f) for f in (0.5, 1, 2, 4)})
     seed0 = seeds.derived_seed(cfg.data_seed, "certify.init", X.shape[0]) >> 8
-    r = c3_width(X, Y, cfg.sigma, widths, delta=cfg.delta, level=cfg.level, seed0=seed0)
+    # the certificate decides (A1) exactly: the float64 sphere rows have ‖x‖² = 1 ± ulp, so they are scaled
+    # by C3_SHRINK (the instance certified is that scaled data)
+    r = c3_width(X * C3_SHRINK, Y, cfg.sigma, widths, delta=cfg.delta, level=cfg.level, seed0=seed0)
+    r["data_scaled_by"] = C3_SHRINK
     return r["m_cert"], r, None if r["m_cert"] is not None else f"no width of {widths} certified"
 
 
