@@ -964,7 +964,7 @@ def combine(results, config: Config | None = None) -> WidthResult:
             old = merged[k]
             searches = old.searches | row.searches
             notes = {c: why for c, why in (old.notes | row.notes).items() if c not in searches}
-            vals = {c: getattr(row, c) if c in row.searches else getattr(old, c) for c in COLUMNS}
+            vals = {c: getattr(row, c) if c in row.searches else getattr(old, c) for c in COLUMNS if c != "m_cert_C3"}
             lazy_src = row if "m_lazy" in row.searches else old
             c3_src = row if row.c3 is not None else old
             merged[k] = replace(old, **vals, searches=searches, notes=notes, lam0_at_m_lazy=lazy_src.lam0_at_m_lazy,

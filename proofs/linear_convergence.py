@@ -254,6 +254,6 @@ def derive() -> Derivation:
              "w_r: |w_rᵀx_i| ≤ B = σ√(2 ln(2nh/δ)) on an event of probability ≥ 1 − δ, on which "
              "S_{i,r} ≤ e^{2B}/m (every u is within [e^{−B}, e^{B}] and α sums m of them), "
              "⟨S_i, S_j⟩ ≤ m(e^{2B}/m)², so Q ≤ (κ²/m)|G|·m(e^{2B}/m)² entrywise and ‖Q‖₂ is at most the "
-             "norm of that nonnegative matrix; and e(0) = −Y.  (ntkcheck.theorem.certified_width, variants "
+             "norm of that nonnegative matrix; and e(0) = −Y.  (ntkcheck.width.certified_width, variants "
              "T1-B7 and T1-B1B7.)")
     return d
