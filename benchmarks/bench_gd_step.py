@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck.training import Trainer
+from ntkcheck.core.training import Trainer
 
 TARGET = 2.5
 

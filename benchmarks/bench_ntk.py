@@ -3,13 +3,17 @@
     python benchmarks/bench_ntk.py                 # all, at n=256, d=32, d_out=8, m=4096
     python benchmarks/bench_ntk.py --no-peers      # only ours vs the BLAS floor
     python benchmarks/bench_ntk.py --json benchmarks/results/ntk.json
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_ntk.py --no-peers \
+        --json benchmarks/results/ntk_blas.json    # this CPU's own kernels (issue 15)
 
 Everything is measured in the same run (best of --repeats), and every kernel is compared with ours
 (normwise relative difference, must be ≤ 1e-12). The targets:
 
-* ours ≤ 1.2 × the bare product P·Pᵀ of the same shape (numpy's a @ a.T: one syrk plus the mirror of the
-  triangle, i.e. the full symmetric matrix); scipy's dsyrk alone (one triangle, no mirror) is reported
-  as a stricter reference;
+* ours ≤ 1.15 × one scipy dsyrk of the tangent features (one triangle, no mirror: the BLAS floor of the
+  product; issue 15) and ≤ 1.2 × numpy's P @ P.T (syrk plus numpy's mirror, the full matrix);
+  ``empirical_ntk`` calls dsyrk itself and mirrors the triangle (network._syrk); the previous route (numpy's
+  P @ P.T inside the same code) is timed beside it, and the time of the tangent features P alone, which
+  no product can avoid, is reported as the share of ours above the floor it explains;
 * ≥ 2 × faster than neural-tangents' structured-derivatives NTK (``implementation=3``);
 * ≥ 20 × faster than a Jacobian-contraction NTK (neural-tangents ``implementation=1``).
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck._results import versions, write_json
+from ntkcheck.core.results import versions, write_json
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -44,6 +49,18 @@ def best_of(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def interleaved(variants: dict, repeats: int) -> dict:
+    """Seconds of each variant in each of ``repeats`` rounds, the variants interleaved within a round (a
+    load change then hits all of them, not one)."""
+    times = {k: [] for k in variants}
+    for _ in range(repeats):
+        for k, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return times
 
 
 def rel(a, b) -> float:
@@ -98,18 +115,34 @@ def main(argv=None) -> int:
     P = nk.tangent_features(params, X)
     res = {"sizes": vars(a), "versions": versions(), "blas": blas_info(), "seconds": {}, "agreement": {}}
     t = res["seconds"]
-    t["ours"] = best_of(lambda: nk.empirical_ntk(params, X), a.repeats)
-    t["floor_PPt"] = best_of(lambda: P @ P.T, a.repeats)
     from scipy.linalg.blas import dsyrk
 
-    t["floor_syrk"] = best_of(lambda: dsyrk(1.0, P.T, trans=1), a.repeats)
+    from ntkcheck import network
+
+    def numpy_route():              # empirical_ntk before it called dsyrk: numpy's P @ P.T
+        Q = nk.tangent_features(params, X)
+        G = Q @ Q.T
+        network._hadamard_gram(G, X, X, a.d_out, kappa / np.sqrt(a.m))
+        return G
+
+    res["agreement"]["numpy_route"] = rel(numpy_route(), H)
+    variants = {"ours": lambda: nk.empirical_ntk(params, X), "floor_syrk": lambda: dsyrk(1.0, P.T, trans=1),
+                "floor_PPt": lambda: P @ P.T, "numpy_route": numpy_route,
+                "tangent_features": lambda: nk.tangent_features(params, X)}
+    runs = interleaved(variants, a.repeats)     # the machine may be shared: all variants in every repeat
+    for k, v in runs.items():
+        t[k] = min(v)
+    res["per_repeat_ratio_median"] = {f"{k} / floor_syrk": statistics.median(x / y for x, y in zip(v, runs["floor_syrk"]))
+                                      for k, v in runs.items() if k != "floor_syrk"}
     floor = t["floor_PPt"]
     # a check of the fast path against the Jacobian Gram on a row subset (the full J is 2 GB here)
     sub = X[:16]
     J = nk.ntk_jacobian(params, sub)
     res["agreement"]["jacobian_gram_16_rows"] = rel(nk.empirical_ntk(params, sub), J @ J.T / a.m)
-    ratios = {"ours / floor": t["ours"] / floor}
-    res["reference_ratios"] = {"ours / dsyrk (one triangle only)": t["ours"] / t["floor_syrk"]}
+    ratios = {"ours / dsyrk": t["ours"] / t["floor_syrk"], "ours / floor": t["ours"] / floor}
+    res["reference_ratios"] = {"numpy route / dsyrk (before)": t["numpy_route"] / t["floor_syrk"],
+                               "numpy P@P.T / dsyrk": t["floor_PPt"] / t["floor_syrk"],
+                               "(dsyrk + P) / dsyrk: the floor with the features": 1 + t["tangent_features"] / t["floor_syrk"]}
 
     if not a.no_peers:
         peers = run_peers(X, params, kappa, a.repeats)
@@ -123,10 +156,10 @@ def main(argv=None) -> int:
                 t[f"neural_tangents_{impl}"] = sec
                 ratios[label] = sec / t["ours"]
     res["ratios"] = ratios
-    targets = {"ours / floor": ("<=", 1.2), "neural-tangents-3 / ours": (">=", 2.0),
+    targets = {"ours / dsyrk": ("<=", 1.15), "ours / floor": ("<=", 1.2), "neural-tangents-3 / ours": (">=", 2.0),
                "neural-tangents-1 / ours": (">=", 20.0)}
     ok = True
-    print("\nseconds (best of %d):" % a.repeats)
+    print("\nseconds (best of %d, interleaved):" % a.repeats)
     for k, v in t.items():
         print(f"  {k:24s} {v:8.3f}")
     print("ratios:")
@@ -137,6 +170,8 @@ def main(argv=None) -> int:
         print(f"  {k:26s} {v:7.2f}   target {op} {target}   {'met' if met else 'NOT MET'}")
     for k, v in res["reference_ratios"].items():
         print(f"  {k:26s} {v:7.2f}   (reference, no target)")
+    for k, v in res["per_repeat_ratio_median"].items():
+        print(f"  {k:26s} {v:7.2f}   (median of the per-repeat ratios)")
     print("agreement (normwise relative, must be ≤ 1e-12):")
     for k, v in res["agreement"].items():
         ok &= v <= 1e-12

@@ -1,4 +1,4 @@
-"""Benchmark: ntkcheck.streaming.streamed_ntk against the in-memory network.empirical_ntk (issue 15 item 5).
+"""Benchmark: ntkcheck.core.streaming.streamed_ntk against the in-memory network.empirical_ntk (issue 15 item 5).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_streaming.py
     ... --json benchmarks/results/streaming.json
@@ -90,10 +90,24 @@ def main(argv=None):
             rec["in_memory_peak_MB"] = peak(lambda: network.empirical_ntk(pm, Xm)) / 2 ** 20
         print("  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
         out["memory"].append(rec)
+    # the targets (issue 15): streamed H within 1.2× of the in-memory fast path at m = 4096; memory flat in m
+    first, last = out["memory"][0], out["memory"][-1]
+    out["targets"] = {
+        "iid passes=2 / in-memory <= 1.2": out["time"]["iid"]["passes2_ratio"] <= 1.2,
+        "symmetric / in-memory <= 1.2": out["time"]["symmetric"]["passes1_ratio"] <= 1.2,
+        **{f"{k} peak at m={last['m']} / at m={first['m']} <= 1.1": last[f"{k}_peak_MB"] <= 1.1 * first[f"{k}_peak_MB"]
+           for k in ("iid2", "iid1", "sym")}}
+    out["peak_growth"] = {k: last[f"{k}_peak_MB"] / first[f"{k}_peak_MB"] for k in ("iid2", "iid1", "sym")}
+    for k, v in out["targets"].items():
+        print(f"target {k}: {'met' if v else 'NOT MET'}")
+    print("peak memory growth from the smallest to the largest m: "
+          + ", ".join(f"{k} {v:.2f}×" for k, v in out["peak_growth"].items()))
     if a.json:
-        from ntkcheck._results import versions, write_json
+        from ntkcheck.core.results import versions, write_json
 
-        write_json(a.json, {"benchmark": "streaming", "versions": versions(), **out})
+        write_json(a.json, {"benchmark": "streaming", "versions": versions(), "sizes": {"n": n, "d": d, "d_out": q,
+                            "m": m, "repeats": a.repeats, "mem_n": nm, "mem_d": dm, "mem_d_out": qm}, **out})
+        print(f"wrote {a.json}")
     return out
 
 

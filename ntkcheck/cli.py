@@ -24,7 +24,7 @@ try:  # Ctrl-C while the libraries load: a word, not a traceback
     from rich.table import Table
 
     from ntkcheck import checks
-    from ntkcheck._results import write_json
+    from ntkcheck.core.results import write_json
 except KeyboardInterrupt:  # pragma: no cover - timing dependent (tested by a subprocess)
     sys.stderr.write("interrupted\n")
     raise SystemExit(130) from None
@@ -146,7 +146,7 @@ def _run_check(c, seed: int, scale: float, advance) -> dict:
     try:
         return checks.run(c, seed=seed, scale=scale, advance=advance)
     except Exception as exc:  # noqa: BLE001 - reported as an ERROR row, the other checks still run
-        from ntkcheck._results import versions
+        from ntkcheck.core.results import versions
 
         return {"id": c.id, "code": c.code, "statement": c.statement, "short": c.short, "check": c.what,
                 "holds": False, "error": f"{type(exc).__name__}: {exc}", "trials": 0,
@@ -287,15 +287,92 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _run_counting(run, cfg, title: str, console: Console, quiet: bool):
-    """``run(cfg, progress=...)`` under a progress bar of completed units (``progress(done, total, desc)``)."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    """``run(cfg, progress=...)`` under a progress bar of completed units (``progress(done, total, desc)``),
+    with the throughput and an estimate of the remaining time (units finished in this run only: a resumed
+    sweep's cached cells do not count as speed)."""
+    from ntkcheck.sweep import Rate
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[rate]}"))
+    rate = Rate()
     with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
-        task = progress.add_task(title, total=None)
+        task = progress.add_task(title, total=None, rate="")
 
         def report(done, total, desc):
-            progress.update(task, completed=done, total=total, description=desc)
+            speed, left = rate.update(done, total)
+            info = "" if speed is None else f"{speed * 60:.3g}/min, ~{_duration(left or 0)} left"
+            progress.update(task, completed=done, total=total, description=desc, rate=info)
 
         return run(cfg, progress=report)
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    """--workers, --scheduler, --cache: how the sweep's cells run (ntkcheck.sweep.run_cells)."""
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="run the cells on a local Dask cluster of N worker processes (default 1: serial; "
+                             "needs pip install 'ntkcheck[distributed]')")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the cells on an existing Dask cluster, e.g. tcp://host:8786")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="keep each finished cell in DIR/cells.jsonl; a rerun with the same options "
+                             "(e.g. after a kill) computes only the missing cells")
+
+
+def _engine(args) -> dict:
+    """The engine options of --workers/--scheduler/--cache, checked before any computing (UsageError):
+    Dask installed, a reachable scheduler, a writable cache folder.  Empty for the serial default."""
+    from ntkcheck import sweep
+
+    engine = {}
+    if args.workers != 1:
+        if args.workers < 1:
+            raise UsageError(f"--workers must be >= 1, got {args.workers}")
+        engine["workers"] = args.workers
+    if args.scheduler is not None:
+        if args.workers != 1:
+            raise UsageError("--workers and --scheduler exclude each other: --workers starts a local cluster, "
+                             "--scheduler uses an existing one")
+        engine["scheduler"] = args.scheduler
+    if args.cache is not None:
+        if not args.cache.strip():
+            raise UsageError("--cache: empty path, give a folder")
+        folder = Path(args.cache)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"--cache {args.cache}: exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--cache {args.cache}: cannot create the folder: {exc.strerror or exc}") from None
+        _writable_folder("--cache", args.cache, folder)
+        engine["cache"] = folder
+    try:
+        sweep.check_engine(**engine)
+        if "scheduler" in engine:
+            sweep.connect(engine["scheduler"]).close()      # reachable: say so now, not after other work
+    except sweep.EngineError as exc:
+        msg = str(exc)
+        for opt in ("workers", "scheduler", "cache"):
+            if msg.startswith(opt):
+                msg = "--" + msg
+                break
+        raise UsageError(msg) from None
+    return engine
+
+
+def _with_engine(run, engine: dict):
+    """``run`` with the engine options bound (``run`` itself when there are none: the serial default); a
+    UsageError, before computing, if this experiment's ``run`` takes no engine options."""
+    if not engine:
+        return run
+    import functools
+    import inspect
+
+    params = inspect.signature(run).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        missing = [k for k in engine if k not in params]
+        if missing:
+            raise UsageError(f"--{missing[0]}: this experiment does not run its work as cells yet")
+    return functools.partial(run, **engine)
 
 
 def _size_options(parser: argparse.ArgumentParser, quick: str, full: str) -> None:
@@ -316,7 +393,7 @@ def _write_outputs(console: Console, result: dict, target: Path | None, plot_dir
 
 
 def cmd_width(args, console: Console) -> int:
-    from ntkcheck import width
+    from ntkcheck.experiments import width
 
     cfg = width.FULL if args.full else width.QUICK
     changes = {"data_seed": _seed(args.seed)}
@@ -344,11 +421,13 @@ def cmd_width(args, console: Console) -> int:
             raise UsageError("--certify-draws needs python-flint: pip install 'ntkcheck[certify]'") from None
         changes["certify_draws"] = True
     cfg = _configured(width, cfg, changes)
+    engine = _engine(args)
     target = _json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     from ntkcheck.plots import width as width_plots
 
-    result = _run_counting(width.run, cfg, "width experiment", console, args.quiet)
+    run = _with_engine(width.run, engine)
+    result = _run_counting(run, cfg, "width experiment", console, args.quiet)
     table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; seed {cfg.data_seed}; "
                         f"{result.seconds:.0f} s, {result.cells} cells)")
     heads = ("activation", "n", "λ", "m_emp", "m_lazy", "λ₀", "m_lazy·λ₀²", "m_cert T1'", "m_cert T1", "m_cert T1-B7",
@@ -383,7 +462,7 @@ def cmd_width(args, console: Console) -> int:
 
 
 def cmd_diffusion(args, console: Console) -> int:
-    from ntkcheck import diffusion
+    from ntkcheck.experiments import diffusion
 
     cfg = diffusion.FULL if args.full else diffusion.QUICK
     changes = {"seed": _seed(args.seed)}
@@ -439,7 +518,7 @@ def cmd_diffusion(args, console: Console) -> int:
 
 
 def cmd_compare(args, console: Console) -> int:
-    from ntkcheck import compare
+    from ntkcheck.experiments import compare
 
     cfg = compare.FULL if args.full else compare.QUICK
     changes = {"data_seed": _seed(args.seed)}
@@ -448,10 +527,12 @@ def cmd_compare(args, console: Console) -> int:
     if args.no_width:
         changes["width"] = False
     cfg = _configured(compare, cfg, changes)
+    engine = _engine(args)
     target = _json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
-    result = _run_counting(compare.run, cfg, "beyond softmax", console, args.quiet)
-    rows = result["table"]
+    run = _with_engine(compare.run, engine)
+    result = _run_counting(run, cfg, "beyond softmax", console, args.quiet)
+    rows = result.table
     head = (f"n = {cfg.n}, d = {cfg.d}, σ = {cfg.sigma:g}, m = {cfg.m}, κ = m, {cfg.seeds} draws, "
             "the same data and W(0) for every activation")
     t1 = Table(title=f"beyond softmax — kernel and perturbation ({head})")
@@ -460,9 +541,9 @@ def cmd_compare(args, console: Console) -> int:
         t1.add_column(col, justify="left" if col == "activation" else "right")
     R0 = cfg.radii[0]
     for r in rows:
-        t1.add_row(r["activation"], _fmt(r["lambda"]), _fmt(r["condition"]), _fmt(r["condition_ball"]),
-                   _fmt(r["finite_width_over_lambda"]), *(_fmt(r[f"sensitivity_{k}"]) for k in compare.DIRECTIONS),
-                   *(r[f"r_quarter_{k}_text"] for k in compare.DIRECTIONS))
+        t1.add_row(r.activation, _fmt(r.lam), _fmt(r.condition), _fmt(r.condition_ball),
+                   _fmt(r.finite_width_over_lambda), *(_fmt(r.sensitivity[k]) for k in compare.DIRECTIONS),
+                   *(r.r_quarter_text[k] for k in compare.DIRECTIONS))
     console.print(t1)
     console.print(f"λ = λ_min(K_φ); H₀ = H(W(0)) (T1's (i) asks ‖H₀ − H*‖ ≤ λ/4); ‖ΔH‖/(Rλ) at R = {R0:g}, the "
                   "largest over the draws; R_λ/4: the radius where ‖ΔH‖₂ first reaches λ/4 (log–log interpolation "
@@ -472,25 +553,26 @@ def cmd_compare(args, console: Console) -> int:
                 "common share of Δw", "‖ΔF‖/‖F‖ shift", "‖ΔH‖/‖H‖ shift", "m_emp slope [95%]"):
         t2.add_column(col, justify="left" if col == "activation" else "right")
     for r in rows:
-        ci = r.get("m_emp_ci")
-        t2.add_row(r["activation"], "not reached" if r["steps"] is None else str(r["steps"]), str(r["T_predicted"]),
-                   f"{r['observed_rate']:.5f}", f"{r['guaranteed_rate']:.5f}", _fmt(r["common_move_share"], 2),
-                   _fmt(r["shift_F_change"], 2), _fmt(r["shift_H_change"], 2),
-                   "—" if not ci else f"{r['m_emp_slope']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
+        ci = r.m_emp_ci
+        t2.add_row(r.activation, "not reached" if r.steps is None else str(r.steps), str(r.T_predicted),
+                   f"{r.observed_rate:.5f}", f"{r.guaranteed_rate:.5f}", _fmt(r.common_move_share, 2),
+                   _fmt(r.shift_F_change, 2), _fmt(r.shift_H_change, 2),
+                   "—" if not ci else f"{r.m_emp_slope:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
     console.print(t2)
-    if result["width"]:
-        w = result["width"]
-        t3 = Table(title=f"m_emp(n) ({w['config']['seeds']} seeds, δ = {w['config']['delta']:g}, ε = {cfg.eps:g}; "
+    if result.width is not None:
+        w = result.width
+        t3 = Table(title=f"m_emp(n) ({w.config['seeds']} seeds, δ = {w.config['delta']:g}, ε = {cfg.eps:g}; "
                          "— : no width reached ε in the predicted T)")
         t3.add_column("activation")
         for n in cfg.width_n:
             t3.add_column(f"n={n}", justify="right")
-        for act in cfg.activations:
-            by_n = {x["n"]: x["m_emp"] for x in w["rows"] if x["activation"] == act}
-            t3.add_row(act, *("—" if by_n.get(n) is None else str(by_n[n]) for n in cfg.width_n))
+        for r in rows:
+            t3.add_row(r.activation, *("—" if r.m_emp.get(n) is None else str(r.m_emp[n]) for n in cfg.width_n))
         console.print(t3)
-    console.print(f"({result['seconds']['total']:.0f} s)")
-    _write_outputs(console, result, target, plot_dir, compare.plot)
+    console.print(f"({result.seconds['total']:.0f} s)")
+    from ntkcheck.plots import compare as figures
+
+    _write_outputs(console, result.to_json(), target, plot_dir, lambda _, folder: figures.plot(result, folder))
     return 0
 
 
@@ -520,7 +602,18 @@ def _version() -> str:
         return __version__
 
 
+def _activation_lines() -> str:
+    """One help line per registered activation: its name and description."""
+    from ntkcheck.core import activations as registry
+
+    width = max(map(len, registry.names()))
+    return "\n".join(f"  {a:<{width}}  {registry.get(a).description}" for a in registry.names())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from ntkcheck.core import activations as registry   # no sympy: the registry compiles on first use
+
+    compare_defaults = registry.builtin_names()
     fmt = argparse.RawDescriptionHelpFormatter
     ap = argparse.ArgumentParser(prog="ntkcheck", description=DESCRIPTION, epilog=EXIT_STATUSES,
                                  formatter_class=fmt)
@@ -558,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "T1 and its variants (m_cert), against the number of training points n, with fitted exponents "
                 "of n beside the paper's 2 and Du et al.'s 6.")
     _output_options(w)
-    w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu,sigmoid,tanh,swish (default softmax,exp,relu)")
+    w.add_argument("--activations", metavar="LIST", help=f"comma-separated, from {registry.choices_text()} (default softmax,exp,relu)")
     w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (quick 2,3,4,6,8; full "
                    "2,3,4,6,8,11,16,23,32,45,64,91,128, m_lazy to 64, the Monte Carlo m_cert to 16)")
     w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) of m_emp (quick 5, full 10)")
@@ -572,6 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--certify-draws", action="store_true",
                    help="C3: beside the sampled m_cert(T1'), the width at which T1' is proved in ball arithmetic "
                         "for each draw (needs python-flint; n ≤ 6; slow)")
+    _engine_options(w)
     w.set_defaults(func=cmd_width)
     p = command("proof", "show a lemma's symbolic derivation",
                 "Run a lemma's sympy derivation and print it step by step, each step asserted.")
@@ -588,15 +682,16 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--no-pictures", action="store_true", help="skip the two-dimensional pictures (faster)")
     _output_options(df)
     df.set_defaults(func=cmd_diffusion)
-    c = command("compare", "beyond softmax: the six activations on the same data",
-                "Beyond softmax: the six networks (softmax, relu, exp, sigmoid, tanh, swish) on the same data "
-                "and initial weights: the limit kernel, the finite-width and perturbation errors of the NTK, "
-                "training at T1's step size, shift-invariance (G2) and m_emp(n).")
+    c = command("compare", "beyond softmax: the activations on the same data",
+                "Beyond softmax: the networks of the registered activations on the same data and initial "
+                "weights: the limit kernel, the finite-width and perturbation errors of the NTK, training at "
+                "T1's step size, shift-invariance (G2) and m_emp(n).\n\nactivations:\n" + _activation_lines())
     _size_options(c, "about a minute", "n = 32, m = 4096, 10 draws, m_emp up to n = 64 (about 9 minutes on two cores)")
     c.add_argument("--activations", metavar="LIST",
-                   help="comma-separated, from softmax,relu,exp,sigmoid,tanh,swish (default all)")
+                   help=f"comma-separated, from {registry.choices_text()} (default {','.join(compare_defaults)})")
     c.add_argument("--seed", type=int, default=0, help="data seed, >= 0 (default 0)")
     c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
+    _engine_options(c)   # the engine of the m_emp(n) cells; the other sections run in this process
     _output_options(c)
     c.set_defaults(func=cmd_compare)
     from ntkcheck.certify.cli import add_parser as add_certify   # C1–C3; python-flint is imported only when run

@@ -3,13 +3,38 @@
 This is the interface the experiments run on.  ``run_cells`` computes ``fn(cell)`` for every cell and
 returns the results in the order of ``cells``; how (serially, on a Dask cluster, resuming from a cache of
 finished cells) is its business, never the experiment's, so the results do not depend on it.
+
+Engines (keyword options of :func:`run_cells`):
+
+* serial (the default, ``workers=1`` and no ``scheduler``): in this process; Dask is not imported.
+* ``workers=N`` (N > 1): a ``distributed.LocalCluster`` of N single-threaded worker *processes* on this
+  machine, each limited to one BLAS thread, started for the sweep and closed after it; every cell is a
+  future.
+* ``scheduler="tcp://host:port"``: an existing Dask cluster (``distributed.Client(address)``).
+* ``cache=DIR``: resumable and idempotent.  Each finished cell's result is appended, as soon as it
+  finishes, to ``DIR/cells.jsonl`` as one line ``{"key": Cell.key(), "kind": ..., "params": ...,
+  "result": ...}`` (flushed and fsync'ed); a rerun with the same cells takes those results from the file and
+  computes only the others.  A torn last line (a sweep killed while writing) is ignored and cut off.
+
+Every result goes through a JSON round trip (numpy scalars and arrays become Python numbers and lists), in
+every engine, so the results of a serial run, a distributed run and a resumed run are the same objects.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
+
+CACHE_FILE = "cells.jsonl"
+
+
+class EngineError(RuntimeError):
+    """The engine options cannot be honoured (Dask missing, scheduler unreachable, bad cache folder)."""
 
 
 @dataclass(frozen=True)
@@ -28,20 +53,282 @@ class Cell:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def run_cells(cells: Sequence[Cell], fn: Callable[[Cell], dict], *, progress: Callable[[int, int], None] | None = None,
-              **engine) -> list[dict]:
-    """``[fn(c) for c in cells]``, in order.
+# ------------------------------------------------------------------------------------------ results
+def _jsonable(obj):
+    if hasattr(obj, "tolist"):          # numpy scalars and arrays
+        return obj.tolist()
+    raise TypeError(f"a cell result must be JSON-able, got {type(obj).__name__}")
+
+
+def _normalized(result) -> dict:
+    """``result`` after a JSON round trip (what a cached result reads back as)."""
+    if not isinstance(result, dict):
+        raise TypeError(f"a cell function must return a dict, got {type(result).__name__}")
+    return json.loads(json.dumps(result, default=_jsonable))
+
+
+def _call(fn, cell: Cell) -> dict:
+    """``fn(cell)`` on a worker, with one BLAS thread (N worker processes must not oversubscribe the
+    cores), normalized."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:                 # pragma: no cover - threadpoolctl is a core dependency
+        return _normalized(fn(cell))
+    with threadpool_limits(limits=1):
+        return _normalized(fn(cell))
+
+
+# ------------------------------------------------------------------------------------------ cache
+class Cache:
+    """The JSON-lines file of finished cells in a folder (see the module docstring)."""
+
+    def __init__(self, folder):
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise EngineError(f"cache {folder}: exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EngineError(f"cache {folder}: cannot create the folder ({exc.strerror})") from None
+        self.path = folder / CACHE_FILE
+        self.results: dict[str, dict] = {}
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        good = data.rfind(b"\n") + 1          # everything after the last newline is a torn write
+        lines = data[:good].splitlines()
+        for no, line in enumerate(lines, 1):
+            try:
+                rec = json.loads(line)
+                key, result = rec["key"], rec["result"]
+            except (ValueError, KeyError, TypeError):
+                raise EngineError(f"cache {self.path}: line {no} is not a cell record; "
+                                  "remove the file to start the sweep afresh") from None
+            self.results.setdefault(key, result)
+        if good < len(data):                  # cut the torn tail so that the next record starts a line
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+                f.flush()
+                os.fsync(f.fileno())
+
+    def add(self, cell: Cell, key: str, result: dict) -> None:
+        """Append one finished cell (flush + fsync: it survives a kill right after)."""
+        line = json.dumps({"key": key, "kind": cell.kind, "params": cell.params, "result": result},
+                          separators=(",", ":"))
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.results.setdefault(key, result)
+
+
+# ------------------------------------------------------------------------------------------ engines
+def need_distributed(option: str = "workers"):
+    """Import and return the ``distributed`` module, or an :class:`EngineError` naming ``option``."""
+    try:
+        import dask  # noqa: F401
+        import distributed
+    except ImportError:
+        raise EngineError(f"{option} needs dask and distributed: pip install 'ntkcheck[distributed]'") from None
+    return distributed
+
+
+def check_engine(workers=1, scheduler=None, cache=None) -> None:
+    """Validate engine options before any computing: ``workers`` a positive integer, not together with
+    ``scheduler``; Dask installed when either is used; ``cache`` a usable folder.  Raises
+    :class:`EngineError` (one line, naming the option); the scheduler's reachability is checked when the
+    sweep connects (:func:`connect`)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise EngineError(f"workers must be a positive integer, got {workers!r}")
+    if scheduler is not None:
+        if workers != 1:
+            raise EngineError("give either workers (a local cluster) or scheduler (an existing one), not both")
+        if not isinstance(scheduler, str) or not scheduler.strip() or any(c.isspace() for c in scheduler):
+            raise EngineError(f"scheduler must be an address such as tcp://host:8786, got {scheduler!r}")
+        need_distributed("scheduler")
+    elif workers > 1:
+        need_distributed("workers")
+    if cache is not None:
+        folder = Path(cache)
+        if folder.exists() and not folder.is_dir():
+            raise EngineError(f"cache {folder}: exists and is not a folder")
+
+
+def connect(address: str, timeout: float = 5.0):
+    """A ``distributed.Client`` of the cluster at ``address``; :class:`EngineError` (one line) when it
+    cannot be reached within ``timeout`` seconds."""
+    distributed = need_distributed("scheduler")
+    try:
+        return distributed.Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise EngineError(f"scheduler {address}: cannot connect ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split()) or 'timed out'})") from None
+
+
+def _one_blas_thread_plugin():
+    """A worker plugin: one BLAS/OpenMP thread in the worker process for everything it runs (cells and
+    streaming reductions alike).  The environment variables alone do not do it: a worker process has
+    loaded numpy, and with it the BLAS, before a Nanny's ``env`` is applied.  (Defined here, not at module
+    level, because ``distributed`` is imported only when a cluster is used.)"""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class OneBlasThread(WorkerPlugin):
+        name = "ntkcheck-one-blas-thread"
+
+        def setup(self, worker):
+            from threadpoolctl import threadpool_limits
+
+            self.limits = threadpool_limits(limits=1)     # kept: the limit holds until the worker stops
+
+    return OneBlasThread()
+
+
+def local_cluster(workers: int):
+    """A ``LocalCluster`` of ``workers`` single-threaded processes, one BLAS thread each, no dashboard."""
+    distributed = need_distributed("workers")
+    import logging
+
+    one = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=one,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        with distributed.Client(cluster) as client:
+            client.register_plugin(_one_blas_thread_plugin())
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
+
+
+class _Counter:
+    def __init__(self, total, progress):
+        self.done, self.total, self.progress = 0, total, progress
+
+    def step(self, k=1):
+        self.done += k
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def run_cells(cells: Sequence[Cell], fn: Callable[[Cell], dict], *, workers: int = 1, scheduler: str | None = None,
+              cache=None, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """``[fn(c) for c in cells]``, in order, whatever the engine.
 
     Parameters: ``cells`` the cells; ``fn`` a module-level (picklable) function of one cell returning a
-    JSON-able dict; ``progress(done, total)`` called after each cell.  ``engine`` options (workers,
-    scheduler, cache) select how the cells run; with none, they run serially in this process.
-    Returns the list of results.
+    JSON-able dict; ``workers`` the number of local worker processes (1: serial, in this process);
+    ``scheduler`` the address of an existing Dask cluster; ``cache`` a folder of finished cells (resume);
+    ``progress(done, total)`` called once at the start (``done`` = the cells found in the cache) and after
+    each finished cell.
+    Returns the list of results, each after a JSON round trip (see the module docstring).
+    Raises :class:`EngineError` for unusable engine options, before any cell is computed; an exception of
+    ``fn`` propagates (the cells finished before it stay in the cache).
     """
-    if engine:
-        raise TypeError(f"unsupported engine options: {', '.join(sorted(engine))}")
-    out = []
-    for i, cell in enumerate(cells):
-        out.append(fn(cell))
-        if progress is not None:
-            progress(i + 1, len(cells))
-    return out
+    check_engine(workers, scheduler, cache)
+    cells = list(cells)
+    for c in cells:
+        if not isinstance(c, Cell):
+            raise TypeError(f"run_cells needs Cell objects, got {type(c).__name__}")
+    keys = [c.key() for c in cells]
+    store = Cache(cache) if cache is not None else None
+    have = dict(store.results) if store is not None else {}
+    todo: dict[str, Cell] = {}
+    for k, c in zip(keys, cells):
+        if k not in have:
+            todo.setdefault(k, c)
+    count = _Counter(len(cells), progress)
+    count.step(sum(k in have for k in keys))
+    waiting = {}                                  # key -> indices of the cells with that key
+    for i, k in enumerate(keys):
+        if k in todo:
+            waiting.setdefault(k, []).append(i)
+
+    def finished(k, result):
+        have[k] = result
+        if store is not None:
+            store.add(todo[k], k, result)
+        count.step(len(waiting[k]))
+
+    if todo:
+        if workers == 1 and scheduler is None:
+            for k, c in todo.items():       # as before: this process's BLAS threads are the user's business
+                finished(k, _normalized(fn(c)))
+        else:
+            _distributed(todo, fn, finished, workers, scheduler)
+    return [have[k] for k in keys]
+
+
+def _distributed(todo: dict, fn, finished, workers: int, scheduler: str | None) -> None:
+    distributed = need_distributed("scheduler" if scheduler else "workers")
+    cluster = None
+    if scheduler is not None:
+        client = connect(scheduler)
+    else:
+        cluster = local_cluster(workers)
+        client = distributed.Client(cluster)
+    try:
+        futures = {client.submit(_call, fn, c, key=f"{c.kind}-{k}", pure=False): k for k, c in todo.items()}
+        try:
+            for fut in distributed.as_completed(list(futures)):
+                finished(futures[fut], fut.result())
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ------------------------------------------------------------------------------------------ progress
+class Rate:
+    """Throughput and remaining time of a sweep from its ``(done, total)`` calls, counting only the cells
+    finished in this run (cells read from a cache arrive all at once and would fake the rate).
+
+    ``update(done, total)`` returns ``(cells_per_second, seconds_remaining)``, either None while unknown.
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.start, self.base = clock, None, None
+
+    def update(self, done: int, total: int):
+        now = self.clock()
+        if self.start is None:          # the first call: its count is the cached cells (or the first one)
+            self.start, self.base = now, done
+            return None, None
+        dt, k = now - self.start, done - self.base
+        if k <= 0 or dt <= 0:
+            return None, None
+        rate = k / dt
+        return rate, (total - done) / rate if math.isfinite(rate) and rate > 0 else None
+
+
+# ------------------------------------------------------------------------------------------ clients
+class engine_client:
+    """``with engine_client(workers, scheduler) as client:`` a ``distributed.Client`` for the engine options
+    (a LocalCluster of ``workers`` processes, or the cluster at ``scheduler``), closed on exit; ``None``
+    for the serial engine (no Dask import).  For reductions that are not cells, e.g.
+    ``streaming.streamed_ntk(..., client=client)``."""
+
+    def __init__(self, workers: int = 1, scheduler: str | None = None):
+        check_engine(workers, scheduler)
+        self.workers, self.scheduler = workers, scheduler
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        if self.workers == 1 and self.scheduler is None:
+            return None
+        if self.scheduler is not None:
+            self.client = connect(self.scheduler)
+        else:
+            self.cluster = local_cluster(self.workers)
+            self.client = need_distributed().Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False

@@ -9,7 +9,7 @@ then for every t: max_r ‖w_r(t) − w_r(0)‖₂ ≤ R₀, λ_min(H(W(t))) ≥
 T1': λ₀ = λ_min(H(W(0))) for λ, ‖H(W(0))‖₂ for ‖H*‖₂, (i) dropped, λ₀/2 on the right of (ii).
 
 The exports are the scalar sides of the hypotheses and the rate as functions of named symbols: the
-numeric layer (ntkcheck.theorem) evaluates the matrix quantities (‖Q‖, S₀, β, ‖H‖, λ) and feeds them in.
+numeric layer (ntkcheck.core.theorem) evaluates the matrix quantities (‖Q‖, S₀, β, ‖H‖, λ) and feeds them in.
 """
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ from .definitions import kappa, m
 
 CODE = "T1"
 ID = "linear-convergence"
+# H* (G5) with λ > 0 (G6); the induction runs on B3 (with (i)–(ii) and Weyl), B5 (β from B4 with B2), B6 (with
+# B2) and G4's ‖∇L‖² = m eᵀHe
+USES = ("G4", "G5", "G6", "B2", "B3", "B4", "B5", "B6")
+# T1' (conditional on the draw), proved by the same derivation: λ₀ = λ_min(H(W(0))) and ‖H(W(0))‖ take the
+# place of λ and ‖H*‖, so it needs neither the limit H* (G5) nor its positive definiteness (G6).
+# code -> (id, title, uses)
+VARIANTS = {"T1'": ("linear-convergence-conditional", "Linear convergence, conditional on the draw",
+                    ("G4", "B2", "B3", "B4", "B5", "B6"))}
 STATEMENT = ("If λ = λ_min(H*) > 0 and (i) ‖H(0)−H*‖ ≤ λ/4, (ii) 6(e^{4R₀}−1)d'‖Q‖ ≤ λ/4, (iii) η small, "
              "(iv) 2ηκe^{2R₀}S₀√(nd')‖e(0)‖/p ≤ R₀, then max_r‖w_r(t)−w_r(0)‖ ≤ R₀, λ_min(H(t)) ≥ λ/2 and "
              "‖e(t)‖ ≤ (1 − ηmλ/4)^t ‖e(0)‖ for all t (T1': λ₀ = λ_min(H(0)), (i) dropped, λ₀/2 in (ii)).")
@@ -254,6 +262,6 @@ def derive() -> Derivation:
              "w_r: |w_rᵀx_i| ≤ B = σ√(2 ln(2nh/δ)) on an event of probability ≥ 1 − δ, on which "
              "S_{i,r} ≤ e^{2B}/m (every u is within [e^{−B}, e^{B}] and α sums m of them), "
              "⟨S_i, S_j⟩ ≤ m(e^{2B}/m)², so Q ≤ (κ²/m)|G|·m(e^{2B}/m)² entrywise and ‖Q‖₂ is at most the "
-             "norm of that nonnegative matrix; and e(0) = −Y.  (ntkcheck.width.certified_width, variants "
+             "norm of that nonnegative matrix; and e(0) = −Y.  (ntkcheck.experiments.width.certified_width, variants "
              "T1-B7 and T1-B1B7.)")
     return d

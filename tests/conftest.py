@@ -231,12 +231,12 @@ _PHI = {  # φ and φ' in plain numpy/scipy, independent of proofs/activations.p
 def centred_ref(S: np.ndarray, A: np.ndarray) -> np.ndarray:
     """a_{ℓ,r} − ⟨a_ℓ,S_i⟩ (n, d', m) as Σ_k (a_{ℓ,r} − a_{ℓ,k}) S_{i,k} (Σ_k S_k = 1): for ±1 signs a sum
     of terms of one sign, so relatively accurate whatever the logit gap — a pairwise route independent of
-    the ±1 mass split ntkcheck.network uses (and O(m²), for tests only)."""
+    the ±1 mass split ntkcheck.core.network uses (and O(m²), for tests only)."""
     return np.einsum("lrk,ik->ilr", A[:, :, None] - A[:, None, :], S)
 
 
 def features_ref(p: nk.Params, X) -> tuple[np.ndarray, np.ndarray]:
-    """(Φ (n, m), P (n, d', m)) computed independently of ntkcheck.network (scipy's softmax)."""
+    """(Φ (n, m), P (n, d', m)) computed independently of ntkcheck.core.network (scipy's softmax)."""
     Z = np.asarray(X) @ p.W
     if p.activation == "softmax":
         S = softmax(Z, axis=1)

@@ -15,7 +15,7 @@ from hypothesis import given
 import ntkcheck as nk
 from conftest import REL_TOL, Spec, build, hard_examples, magnitudes, normwise_error, specs
 from ntkcheck.checks.identities import hessian_blocks
-from ntkcheck.network import Softmax
+from ntkcheck.core.network import Softmax
 
 
 def _sigmoid(z):

@@ -1,4 +1,4 @@
-"""Tests of the bounds B1–B7 (the book's B1–B7 part): ntkcheck/bounds.py, proofs/{init_bound, …, ntk_concentration}.py
+"""Tests of the bounds B1–B7 (the book's B1–B7 part): ntkcheck/core/bounds.py, proofs/{init_bound, …, ntk_concentration}.py
 and the registered checks.
 
 Each bound has a hypothesis property test (the bound holds on random inputs within its hypotheses, with
@@ -17,11 +17,11 @@ from scipy.special import logsumexp
 
 import ntkcheck as nk
 from ntkcheck import bounds as B
-from ntkcheck._compile import compiled
+from ntkcheck.core.compile import compiled
 from ntkcheck.checks import find, run
-from ntkcheck.checks._stats import binomial_upper
+from ntkcheck.core.stats import binomial_upper
 from ntkcheck.checks.identities import _output_rounding, hessian_blocks
-from ntkcheck.network import get_activation
+from ntkcheck.core.network import get_activation
 
 EPS = np.finfo(float).eps
 # no shrinking: a failing property (as in the mutation tests) reports its first counterexample at once

@@ -7,7 +7,7 @@ import pytest
 
 from ntkcheck import bounds as B
 from ntkcheck import checks
-from ntkcheck.network import get_activation
+from ntkcheck.core.network import get_activation
 
 
 def _run(code, seed=0, scale=1.0):
@@ -41,9 +41,9 @@ def test_B4_fails_with_constant_1_8(monkeypatch):
 
 
 def test_B4_ratio_tracks_the_bound_function():
-    """The ratio is against ntkcheck.bounds.hessian_bound, whatever its constant: 2(1 − 2/64)/c at m = 64."""
+    """The ratio is against ntkcheck.core.bounds.hessian_bound, whatever its constant: 2(1 − 2/64)/c at m = 64."""
     rec = _run("B4", scale=0.25)
-    from ntkcheck._compile import compiled
+    from ntkcheck.core.compile import compiled
     c = float(compiled("hessian_bound", "hessian_norm_bound", "numpy")(1.0, 1.0, 1.0))
     assert rec["holds"] is True
     assert rec["worst_ratio"] == pytest.approx(2 * (1 - 2 / 64) / c, rel=2e-3)

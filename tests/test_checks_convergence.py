@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import ntkcheck.checks.convergence as conv
-import ntkcheck.theorem as theorem
-import ntkcheck.training as T
+import ntkcheck.core.theorem as theorem
+import ntkcheck.core.training as T
 from ntkcheck import checks
 
 

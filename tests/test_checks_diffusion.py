@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ntkcheck import checks
-from ntkcheck import diffusion as D
+from ntkcheck.experiments import diffusion as D
 
 
 def _run(code, seed=0, scale=1.0):
@@ -45,7 +45,7 @@ def test_D5_fails_with_a_wrong_limit_kernel(monkeypatch, mutate):
 
 def test_D5_fails_when_the_network_does_not_train_lazily(monkeypatch):
     """A trainer whose step is 10% too long: the network leaves its own linearization at every width."""
-    import ntkcheck.training as T
+    import ntkcheck.core.training as T
     orig = T.Trainer.__init__
 
     def init(self, params, X, Y, eta, *a, **kw):

@@ -8,7 +8,7 @@ import pytest
 import ntkcheck as nk
 import ntkcheck.checks.identities as ident
 from ntkcheck import checks
-from ntkcheck.network import Softmax
+from ntkcheck.core.network import Softmax
 
 SCALE = 0.2   # a fifth of each check's default trials: cheap, and still several random cases per check
 CODES = ("G1", "G2", "G3", "G4", "G5", "G6")
@@ -152,7 +152,7 @@ def test_G4_independent_jacobian_is_not_built_from_P(monkeypatch):
 def test_G4_fails_when_only_the_large_fast_path_is_wrong(monkeypatch):
     """A fast-path bug that shows only for n > 5 (where the mpmath twin is not run): the Hadamard factor
     of the last row block dropped."""
-    import ntkcheck.network as net
+    import ntkcheck.core.network as net
     orig = net._hadamard_gram
 
     def broken(H, X1, X2, q, c):

@@ -154,7 +154,7 @@ def test_subprocess_exit_code_and_no_traceback():
 @pytest.fixture
 def no_computation(monkeypatch):
     """Fails the test if a check or an experiment starts: usage errors must come before any computation."""
-    from ntkcheck import compare, diffusion, width
+    from ntkcheck.experiments import compare, diffusion, width
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a computation started before the arguments were checked")
@@ -284,7 +284,7 @@ def test_every_subcommand_has_a_description_and_the_exit_statuses(capsys):
 
 # ------------------------------------------------------------------------------------------ internal errors
 def test_internal_error_is_one_line_exit_3(monkeypatch, capsys):
-    from ntkcheck import width
+    from ntkcheck.experiments import width
 
     def broken(cfg, progress=None):
         raise RuntimeError("something broke\nover two lines")

@@ -14,9 +14,9 @@ from dataclasses import replace
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import compare as C
-from ntkcheck import diffusion as D
-from ntkcheck import width as Wd
+from ntkcheck.experiments import compare as C
+from ntkcheck.experiments import diffusion as D
+from ntkcheck.experiments import width as Wd
 from ntkcheck.cli import main
 
 

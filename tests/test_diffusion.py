@@ -1,4 +1,4 @@
-"""The application of the book's D1–D6 part (D1–D6): ntkcheck.diffusion, its checks and its CLI subcommand.
+"""The application of the book's D1–D6 part (D1–D6): ntkcheck.experiments.diffusion, its checks and its CLI subcommand.
 
 Property tests pin the hard cases with ``@example``: points far from every component (the responsibilities
 underflow), tiny t (s_t² → 0), equal components, and d = K = 1.  Every comparison has a stated tolerance:
@@ -23,7 +23,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import stats
 
-from ntkcheck import diffusion as D
+from ntkcheck.experiments import diffusion as D
 from ntkcheck.checks import diffusion as CD
 from ntkcheck.cli import main
 

@@ -1,4 +1,4 @@
-"""ntkcheck.kernels: the infinite-width kernel K of G5 and H* = K ⊗ I_{d'}, against the 50-digit twin, an
+"""ntkcheck.core.kernels: the infinite-width kernel K of G5 and H* = K ⊗ I_{d'}, against the 50-digit twin, an
 independent closed form, the Hadamard series of G6, and finite-width empirical NTKs (G5's limit)."""
 from __future__ import annotations
 

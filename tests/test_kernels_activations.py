@@ -1,4 +1,4 @@
-"""Infinite-width kernels of the book's Beyond-softmax part (ntkcheck/kernels.py, proofs/activation_kernels.py).
+"""Infinite-width kernels of the book's Beyond-softmax part (ntkcheck/core/kernels.py, proofs/activation_kernels.py).
 
 Every kernel is checked against independent references, each with its own stated tolerance:
 

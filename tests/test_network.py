@@ -1,4 +1,4 @@
-"""ntkcheck.network: the float64 forward, gradient (G1), tangent features and empirical NTK (G4) against
+"""ntkcheck.core.network: the float64 forward, gradient (G1), tangent features and empirical NTK (G4) against
 the 50-digit mpmath twins, and the exact invariants of the book's Setting–G1–G6 parts (G2 shift invariance, the symmetric
 init, seeding, PSD NTK, the descent step).
 
@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 import ntkcheck as nk
 from conftest import (ACTIVATIONS, EPS, HARD, POINTWISE, REL_TOL, Spec, build, features_ref, hard_examples,
                       magnitudes, normwise_error, specs)
-from ntkcheck.network import Softmax
+from ntkcheck.core.network import Softmax
 
 # A GD run of STEPS steps changes Σ_r w_r only by rounding: per step and coordinate at most
 # 4(m + 2)ε(max|W| + η·|∇L|_terms) (the subtraction, and the rounding of the m gradient entries summed).
@@ -556,7 +556,7 @@ def test_ntk_peak_memory_d_out_1():
     buffer for the broadcast product) + 1 MiB.  Measured: 36 MiB (H + P) against a 45 MiB budget; the
     old path held H + P + an n×n Gram: 68 MiB."""
     import tracemalloc
-    from ntkcheck.network import GRAM_BLOCK_BYTES
+    from ntkcheck.core.network import GRAM_BLOCK_BYTES
     n, m = 2048, 256
     X = nk.sphere(n, 4, seed=0)
     p = nk.init_params(4, m, 1, seed=0)
@@ -581,7 +581,7 @@ def test_calls_beyond_available_memory_are_refused(monkeypatch):
         nk.empirical_ntk(p, X)
     assert "\n" not in str(info.value)
     # the check reads the available memory: with 1 MiB "available", a 2 MiB NTK is refused too
-    import ntkcheck._validate as V
+    import ntkcheck.core.validate as V
     monkeypatch.setattr(V, "available_memory", lambda: 1 << 20)
     X = nk.sphere(512, 2, seed=0)
     with pytest.raises(ValueError, match="empirical_ntk .*H 2 MiB"):

@@ -1,4 +1,4 @@
-"""ntkcheck.precise: the mpmath twins are references, so they are checked against literal values derived
+"""ntkcheck.core.precise: the mpmath twins are references, so they are checked against literal values derived
 by hand, against themselves at higher precision, and for precision hygiene (always local, never leaked)."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import ntkcheck as nk
-import ntkcheck.precise as nkp
+import ntkcheck.core.precise as nkp
 from conftest import EPS, Spec, build, extreme_specs, hard_examples, magnitudes, specs
 
 # Twins at 50 digits against themselves at 80: they must agree to what 50 digits can carry after the

@@ -1,6 +1,6 @@
 """Relative precision at the numerical extremes (issue 10 item 5): σ up to 200, logit gaps up to 10³, all
 output signs equal.  float64 forward, gradient, tangent features and NTK against the mpmath twins
-(ntkcheck.precise, whose centred signs are formed over the common denominator α, not by the float64
+(ntkcheck.core.precise, whose centred signs are formed over the common denominator α, not by the float64
 code's mass split), by the plain normwise relative error max|a − b|/max|b| — not relative to the
 magnitude of cancelling terms, which is what hid the old subtraction's errors (a 50% error of H at a
 logit gap of 40).
@@ -28,8 +28,8 @@ from hypothesis import example, given
 
 import ntkcheck as nk
 from conftest import EPS, Spec, build, extreme_specs
-from ntkcheck._compile import compiled
-from ntkcheck.precise import _features
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.precise import _features
 from ntkcheck.proofs.activations import TEXTBOOK
 from ntkcheck.proofs.activations import z as Z_SYMBOL
 
@@ -86,7 +86,7 @@ def errors(c, dps: int = DPS) -> dict:
     F_mp = nk.to_float(nk.forward_mp(p, X, k, dps=dps))
     g_mp = nk.to_float(nk.gradient_mp(p, X, Y, k, dps=dps))
     H_mp = nk.empirical_ntk_mp(p, X, kappa=k, dps=dps)
-    # the twin's tangent features (ntkcheck.precise._features: P over the common denominator α)
+    # the twin's tangent features (ntkcheck.core.precise._features: P over the common denominator α)
     with mpmath.workdps(dps):
         P_mp = np.array([[[float(v) for v in row] for row in Pi] for _, Pi, _, _ in _features(p, X)])
     fe = rel_error(F, F_mp)
@@ -141,7 +141,7 @@ def test_equal_signs_give_exact_zeros():
 @pinned
 def test_fused_trainer_step_is_relatively_precise(spec):
     """The fused softmax step's η∇L against the twin's gradient, normwise relative."""
-    from ntkcheck.training import Trainer
+    from ntkcheck.core.training import Trainer
     c = build(spec)
     tr = Trainer(c.p, c.X, c.Y, 1.0, kappa=c.kappa)
     assert tr.fused
@@ -199,7 +199,7 @@ def test_precision_table_meets_target():
 def test_signs_other_than_pm1_take_the_subtracting_fallback():
     """A with entries other than ±1 (outside the book's Setting part's setting): P and ∇L by the subtraction
     a_r − ⟨a,S⟩ (documented fallback), still equal to the twin at moderate logits; the trainer is not fused."""
-    from ntkcheck.training import Trainer
+    from ntkcheck.core.training import Trainer
     p = nk.params_from([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]], [[0.5, 2.0, -1.0], [1.0, 1.0, -3.0]])
     X, Y = nk.sphere(3, 2, seed=0), nk.labels(3, 2, seed=1)
     assert not Trainer(p, X, Y, 0.1).fused

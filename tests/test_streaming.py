@@ -1,4 +1,4 @@
-"""ntkcheck.streaming: the blockwise-streamed H(W(0)), Q, S₀, F equal the in-memory maps of the
+"""ntkcheck.core.streaming: the blockwise-streamed H(W(0)), Q, S₀, F equal the in-memory maps of the
 materialized network, do not depend on the chunk size or the merge order, keep memory flat in m, and stay
 accurate at large logit gaps (against the mpmath twin, which is computed from the definition).
 

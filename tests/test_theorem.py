@@ -1,4 +1,4 @@
-"""ntkcheck.theorem: T1/T1' hypotheses on an instance that satisfies them and one that does not (naming the
+"""ntkcheck.core.theorem: T1/T1' hypotheses on an instance that satisfies them and one that does not (naming the
 failing hypothesis), the conclusions along GD, the sides against the B-bounds they restate, the choice of
 (η, R₀), λ's sign decided in mpmath, the certified width and the initial output size."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import ntkcheck as nk
 from ntkcheck import bounds
 from ntkcheck import theorem as T
-from ntkcheck._compile import compiled
+from ntkcheck.core.compile import compiled
 
 # fixed data on which T1' holds from m ≈ 3·10⁴ and T1 from m ≈ 6·10⁴ (λ = 0.74; the registered T1 check
 # uses it at m = 2^17)
@@ -100,7 +100,7 @@ def test_conclusion_ratios_catch_a_violation(wide):
     """A run that does not train (η → η·10⁻⁶) violates the rate: the residual ratio exceeds 1."""
     eta, R0 = T.choose_eta_R0(X, Y, wide, variant="T1'")
     rep = T.evaluate_hypotheses(X, Y, wide, eta, R0, variant="T1'")
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     hist = train(wide, X, Y, eta * 1e-6, 5, record_every=1, lam_every=1)
     hist.eta = eta   # pretend it ran with the report's η

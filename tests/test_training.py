@@ -1,4 +1,4 @@
-"""ntkcheck.training: the trainer's step is ntkcheck.gd_step, GD decreases the loss at a small step, softmax
+"""ntkcheck.core.training: the trainer's step is ntkcheck.gd_step, GD decreases the loss at a small step, softmax
 GD conserves Σ_r w_r (G2), and the same inputs give the same numbers (whatever the thread count)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from conftest import EPS, REL_TOL, Spec, build, hard_examples, magnitudes, specs
 from hypothesis import given
 
 import ntkcheck as nk
-from ntkcheck.training import Trainer, train
+from ntkcheck.core.training import Trainer, train
 
 
 def _small_eta(case, frac=0.2):

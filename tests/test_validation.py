@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
+from ntkcheck.core import validate as V
 
 P = nk.init_params(2, 4, d_out=3, seed=0)
 X = nk.ball(3, 2, seed=1)
@@ -232,6 +232,6 @@ def test_seeds_that_work(seed):
 
 
 def test_quadrature_degree_bounded():
-    from ntkcheck.kernels import DEGREE_LIMIT
+    from ntkcheck.core.kernels import DEGREE_LIMIT
     _raises(lambda: nk.quadrature_kernel(X, activation="tanh", max_degree=10**6), "max_degree", f"<= {DEGREE_LIMIT}")
     _raises(lambda: nk.quadrature_kernel(X, activation="tanh", degree=DEGREE_LIMIT + 1), "degree", f"<= {DEGREE_LIMIT}")

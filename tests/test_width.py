@@ -1,4 +1,4 @@
-"""ntkcheck.width and ``ntkcheck width``: the experiment as cells (the result does not depend on the order
+"""ntkcheck.experiments.width and ``ntkcheck width``: the experiment as cells (the result does not depend on the order
 the cells run in), the seed policy (a draw depends only on its own keys), the typed result's JSON round
 trip, the step-size rule and predicted steps (T1's and T1''s), m_lazy's invariant, the streamed certified
 width against the in-memory theorem, the fits, the plot folder, and bad arguments exit with status 2."""
@@ -13,11 +13,11 @@ import pytest
 
 import ntkcheck as nk
 from ntkcheck import seeds, streaming
-from ntkcheck import width as Wd
+from ntkcheck.experiments import width as Wd
 from ntkcheck.cli import main
 from ntkcheck.sweep import Cell
-from ntkcheck.theorem import report_at_chosen
-from ntkcheck.training import eta_and_steps
+from ntkcheck.core.theorem import report_at_chosen
+from ntkcheck.core.training import eta_and_steps
 
 TINY = replace(Wd.QUICK, n_values=(2, 3), activations=("softmax", "relu"), seeds=2, delta=0.5, lazy_n_max=3,
                max_entries=2e5, cert_n_max=2, cert_variants=("T1'", "T1-B1B7"), cert_max_entries=2e5,
@@ -201,7 +201,7 @@ def test_certified_width_small_instance():
 
 
 def test_seeds_needed_is_the_clopper_pearson_minimum():
-    from ntkcheck.checks._stats import binomial_lower
+    from ntkcheck.core.stats import binomial_lower
 
     for delta in (0.05, 0.1, 0.2, 0.3):
         K = Wd.seeds_needed(delta)

@@ -1,4 +1,4 @@
-"""ntkcheck._results.write_json under signals: SIGTERM (or Ctrl-C) in the middle of a write leaves neither a
+"""ntkcheck.core.results.write_json under signals: SIGTERM (or Ctrl-C) in the middle of a write leaves neither a
 hidden temporary file nor a partial result; the signal then goes to the handler that was in place."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ntkcheck._results import write_json
+from ntkcheck.core.results import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # temporary file appears, i.e. during the write itself
 _HUGE = r"""
 import sys
-from ntkcheck._results import write_json
+from ntkcheck.core.results import write_json
 data = ["x" * 1000] * 150_000
 print("dumping", flush=True)
 write_json(sys.argv[1] + "/big.json", data)
@@ -30,7 +30,7 @@ print("finished", flush=True)
 # the child's file object announces the write and then stalls in it: SIGTERM lands inside fh.write
 _STALLED = r"""
 import os, signal, sys, time
-from ntkcheck import _results
+from ntkcheck.core import results as _results
 setup = sys.argv[2]
 if setup == "handler":                          # a handler of the program's own: it must still be called
     def bye(signum, frame):
@@ -124,7 +124,7 @@ def test_handler_restored_and_file_complete_after_a_normal_write(tmp_path):
 
 
 def test_an_exception_during_the_write_removes_the_temporary_file(tmp_path, monkeypatch):
-    import ntkcheck._results as R
+    import ntkcheck.core.results as R
 
     def broken(src, dst):
         raise OSError("disk full")

@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from ntkcheck._compile import export
+from ntkcheck.core.compile import export
 
 try:  # python-flint is the optional "certify" extra
     import flint

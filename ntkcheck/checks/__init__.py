@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ntkcheck._results import versions
+from ntkcheck.core.results import versions
 
 
 @dataclass

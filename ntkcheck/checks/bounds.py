@@ -14,12 +14,12 @@ from scipy import optimize
 from scipy.stats import norm as normal
 
 import ntkcheck as nk
-from ntkcheck import bounds as B
-from ntkcheck._compile import compiled
+from ntkcheck.core import bounds as B
+from ntkcheck.core.compile import compiled
 from ntkcheck.checks import Outcome, register
-from ntkcheck.checks._stats import binomial_upper, loglog_slope
+from ntkcheck.core.stats import binomial_upper, loglog_slope
 from ntkcheck.checks.identities import _output_rounding, hessian_blocks
-from ntkcheck.network import get_activation
+from ntkcheck.core.network import get_activation
 
 EPS = np.finfo(float).eps
 CONFIDENCE = 0.95
@@ -377,7 +377,7 @@ def _b4_ratio(p, x, kappa) -> float:
 
 
 @register("B4", short="‖∇²_W F_ℓ(x)‖₂ ≤ 2κ‖x‖² max_r S_r", id="hessian-bound", proof="hessian_bound",
-          what="the full Hessian (G3) norm against ntkcheck.bounds.hessian_bound: random + adversarial over (W, x), "
+          what="the full Hessian (G3) norm against ntkcheck.core.bounds.hessian_bound: random + adversarial over (W, x), "
                "with starts at uniform S and one sign against the rest (where ‖M‖₂/max S = 2(1 − 2/m)), m up to 64")
 def check_b4(ctx) -> Outcome:
     rng = ctx.rng
@@ -416,7 +416,7 @@ def check_b4(ctx) -> Outcome:
     return Outcome(holds=ratio <= 1, trials=trials + restarts, worst_ratio=ratio,
                    sizes={"d": "1–4", "d_out": "1–3", "m": "1–12 (random), 4–64 (adversary)", "sigma": "0.05–10"},
                    details={"random_worst": rnd, "adversarial_worst": adv, "adversarial_cases": adv_cases,
-                            "meaning": "max_ℓ ‖κ M ⊗ xxᵀ‖₂ (G3's Hessian) / ntkcheck.bounds.hessian_bound (c κ‖x‖² "
+                            "meaning": "max_ℓ ‖κ M ⊗ xxᵀ‖₂ (G3's Hessian) / ntkcheck.core.bounds.hessian_bound (c κ‖x‖² "
                                        "max_r S_r); sup ‖M‖₂/max S = 2(1 − 2/m) at uniform S with one sign against "
                                        "the rest, so the adversary reaches 2(1 − 2/m)/c"})
 

@@ -7,8 +7,8 @@ import numpy as np
 
 import ntkcheck as nk
 from ntkcheck.checks import Outcome, register
-from ntkcheck.theorem import choose_eta_R0, conclusion_ratios, evaluate_hypotheses, initial_output_size
-from ntkcheck.training import train
+from ntkcheck.core.theorem import choose_eta_R0, conclusion_ratios, evaluate_hypotheses, initial_output_size
+from ntkcheck.core.training import train
 
 # The instance: fixed data (n = 4, d = 8, labels in [−0.05, 0.05]) on which, at σ = 0.5, T1' holds from m ≈ 10³
 # and T1 from m ≈ 4·10³ (λ = λ_min(K) = 0.74); run at two widths where both hold, over T1_DRAWS initializations

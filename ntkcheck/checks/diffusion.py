@@ -10,9 +10,9 @@ import mpmath
 import numpy as np
 from scipy import stats
 
-from ntkcheck import diffusion as D
+from ntkcheck.experiments import diffusion as D
 from ntkcheck.checks import Outcome, register
-from ntkcheck.checks._stats import loglog_slope
+from ntkcheck.core.stats import loglog_slope
 
 EPS = np.finfo(float).eps
 ALPHA = 1e-4                       # family-wise false-alarm rate of each statistical check

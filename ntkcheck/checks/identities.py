@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck._compile import compiled
+from ntkcheck.core.compile import compiled
 from ntkcheck.checks import Outcome, register
-from ntkcheck.checks._stats import loglog_slope
-from ntkcheck.network import get_activation
+from ntkcheck.core.stats import loglog_slope
+from ntkcheck.core.network import get_activation
 
 EPS = np.finfo(float).eps
 

@@ -1,4 +1,6 @@
 """Plotting only: one module per experiment, each with ``plot(result, folder) -> list[pathlib.Path]`` writing
-the figures of that experiment's typed result, and ``draw_<name>(result, ax)`` panels.  matplotlib is
-imported inside the functions (object-oriented API, no global state), so the core install imports
-everything else without it."""
+the figures of the experiment's typed result, and panels ``draw_<name>(result, ax)``.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot global state, no backend switch, no rcParams
+change), and matplotlib is imported inside the functions, so the core install imports without it.
+"""

@@ -1,4 +1,4 @@
-"""The width experiment's figure (:class:`ntkcheck.width.WidthResult`): the widths against n on log–log
+"""The width experiment's figure (:class:`ntkcheck.experiments.width.WidthResult`): the widths against n on log–log
 axes, and the λ-normalized widths beside them.
 
 ``plot(result, folder)`` writes ``folder/width.png``; the panels are :func:`draw_widths` and
@@ -20,7 +20,7 @@ COLORS = {"m_emp": "C0", "m_lazy": "C1", "m_cert_T1p": "C2", "m_cert_T1": "C3", 
 
 
 def _typed(result):
-    from ntkcheck.width import WidthResult
+    from ntkcheck.experiments.width import WidthResult
 
     return result if isinstance(result, WidthResult) else WidthResult.from_json(result)
 
@@ -39,7 +39,7 @@ def draw_widths(result, ax) -> None:
 
     Parameters: ``result`` a WidthResult (or its JSON dict); ``ax`` a matplotlib Axes.  Returns None."""
     result = _typed(result)
-    from ntkcheck.width import COLUMNS
+    from ntkcheck.experiments.width import COLUMNS
 
     acts = list(dict.fromkeys(r.activation for r in result.rows))
     for act in acts:
@@ -72,7 +72,7 @@ def draw_normalized(result, ax) -> None:
 
     Parameters: ``result`` a WidthResult (or its JSON dict); ``ax`` a matplotlib Axes.  Returns None."""
     result = _typed(result)
-    from ntkcheck.width import COLUMNS
+    from ntkcheck.experiments.width import COLUMNS
 
     for act in dict.fromkeys(r.activation for r in result.rows):
         mine = [r for r in result.rows if r.activation == act]

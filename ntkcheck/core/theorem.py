@@ -7,11 +7,11 @@ its certified width, and the initial output size that drives hypothesis (iv).
 * :func:`check_conclusions` runs GD and checks every conclusion at every step.
 * :func:`report_at_chosen`, :func:`report_from_quantities` (quantities streamed over neurons) and
   :func:`report_b1b7` (no draw: B1's event and B7) are what the width experiment's certified width
-  (:func:`ntkcheck.width.certified_width`) evaluates per draw and width.
+  (:func:`ntkcheck.experiments.width.certified_width`) evaluates per draw and width.
 * :func:`initial_output_size` measures ‖F(W(0))‖ against m for both init schemes.
 
 Every scalar formula comes from proofs/linear_convergence.py (compiled); the quantities the formulas take
-come from the B lemmas through :mod:`ntkcheck.bounds`: e^{2R} (B2), B (B1), ε (B7), and Q (B3) and the
+come from the B lemmas through :mod:`ntkcheck.core.bounds`: e^{2R} (B2), B (B1), ε (B7), and Q (B3) and the
 Hessian bound (B4) from one pass of the features (bounds.Q_from_features, bounds.hessian_bound_from — what
 bounds.Q_matrix and bounds.hessian_bound compute from params; the tests check they agree); S_{i,r} ≤ e^{2B}/m
 (B1) from init_bound's compiled export.
@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
-from ntkcheck import bounds
-from ntkcheck._compile import compiled
-from ntkcheck.checks._stats import loglog_slope
-from ntkcheck.network import SCHEMES, Params, _check, _features, _hadamard_gram, _kappa
+from ntkcheck.core import validate as V
+from ntkcheck.core import bounds
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.stats import loglog_slope
+from ntkcheck.core.network import SCHEMES, Params, _check, _features, _hadamard_gram
 
 VARIANTS = ("T1", "T1'")
 EPS = np.finfo(float).eps
@@ -144,13 +144,11 @@ def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     variant = _variant(variant)
     X = _check(params, X)
     V.unit_ball(X)
-    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
-    k = _kappa(params, kappa)
+    Y = V.targets(Y, X, params.d_out)
+    k = V.kappa(kappa, params.m)
     n, q = X.shape[0], params.d_out
     # one pass of the features serves every quantity (the draw can be wide: m = 10⁷ happens):
-    # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound by ntkcheck.bounds from the
+    # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound by ntkcheck.core.bounds from the
     # same S (Q_from_features, hessian_bound_from) — tests/test_theorem.py checks they match the public path
     act, S, cache = _features(params, X)
     S0 = float(S.max())
@@ -284,7 +282,7 @@ def check_conclusions(X, Y, params: Params, eta, steps, R0, variant: str = "T1",
     radius ``R0``) at every step: see :func:`conclusion_ratios`.  Also reports whether the hypotheses hold
     (the conclusions are only guaranteed if they do).  Choose ``steps`` so that (1 − p)^t‖e(0)‖ stays well
     above the rounding of e (≈ κε·log m)."""
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     steps = V.positive_int(steps, "steps")
     dr = _draw(X, Y, params, variant, kappa, sigma)
@@ -312,7 +310,7 @@ def report_from_quantities(X, *, variant: str, m: int, d_out: int, kappa: float,
                            H_norm: float, Q_norm: float, S0: float, e0_norm: float,
                            dist_star: float | None = None) -> Report:
     """The hypotheses of ``variant`` at :func:`choose_eta_R0`'s (η, R₀) from quantities computed elsewhere
-    (e.g. streamed over neurons by :mod:`ntkcheck.streaming`, for widths whose features do not fit in memory).
+    (e.g. streamed over neurons by :mod:`ntkcheck.core.streaming`, for widths whose features do not fit in memory).
 
     Parameters: ``X`` the data (n × d, (A1)); ``variant`` "T1" or "T1'"; ``m``, ``d_out``, ``kappa``; ``lam``
     λ_min(H*) (T1) or λ₀ = λ_min(H(W(0))) (T1'), ``lam_decided_with`` "float64" or "mpmath"; ``H_norm``

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ntkcheck import _validate as V
+from ntkcheck.core import validate as V
 
 
 def sphere(n: int, d: int, seed: int = 0) -> np.ndarray:

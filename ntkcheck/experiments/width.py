@@ -1,7 +1,7 @@
 """The width experiment of the book's width part: for growing n, on the same data, the empirical width
 m_emp(n) of gradient descent, the NTK-regime width m_lazy(n) and the certified widths m_cert(n) of T1 and
 T1', for the softmax, exp and ReLU networks (by default; the sigmoid, tanh and swish networks of the book's
-Beyond-softmax part run too, e.g. from :mod:`ntkcheck.compare`).
+Beyond-softmax part run too, e.g. from :mod:`ntkcheck.experiments.compare`).
 
 Setting (recorded in every row): sphere data X ∈ R^{n×d} with d = 8 by default (fixed, as in the paper;
 λ = λ_min(K_φ) then shrinks as n grows, and every row records it), labels Y uniform in [−1, 1], κ = m, the
@@ -12,7 +12,7 @@ the initialization of draw j at width m from "width.init" with keys (n, m, j) (t
 activation: common random numbers), the streamed draws of the certified width from "width.certified".
 
 * m_emp(n): the smallest m on a geometric grid at which GD reaches loss ≤ ε within the predicted number of
-  steps T (:func:`ntkcheck.training.eta_and_steps`) in at least ⌈(1 − δ)·seeds⌉ of the draws, with the step
+  steps T (:func:`ntkcheck.core.training.eta_and_steps`) in at least ⌈(1 − δ)·seeds⌉ of the draws, with the step
   of the theorem's form η = c/(m(‖H‖₂ + λ/2)) — eta_rule "limit" (T1's form, H = H* = K_φ ⊗ I of the
   activation) or "empirical" (T1''s form, H = H(W(0)) of each draw).
 * m_lazy(n): the smallest m on the grid at which, in a fraction ≥ 1 − δ of the draws (one-sided
@@ -22,7 +22,7 @@ activation: common random numbers), the streamed draws of the certified width fr
   last step (k is recorded).  Where the theorem's mechanism — a nearly constant NTK — operates.
 * m_cert(n): the smallest m at which the hypotheses of T1' (T1, T1-B7) hold on the draws with
   Clopper–Pearson lower bound ≥ 1 − δ, searched by doubling and then bisection; each draw's H(W(0)), Q,
-  S₀ are streamed over neurons (:mod:`ntkcheck.streaming`), so memory stays O((nd')²) at m ~ 10⁸–10⁹;
+  S₀ are streamed over neurons (:mod:`ntkcheck.core.streaming`), so memory stays O((nd')²) at m ~ 10⁸–10⁹;
   T1-B1B7 needs no draw (B1's event and B7).  Softmax only: B2–B6, hence T1, are proved for the softmax
   network; every other activation's row carries null with that reason.
 * C3 (``certify_draws``; python-flint installed, n ≤ 6): the certified width from one ball-arithmetic
@@ -43,17 +43,18 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 import ntkcheck as nk
-from ntkcheck import _validate as V
-from ntkcheck import bounds, seeds, streaming
-from ntkcheck._compile import compiled
-from ntkcheck._results import versions
-from ntkcheck.checks._stats import binomial_lower, loglog_slope
+from ntkcheck import seeds
+from ntkcheck.core import activations as registry
+from ntkcheck.core import validate as V
+from ntkcheck.core import bounds, streaming
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.results import versions
+from ntkcheck.core.stats import binomial_lower, loglog_slope
 from ntkcheck.sweep import Cell, run_cells
-from ntkcheck.theorem import (MP_DPS, MP_MAX_TERMS, lambda_min, report_at_chosen, report_b1b7,
+from ntkcheck.core.theorem import (MP_DPS, MP_MAX_TERMS, lambda_min, report_at_chosen, report_b1b7,
                               report_from_quantities)
-from ntkcheck.training import Trainer, eta_and_steps
+from ntkcheck.core.training import Trainer, eta_and_steps
 
-ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of the book's Setting and Beyond-softmax parts
 ETA_RULES = ("limit", "empirical")
 WIDTH_VARIANTS = ("T1", "T1'", "T1-B7", "T1-B1B7")
 CERT_VARIANTS = {"T1'": "m_cert_T1p", "T1": "m_cert_T1", "T1-B7": "m_cert_T1_B7", "T1-B1B7": "m_cert_T1_B1B7"}
@@ -67,7 +68,7 @@ C3_SHRINK = 1 - 1e-15         # C3 certifies X·(1 − 1e-15): (A1) must hold ex
 @dataclass(frozen=True)
 class Config:
     n_values: tuple = (2, 3, 4, 6, 8)     # m_emp for every n
-    activations: tuple = ("softmax", "exp", "relu")   # any of ACTIVATIONS; `ntkcheck compare` runs all six
+    activations: tuple = ("softmax", "exp", "relu")   # any registered ones; `ntkcheck compare` runs all six
     seeds: int = 5                 # m_emp: GD runs per (activation, n, m)
     d: int | None = 8              # input dimension; None: d = n
     d_out: int = 1
@@ -117,8 +118,8 @@ def validate(cfg: Config) -> Config:
     if not cfg.activations:
         raise ValueError("activations must not be empty")
     for a in cfg.activations:
-        if a not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {a!r}; the width experiment runs {', '.join(ACTIVATIONS)}")
+        if a not in registry.ACTIVATIONS:
+            raise ValueError(f"unknown activation {a!r}; the width experiment runs {', '.join(registry.names())}")
     if cfg.eta_rule not in ETA_RULES:
         raise ValueError(f"eta_rule must be one of {ETA_RULES}, got {cfg.eta_rule!r}")
     for v in cfg.cert_variants:
@@ -221,7 +222,7 @@ def compute_cell(cell: Cell) -> dict:
 
 
 def _emp_cell(*, activation, n, m, draw, d, d_out, sigma, eps, c, eta_rule, max_steps, seed) -> dict:
-    from ntkcheck.training import train
+    from ntkcheck.core.training import train
 
     X, Y = _data(n, d, d_out, seed)
     p = _init(d, m, d_out, sigma, activation, seed, n, draw)
@@ -920,10 +921,10 @@ def certified_width(n: int, d: int, *, d_out: int = 1, sigma: float = 0.5, varia
     initialization, at confidence ``level`` (the book's T1 part, "certified width").
 
     Data :func:`data` of size n under ``seed``, κ = m, the symmetric init.  At each width, K draws
-    (K = :func:`seeds_needed`) are streamed over neurons and evaluated at :func:`ntkcheck.theorem.choose_eta_R0`'s
+    (K = :func:`seeds_needed`) are streamed over neurons and evaluated at :func:`ntkcheck.core.theorem.choose_eta_R0`'s
     (η, R₀); the width passes when the Clopper–Pearson lower bound of the success frequency is ≥ 1 − δ.
     "T1'", "T1": every hypothesis on every draw; "T1-B7": (i) by B7's ε ≤ λ/4 at δ/2, (ii)–(iv) on draws at
-    δ/2; "T1-B1B7": no draw (:func:`ntkcheck.theorem.report_b1b7`).  The search doubles m from ``m_start``
+    δ/2; "T1-B1B7": no draw (:func:`ntkcheck.core.theorem.report_b1b7`).  The search doubles m from ``m_start``
     (n·m ≤ ``max_entries``), then bisects to relative width ``rel_tol``.
 
     Returns the :class:`Search` (``value`` the width, None with ``reason``)."""

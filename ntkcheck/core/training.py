@@ -6,7 +6,7 @@ neuron movement max_r ‖w_r(t) − w_r(0)‖₂, the drift of Σ_r w_r(t) (zero
 it).
 
 One step is: logits Z = XW, features, one vector-Jacobian product, Xᵀ·G — no Jacobian, no loop over
-neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.network` (``_features``/``_grad_from``).
+neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.core.network` (``_features``/``_grad_from``).
 The softmax network has a fused path, written for speed (the step is dominated by the n·m exponentials):
 
 * the neurons are grouped by their output-sign column a_r (A ∈ {±1}^{d'×m} has at most 2^{d'} distinct
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck.network import Params, _features, _grad_from, _kappa, empirical_ntk, pm1
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.network import Params, _features, _grad_from, empirical_ntk, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
 BLOCK_ELEMS = 1 << 17      # entries of Z per row block of the fused path (1 MiB: an L2 cache)
@@ -71,11 +71,9 @@ class Trainer:
         if not isinstance(params, Params):
             raise ValueError(f"params must be a Params from init_params, got {type(params).__name__}")
         self.X = V.matrix(X, "X", cols=params.d)
-        self.Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-        if self.Y.shape[0] != self.X.shape[0]:
-            raise ValueError(f"X has {self.X.shape[0]} rows but Y has {self.Y.shape[0]}")
+        self.Y = V.targets(Y, self.X, params.d_out)
         self.eta = V.positive_float(eta, "eta")
-        self.kappa = _kappa(params, kappa)
+        self.kappa = V.kappa(kappa, params.m)
         self.threads = _threads() if threads is None else V.positive_int(threads, "threads")
         self._orig = params
         n, m = self.X.shape[0], params.m

@@ -24,7 +24,7 @@ Design choices, stated once:
   training and in evaluation; the score error is measured on all fresh points, clipped ones included.
 * η = 1/(m·max(λ_max(H*), λ_max(H(W(0))))) (hypothesis (iii)'s form without the λ/2, safe for the network
   and for both linearized predictors); GD runs on the training
-  set with :class:`ntkcheck.training.Trainer` and the held-out denoising loss is recorded every
+  set with :class:`ntkcheck.core.training.Trainer` and the held-out denoising loss is recorded every
   ``record_every`` steps; the returned network is the one at the recorded step with the least held-out
   loss (early stopping, D3: that loss is the score error plus a constant).  Training stops once the best
   step is less than half of the steps run (no improvement over the second half) or at ``steps``.
@@ -46,10 +46,10 @@ import mpmath
 import numpy as np
 from scipy import optimize, stats
 
-from ntkcheck import _validate as V
-from ntkcheck._compile import compiled
-from ntkcheck.kernels import limit_kernel
-from ntkcheck.network import Params, empirical_ntk, forward, init_params
+from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
+from ntkcheck.core.kernels import limit_kernel
+from ntkcheck.core.network import Params, empirical_ntk, forward, init_params
 
 __all__ = [
     "Config", "DEMO", "DenoisingData", "FIGURES", "FULL", "KernelFit", "LinearizedPredictor", "Mixture", "NetworkFit",
@@ -330,7 +330,7 @@ class DenoisingData:
 def denoising_data(mix: Mixture, n: int, t, seed=0) -> DenoisingData:
     """n noisy pairs (X_t, −ξ/s_t) with X_0 ~ p_0: E[y | x] = ∇log p_t(x) (Tweedie, D3)."""
     if not isinstance(mix, Mixture):
-        raise ValueError(f"mix must be a Mixture (see ntkcheck.diffusion.mixture), got {type(mix).__name__}")
+        raise ValueError(f"mix must be a Mixture (see ntkcheck.experiments.diffusion.mixture), got {type(mix).__name__}")
     t = _time(t)
     rng = np.random.default_rng(seed)
     x0 = mix.sample(n, rng)
@@ -531,7 +531,7 @@ def ntk_lambda_max(params: Params, U: np.ndarray) -> float:
     by Lanczos (scipy's eigsh) from a fixed starting vector: the same input gives the same value."""
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    from ntkcheck.network import tangent_features
+    from ntkcheck.core.network import tangent_features
 
     n, q, m = U.shape[0], params.d_out, params.m
     P = tangent_features(params, U).reshape(n, q, m)
@@ -605,11 +605,11 @@ def fit_network(x, y, x_val, y_val, rho, m=512, sigma=1.5, seed=0, steps=3000, r
                 eta=None, progress=None) -> NetworkFit:
     """Train the softmax network on lifted inputs by GD from the symmetric init and early-stop it on the
     held-out denoising loss (D6).  κ = m; η defaults to :func:`step_factor`/m.  Uses
-    :class:`ntkcheck.training.Trainer`.
+    :class:`ntkcheck.core.training.Trainer`.
 
     Stops at ``steps`` or as soon as the best recorded step is less than half the steps run (and at least
     ``10·record_every`` steps have passed since it)."""
-    from ntkcheck.training import Trainer
+    from ntkcheck.core.training import Trainer
 
     steps = V.positive_int(steps, "steps")
     record_every = V.positive_int(record_every, "record_every")
@@ -675,8 +675,8 @@ def tracking(mix: Mixture, t, n=128, widths=(128, 512, 2048, 8192), sigma=1.5, d
     [1, steps]) the RMS distance sqrt(mean_i ‖f_NN(x_i; k) − f_lin(x_i; k)‖²) is measured on the training
     points and on ``n_fresh`` fresh points of p_t.  Reported per width: the largest distance over the
     recorded k (mean over seeds), and fitted log-log slopes against m."""
-    from ntkcheck.checks._stats import loglog_slope
-    from ntkcheck.training import Trainer
+    from ntkcheck.core.stats import loglog_slope
+    from ntkcheck.core.training import Trainer
 
     t = _time(t)
     rho = choose_rho(mix, t, delta).rho
@@ -884,8 +884,8 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
 
     ``progress(phase, fraction)`` is called as the work proceeds (phases "error vs n", "tracking",
     "pictures").  Same ``cfg`` and mixture ⇒ same numbers."""
-    from ntkcheck._results import versions
-    from ntkcheck.checks._stats import loglog_slope
+    from ntkcheck.core.results import versions
+    from ntkcheck.core.stats import loglog_slope
 
     cfg = validate(cfg)
     mix = default_mixture() if mix is None else mix
