@@ -540,7 +540,8 @@ def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_befor
 
             def tick(i, total, base=base, desc=desc):
                 if progress is not None:
-                    progress(base + i, None, f"{desc} …" if len(want) > 3 else desc)
+                    # the searches decide their next cells as they go: the total is the cells known so far
+                    progress(base + i, base + total, f"{desc} …" if len(want) > 3 else desc)
 
             for c, r in zip(todo, run_cells(todo, compute_cell, progress=tick, **engine)):
                 cache[c.key()] = r
@@ -762,7 +763,7 @@ def run(cfg: Config = QUICK, progress=None, **engine) -> WidthResult:
     """The whole experiment: one :class:`Row` per (activation, n), the fits, the configuration.
 
     Parameters: ``cfg`` a :class:`Config`; ``progress(done, total, description)`` called as cells complete
-    (``total`` None: the searches decide how many cells they need as they go); ``engine`` options passed
+    (``total`` the cells known so far: the searches decide how many cells they need as they go); ``engine`` options passed
     unchanged to :func:`ntkcheck.sweep.run_cells` (workers, scheduler, cache).  Returns the
     :class:`WidthResult`."""
     cfg = validate(cfg)
