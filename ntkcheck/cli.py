@@ -398,7 +398,7 @@ def cmd_width(args, console: Console) -> int:
     from ntkcheck.experiments import width
 
     cfg = width.FULL if args.full else width.QUICK
-    changes = {}
+    changes = {"data_seed": _seed(args.seed)}
     if args.activations is not None:
         changes["activations"] = _names(args.activations)
     if args.n_values is not None:
@@ -412,41 +412,54 @@ def cmd_width(args, console: Console) -> int:
         changes["eta_rule"] = args.eta_rule
     if args.no_cert:
         changes["certify"] = False
+    if args.no_lazy:
+        changes["lazy"] = False
+    if args.certify_draws:
+        if args.no_cert:
+            raise UsageError("--certify-draws needs the certified widths (drop --no-cert)")
+        try:
+            import flint  # noqa: F401
+        except ImportError:
+            raise UsageError("--certify-draws needs python-flint: pip install 'ntkcheck[certify]'") from None
+        changes["certify_draws"] = True
     cfg = _configured(width, cfg, changes)
     engine = _engine(args)
     target = _json_target(args.json)
-    plot = None
-    if args.plot is not None:
-        plot = Path(args.plot)
-        if not args.plot.strip() or plot.is_dir() or not (plot.parent if str(plot.parent) else Path(".")).is_dir():
-            raise UsageError(f"--plot {args.plot}: give a file name in an existing folder")
-        _file_target("--plot", args.plot)
-        _need_matplotlib("--plot")
+    plot_dir = _plot_dir(args.plot_dir)
+    from ntkcheck.plots import width as width_plots
+
     run = _with_engine(width.run, engine)
     result = _run_counting(run, cfg, "width experiment", console, args.quiet)
-    table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; {result['seconds']:.0f} s)")
-    for col in ("activation", "n", "d", "λ", "m_emp", "m_cert T1'", "m_cert T1", "m_cert T1-B7", "m_cert T1-B1B7"):
+    table = Table(title=f"width experiment ({'full' if args.full else 'quick'}; seed {cfg.data_seed}; "
+                        f"{result.seconds:.0f} s, {result.cells} cells)")
+    heads = ("activation", "n", "λ", "m_emp", "m_lazy", "λ₀", "m_lazy·λ₀²", "m_cert T1'", "m_cert T1", "m_cert T1-B7",
+             "m_cert T1-B1B7", "C3 (proved draws)")
+    for col in heads:
         table.add_column(col, justify="left" if col == "activation" else "right")
-    for r in result["rows"]:
-        table.add_row(r["activation"], str(r["n"]), str(r["d"]), _fmt(r["lambda"]), *(
-            "—" if r[k] is None else f"{r[k]:.3g}" for k in ("m_emp", *width.CERT_VARIANTS.values())))
+    for r in result.rows:
+        table.add_row(r.activation, str(r.n), _fmt(r.lam), *(
+            "—" if v is None else f"{v:.3g}" for v in (r.m_emp, r.m_lazy, r.lam0_at_m_lazy, r.m_lazy_lam0_sq,
+                                                      r.m_cert_T1p, r.m_cert_T1, r.m_cert_T1_B7, r.m_cert_T1_B1B7,
+                                                      r.m_cert_C3)))
     console.print(table)
+    if cfg.certify_draws:
+        console.print("C3: each draw counted is proved in ball arithmetic; the probability over the draws is a "
+                      "statistical statement (Clopper–Pearson).")
     fits = Table(title="fitted exponent of n (95% interval)")
     for col in ("activation", "width", "slope", "interval", "points"):
         fits.add_column(col)
-    for act, per in result["fits"].items():
-        for key, f in per.items():
-            ci = "—" if f["ci"] is None else f"[{f['ci'][0]:.2f}, {f['ci'][1]:.2f}]"
-            fits.add_row(act, key, _fmt(f["slope"]), ci, str(f["points"]))
+    unfitted = []
+    for f in result.fits:
+        if f.slope is None:
+            unfitted.append(f"{f.activation} {f.column}")
+            continue
+        fits.add_row(f.activation, f.column, _fmt(f.slope), f"[{f.ci[0]:.2f}, {f.ci[1]:.2f}]", str(f.points))
     console.print(fits)
+    if unfitted:
+        console.print(f"not fitted (fewer than 3 widths): {', '.join(unfitted)}")
     console.print(f"reference exponents: paper {width.PAPER_EXPONENT:g}, ReLU (Du et al. 2019) "
                   f"{width.RELU_LITERATURE_EXPONENT:g}")
-    if target is not None:
-        write_json(target, result)
-        console.print(f"wrote {target}")
-    if plot is not None:
-        width.plot(result, plot)
-        console.print(f"wrote {plot}")
+    _write_outputs(console, result.to_json(), target, plot_dir, lambda res, folder: width_plots.plot(result, folder))
     return 0
 
 
@@ -565,6 +578,14 @@ def cmd_compare(args, console: Console) -> int:
     return 0
 
 
+FULL_WIDTH_HELP = ("m_emp to n = 128 (10 seeds), m_lazy to n = 64, the streamed m_cert of T1', T1 and T1-B7 to "
+                   "n = 16 (m ~ 10⁸, memory flat). Measured in parts (CPU time of the cells; the two cores were "
+                   "loaded about tenfold, so each part took about an hour of wall time): m_emp to n = 91 5.3 min, "
+                   "m_lazy to n = 45 1.8 min, m_cert(T1') to n = 11 1.8 min; not finished then: m_emp n = 128 "
+                   "(T ~ 10⁵–10⁶ steps), m_lazy n = 64, m_cert n = 16 (one draw costs about 0.3 µs of CPU per neuron, "
+                   "45 s at m = 1.3·10⁸; a passing width needs 14 draws), and T1/T1-B7 beyond n = 4 — plan hours")
+
+
 def _output_options(parser: argparse.ArgumentParser) -> None:
     """--json, --plot-dir and --quiet of an experiment command."""
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH")
@@ -625,21 +646,27 @@ def build_parser() -> argparse.ArgumentParser:
     command("list", "list the registered checks",
             "List the registered checks: code, id, proofs module and what each check does.").set_defaults(
         func=cmd_list)
-    w = command("width", "the width experiment: m_emp(n) and m_cert(n) (softmax, exp, relu by default)",
+    w = command("width", "the width experiment: m_emp(n), m_lazy(n) and m_cert(n) (softmax, exp, relu by default)",
                 "The paper's width claim: the smallest width at which gradient descent reaches the target loss "
-                "(m_emp) and the widths certified by T1 and its variants (m_cert), against the number of "
-                "training points n, with fitted exponents of n.")
-    w.add_argument("--json", metavar="PATH", help="write the rows, fits and configuration to PATH")
-    w.add_argument("--activations", metavar="LIST",
-                   help=f"comma-separated, from {registry.choices_text()} (default softmax,exp,relu)")
-    w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (default 2,3,4,6,8,11,16,23,32)")
-    w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) (quick 5, full 10)")
-    _size_options(w, "about 3 minutes", "more seeds, δ = 0.1, a √2 grid, larger widths")
-    w.add_argument("--plot", metavar="PATH", help="a log-log plot of m against n (needs matplotlib)")
-    w.add_argument("--eta-rule", choices=("limit", "empirical"), help="λ and ‖H‖ of the step size: the "
+                "(m_emp), the smallest at which it does so in T1''s predicted steps while the NTK stays within "
+                "λ₀/4 of H(W(0)) (m_lazy, where the theorem's mechanism operates), and the widths certified by "
+                "T1 and its variants (m_cert), against the number of training points n, with fitted exponents "
+                "of n beside the paper's 2 and Du et al.'s 6.")
+    _output_options(w)
+    w.add_argument("--activations", metavar="LIST", help=f"comma-separated, from {registry.choices_text()} (default softmax,exp,relu)")
+    w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (quick 2,3,4,6,8; full "
+                   "2,3,4,6,8,11,16,23,32,45,64,91,128, m_lazy to 64, the Monte Carlo m_cert to 16)")
+    w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) of m_emp (quick 5, full 10)")
+    w.add_argument("--seed", type=int, default=0, help="random seed, >= 0 (default 0): data, labels and every draw")
+    _size_options(w, "under a minute on two cores: n ≤ 8, m_lazy to n = 8, m_cert to n = 4",
+                  FULL_WIDTH_HELP)
+    w.add_argument("--eta-rule", choices=("limit", "empirical"), help="λ and ‖H‖ of m_emp's step size: the "
                    "infinite-width NTK (default) or H(W(0)) of each draw")
     w.add_argument("--no-cert", action="store_true", help="skip the certified widths")
-    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument("--no-lazy", action="store_true", help="skip the NTK-regime width m_lazy")
+    w.add_argument("--certify-draws", action="store_true",
+                   help="C3: beside the sampled m_cert(T1'), the width at which T1' is proved in ball arithmetic "
+                        "for each draw (needs python-flint; n ≤ 6; slow)")
     _engine_options(w)
     w.set_defaults(func=cmd_width)
     p = command("proof", "show a lemma's symbolic derivation",

@@ -9,7 +9,7 @@ then for every t: max_r ‖w_r(t) − w_r(0)‖₂ ≤ R₀, λ_min(H(W(t))) ≥
 T1': λ₀ = λ_min(H(W(0))) for λ, ‖H(W(0))‖₂ for ‖H*‖₂, (i) dropped, λ₀/2 on the right of (ii).
 
 The exports are the scalar sides of the hypotheses and the rate as functions of named symbols: the
-numeric layer (ntkcheck.theorem) evaluates the matrix quantities (‖Q‖, S₀, β, ‖H‖, λ) and feeds them in.
+numeric layer (ntkcheck.core.theorem) evaluates the matrix quantities (‖Q‖, S₀, β, ‖H‖, λ) and feeds them in.
 """
 from __future__ import annotations
 
@@ -262,6 +262,6 @@ def derive() -> Derivation:
              "w_r: |w_rᵀx_i| ≤ B = σ√(2 ln(2nh/δ)) on an event of probability ≥ 1 − δ, on which "
              "S_{i,r} ≤ e^{2B}/m (every u is within [e^{−B}, e^{B}] and α sums m of them), "
              "⟨S_i, S_j⟩ ≤ m(e^{2B}/m)², so Q ≤ (κ²/m)|G|·m(e^{2B}/m)² entrywise and ‖Q‖₂ is at most the "
-             "norm of that nonnegative matrix; and e(0) = −Y.  (ntkcheck.theorem.certified_width, variants "
+             "norm of that nonnegative matrix; and e(0) = −Y.  (ntkcheck.experiments.width.certified_width, variants "
              "T1-B7 and T1-B1B7.)")
     return d

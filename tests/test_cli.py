@@ -201,7 +201,7 @@ def test_unwritable_json_exits_2_before_running(argv, tmp_path, no_computation, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
-@pytest.mark.parametrize("argv", [["diffusion", "--plot-dir"], ["compare", "--plot-dir"], ["width", "--plot"]])
+@pytest.mark.parametrize("argv", [["diffusion", "--plot-dir"], ["compare", "--plot-dir"], ["width", "--plot-dir"]])
 def test_unwritable_plot_destination_exits_2(argv, tmp_path, no_computation, capsys):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")

@@ -131,29 +131,6 @@ def test_bad_input_is_refused(wide):
         T.evaluate_hypotheses(X, Y, wide, -1.0, 1e-3)
 
 
-def test_certified_width_small_instance():
-    """n = 2: T1' Monte Carlo (δ = 0.3: 9 draws) and the simulation-free T1-B1B7; the returned width passes,
-    the one below it fails, and the certificates are ordered T1' ≤ T1-B1B7."""
-    c = T.certified_width(2, D, sigma=SIGMA, variant="T1'", delta=0.3, rel_tol=0.5)
-    assert c["m_cert"] is not None and c["draws_per_width"] == T.seeds_needed(0.3) == 9
-    tested = {r["m"]: r for r in c["tested"]}
-    assert tested[c["m_cert"]]["holds"] and tested[c["m_cert"]]["successes"] == 9
-    assert not tested[c["m_fail_below"]]["holds"]
-    assert c["m_cert"] / c["m_fail_below"] <= 1.5 + 1e-9
-    a = T.certified_width(2, D, sigma=SIGMA, variant="T1-B1B7", delta=0.3, rel_tol=0.5)
-    assert a["m_cert"] is not None and a["m_cert"] > c["m_cert"]
-    with pytest.raises(ValueError, match="draws"):
-        T.certified_width(2, D, variant="T1'", delta=0.05, seeds=10)
-
-
-def test_seeds_needed_is_the_clopper_pearson_minimum():
-    from ntkcheck.core.stats import binomial_lower
-
-    for delta in (0.05, 0.1, 0.2, 0.3):
-        K = T.seeds_needed(delta)
-        assert binomial_lower(K, K) >= 1 - delta > binomial_lower(K - 1, K - 1)
-
-
 def test_initial_output_size():
     Xo = nk.sphere(16, D, seed=3)
     out = T.initial_output_size(Xo, [2**k for k in range(8, 14)], sigma=SIGMA, seeds=24, seed=1)

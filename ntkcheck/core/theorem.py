@@ -5,8 +5,9 @@ its certified width, and the initial output size that drives hypothesis (iv).
   fail; :func:`choose_eta_R0` picks the largest η that (iii) allows and the R₀ that makes (iv) easiest
   among those (ii) allows.
 * :func:`check_conclusions` runs GD and checks every conclusion at every step.
-* :func:`certified_width` is the smallest width at which the hypotheses hold with probability ≥ 1 − δ over
-  the initialization (Monte Carlo with a Clopper–Pearson bound; "T1-B7" replaces (i) by B7's ε ≤ λ/4).
+* :func:`report_at_chosen`, :func:`report_from_quantities` (quantities streamed over neurons) and
+  :func:`report_b1b7` (no draw: B1's event and B7) are what the width experiment's certified width
+  (:func:`ntkcheck.experiments.width.certified_width`) evaluates per draw and width.
 * :func:`initial_output_size` measures ‖F(W(0))‖ against m for both init schemes.
 
 Every scalar formula comes from proofs/linear_convergence.py (compiled); the quantities the formulas take
@@ -26,11 +27,10 @@ import ntkcheck as nk
 from ntkcheck.core import validate as V
 from ntkcheck.core import bounds
 from ntkcheck.core.compile import compiled
-from ntkcheck.core.stats import binomial_lower, loglog_slope
+from ntkcheck.core.stats import loglog_slope
 from ntkcheck.core.network import SCHEMES, Params, _check, _features, _hadamard_gram
 
 VARIANTS = ("T1", "T1'")
-WIDTH_VARIANTS = ("T1", "T1'", "T1-B7", "T1-B1B7")
 EPS = np.finfo(float).eps
 MP_DPS = 100                  # digits for λ when float64 cannot decide its sign (as in the G6 check)
 MP_MAX_TERMS = 20_000         # n·m above which λ₀ of T1' is refined from the float64 H(W(0)) itself
@@ -295,162 +295,64 @@ def check_conclusions(X, Y, params: Params, eta, steps, R0, variant: str = "T1",
         "seconds": hist.seconds}
 
 
-# ------------------------------------------------------------------------------------------ width
-def seeds_needed(delta: float, level: float = 0.95) -> int:
-    """The fewest draws K for which K successes out of K give a Clopper–Pearson lower bound ≥ 1 − δ."""
-    return max(1, math.ceil(math.log(1 - level) / math.log(1 - delta) - 1e-12))
+# ------------------------------------------------------------------------------------------ reports for the width experiment
+def report_at_chosen(X, Y, params: Params, *, variant: str = "T1", kappa=None, sigma=None) -> Report:
+    """The hypotheses of ``variant`` at the (η, R₀) that :func:`choose_eta_R0` picks, from one pass of the
+    features (what :func:`evaluate_hypotheses` at :func:`choose_eta_R0`'s choice returns, computed once).
+
+    Parameters as :func:`evaluate_hypotheses` without (η, R₀).  Returns the :class:`Report` (η = R₀ = nan
+    when λ ≤ 0; then every hypothesis that needs them fails)."""
+    dr = _draw(X, Y, params, variant, kappa, sigma)
+    return _evaluate(dr, *_choose(dr))
 
 
-def _successes_needed(K: int, delta: float, level: float) -> int | None:
-    for k in range(K + 1):
-        if binomial_lower(k, K, level) >= 1 - delta:
-            return k
-    return None
+def report_from_quantities(X, *, variant: str, m: int, d_out: int, kappa: float, lam: float, lam_decided_with: str,
+                           H_norm: float, Q_norm: float, S0: float, e0_norm: float,
+                           dist_star: float | None = None) -> Report:
+    """The hypotheses of ``variant`` at :func:`choose_eta_R0`'s (η, R₀) from quantities computed elsewhere
+    (e.g. streamed over neurons by :mod:`ntkcheck.core.streaming`, for widths whose features do not fit in memory).
+
+    Parameters: ``X`` the data (n × d, (A1)); ``variant`` "T1" or "T1'"; ``m``, ``d_out``, ``kappa``; ``lam``
+    λ_min(H*) (T1) or λ₀ = λ_min(H(W(0))) (T1'), ``lam_decided_with`` "float64" or "mpmath"; ``H_norm``
+    ‖H*‖₂ (T1) or ‖H(W(0))‖₂ (T1'); ``Q_norm`` ‖Q(W(0))‖₂ (B3); ``S0`` max_{i,r} S_{i,r}(W(0)); ``e0_norm``
+    ‖e(0)‖₂; ``dist_star`` ‖H(W(0)) − H*‖₂ (T1 only).  B4's bound at W(0) is computed from S0.  Returns the
+    :class:`Report`."""
+    variant = _variant(variant)
+    X = V.matrix(X, "X")
+    V.unit_ball(X)
+    if variant == "T1" and dist_star is None:
+        raise ValueError("T1 needs dist_star = ‖H(W(0)) − H*‖₂ (hypothesis (i))")
+    k = V.positive_float(kappa, "kappa")
+    dr = _Draw(variant, X.shape[0], V.positive_int(m, "m"), V.positive_int(d_out, "d_out"), k, float(lam),
+               lam_decided_with, float(H_norm), None if dist_star is None else float(dist_star), float(Q_norm),
+               float(S0), bounds.hessian_bound_from(float(S0), X, k), float(e0_norm))
+    return _evaluate(dr, *_choose(dr))
 
 
-def _even(m: float) -> int:
-    return max(2, 2 * int(round(m / 2)))
+def report_b1b7(X, Y, m: int, *, sigma: float, delta: float, lam_star: float) -> Report:
+    """T1's hypotheses bounded with no draw, for the symmetric init at width m (κ = m): (i) by B7's ε at
+    δ/2 (width m/2, the independent neurons) and (ii)–(iv) on B1's event at δ/2 over those m/2 neurons —
+    S₀ ≤ e^{2B}/m, ‖Q‖₂ ≤ ‖Q_entry(κ, m, G, m(e^{2B}/m)²)‖₂ (entrywise domination of a nonnegative matrix),
+    B4 at that S₀, ‖e(0)‖ = ‖Y‖ (F(W(0)) = 0).
 
-
-def certified_width(n: int, d: int, *, d_out: int = 1, sigma: float = 0.5, variant: str = "T1'",
-                    delta: float = 0.1, level: float = 0.95, seeds: int | None = None, scheme: str = "symmetric",
-                    data_seed: int = 0, X=None, Y=None, m_start: int = 16, m_max: int = 2**26, grid: float = 2.0,
-                    rel_tol: float = 0.05, max_entries: float = 3e8, progress=None) -> dict:
-    """The smallest width m at which the hypotheses of ``variant`` hold with probability ≥ 1 − δ over the
-    initialization, at confidence ``level``.
-
-    Data: X = sphere(n, d, data_seed), Y = labels(n, d', data_seed + 1) unless given; κ = m; σ; ``scheme``.
-    At each m, K draws (K = :func:`seeds_needed` unless ``seeds``) of W(0) are evaluated with
-    :func:`choose_eta_R0`'s (η, R₀); m passes when the Clopper–Pearson lower bound of the success
-    frequency is ≥ 1 − δ (a draw-by-draw early stop when it no longer can).  Variants:
-
-    * "T1'" and "T1": every hypothesis on every draw ((i) from the draw's ‖H(W(0)) − H*‖);
-    * "T1-B7": (i) replaced by B7's ε ≤ λ/4 at δ/2 (deterministic), (ii)–(iv) on draws at δ/2 — a union
-      bound gives probability ≥ 1 − δ;
-    * "T1-B1B7" (no simulation, symmetric init only): (i) by B7 at δ/2 and (ii)–(iv) from B1's event at
-      δ/2 — on it S_{i,r}(W(0)) ≤ e^{2B}/m, so ‖Q‖₂ ≤ ‖Q_entry(κ, m, G, m e^{4B}/m²)‖₂ (entrywise domination of
-      a nonnegative matrix), S₀ ≤ e^{2B}/m, B4's bound with that S₀, and ‖e(0)‖ = ‖Y‖ (F(W(0)) = 0).
-
-    With the symmetric init the m/2 first neurons are the independent ones: B1 is applied to them (n·m/2
-    events) and B7 at width m/2 — H(W(0)) is then exactly the iid-form mean over m/2 neurons with the
-    ⟨a_ℓ, S⟩ terms equal to 0, so B7's event and its entry bound apply with those terms dropped
-    (proofs/linear_convergence.py, "certified T1").
-
-    The search doubles m (``grid``) from ``m_start`` to the first pass, then bisects (geometrically, on
-    even m) to a relative width ``rel_tol``.  Widths with n·m > ``max_entries`` are not simulated.
-    Returns a dict with ``m_cert`` (None, with ``reason``, when no width ≤ the limit passes) and every
-    width tested."""
-    if variant not in WIDTH_VARIANTS:
-        raise ValueError(f"variant must be one of {WIDTH_VARIANTS}, got {variant!r}")
-    n, d, d_out = V.positive_int(n, "n"), V.positive_int(d, "d"), V.positive_int(d_out, "d_out")
-    sigma = V.positive_float(sigma, "sigma")
-    if not 0 < delta < 1 or not 0 < level < 1:
-        raise ValueError(f"delta and level must lie in (0, 1), got {delta}, {level}")
-    X = nk.sphere(n, d, seed=data_seed) if X is None else V.matrix(X, "X", cols=d)
-    Y = nk.labels(n, d_out, seed=data_seed + 1) if Y is None else V.matrix(Y, "Y", cols=d_out, cols_name="d_out")
-    if variant in ("T1-B7", "T1-B1B7") and scheme != "symmetric":
-        raise ValueError(f"{variant} is implemented for the symmetric init (with the iid init and κ = m, "
-                         "‖e(0)‖ grows like √m and (iv) fails)")
-    core = "T1'" if variant == "T1'" else "T1"
-    d_mc = delta / 2 if variant == "T1-B7" else delta
-    K = seeds_needed(d_mc, level) if seeds is None else V.positive_int(seeds, "seeds")
-    k_need = _successes_needed(K, d_mc, level)
-    if k_need is None:
-        raise ValueError(f"{K} draws cannot certify probability ≥ 1 − {d_mc:g} at level {level}: "
-                         f"use at least {seeds_needed(d_mc, level)}")
-    lam_star = None
-    if variant != "T1'":
-        lam_star, _ = lambda_min(nk.limit_ntk(X, sigma=sigma, d_out=d_out),
-                                 lambda: nk.limit_kernel_mp(X, sigma=sigma, dps=MP_DPS))
-    independent = (lambda m: m // 2) if scheme == "symmetric" else (lambda m: m)
-    m_limit = 2**62 if variant == "T1-B1B7" else int(min(m_max, max_entries // n))   # B1B7 simulates nothing
-    tested: dict[int, dict] = {}
-
-    def passes(m: int) -> bool:
-        if m in tested:
-            return tested[m]["holds"]
-        rec = {"m": m, "draws": 0, "successes": 0}
-        if variant in ("T1-B7", "T1-B1B7"):
-            eps = float(bounds.ntk_concentration_eps(independent(m), delta / 2, sigma, X, d_out))
-            rhs = float(_fn("hyp_i_rhs")(lam_star))
-            rec["b7_eps"], rec["b7_holds"] = eps, bool(eps <= rhs)
-            if not eps <= rhs:
-                rec["holds"] = False
-                tested[m] = rec
-                return False
-        if variant == "T1-B1B7":
-            rep = _evaluate(*_certified_draw(X, Y, m, independent(m), sigma, delta / 2, lam_star, eps))
-            rec.update(holds=rep.holds, failing=rep.failing, eta=rep.eta, R0=rep.R0, S0_bound=rep.S0,
-                       Q_norm_bound=rep.Q_norm)
-            tested[m] = rec
-            return rec["holds"]
-        fails_left = K - k_need
-        fail_counts: dict[str, int] = {}
-        for j in range(K):
-            params = nk.init_params(d, m, d_out, sigma=sigma, scheme=scheme, seed=10_000 * (data_seed + 1) + j)
-            dr = _draw(X, Y, params, core, None, sigma)
-            rep = _evaluate(dr, *_choose(dr))
-            failing = [h for h in rep.failing if not (variant == "T1-B7" and h == "(i)")]
-            rec["draws"] += 1
-            if failing:
-                fails_left -= 1
-                for h in failing:
-                    fail_counts[h] = fail_counts.get(h, 0) + 1
-                if fails_left < 0:
-                    break
-            else:
-                rec["successes"] += 1
-        rec["lower_bound"] = binomial_lower(rec["successes"], K, level) if rec["draws"] == K else None
-        rec["holds"] = rec["draws"] == K and rec["successes"] >= k_need
-        rec["failing"] = fail_counts
-        tested[m] = rec
-        if progress is not None:
-            progress(m)
-        return rec["holds"]
-
-    lo, hi = None, None
-    m = _even(m_start)
-    while m <= m_limit:
-        if passes(m):
-            hi = m
-            break
-        lo = m
-        m = _even(m * grid)
-    out = {"variant": variant, "n": n, "d": d, "d_out": d_out, "sigma": sigma, "scheme": scheme, "kappa": "m",
-           "delta": delta, "level": level, "draws_per_width": K, "successes_needed": k_need,
-           "lambda_star": lam_star, "data_seed": data_seed}
-    if hi is None:
-        return out | {"m_cert": None, "reason": f"no width up to {m_limit} passed (n·m ≤ {max_entries:g})",
-                      "tested": [tested[k] for k in sorted(tested)]}
-    while lo is not None and hi / lo > 1 + rel_tol:
-        mid = _even(math.sqrt(lo * hi))
-        if mid in (lo, hi):
-            break
-        if passes(mid):
-            hi = mid
-        else:
-            lo = mid
-    return out | {"m_cert": hi, "m_fail_below": lo, "reason": None if lo is not None else
-                  f"the smallest width tested ({hi}) already passes",
-                  "tested": [tested[k] for k in sorted(tested)]}
-
-
-def _certified_draw(X, Y, m: int, m_indep: int, sigma: float, delta_b1: float, lam_star: float, eps_b7: float):
-    """The quantities of T1's hypotheses bounded on B1's event (probability ≥ 1 − δ_B1) for the symmetric
-    init at width m, with no draw: S₀ ≤ e^{2B}/m, ‖Q‖₂ ≤ ‖Q_entry(κ, m, G, m(e^{2B}/m)²)‖₂, B4 at that S₀,
-    ‖e(0)‖ = ‖Y‖, and B7's ε in place of ‖H(W(0)) − H*‖₂.  Returns the arguments of :func:`_evaluate`
-    with (η, R₀) from :func:`_choose`."""
+    Parameters: data ``X``, labels ``Y``, even width ``m``, ``sigma``, ``delta`` (total failure probability),
+    ``lam_star`` = λ_min(H*).  Returns the :class:`Report`; every hypothesis holds ⇒ T1's conclusions hold
+    with probability ≥ 1 − δ over the initialization."""
+    X = V.matrix(X, "X")
+    Y = V.matrix(Y, "Y")
+    m = V.positive_int(m, "m", minimum=2)
+    m_indep = m // 2
+    eps = float(bounds.ntk_concentration_eps(m_indep, delta / 2, sigma, X, Y.shape[1]))
     n, q = X.shape[0], Y.shape[1]
     k = float(m)
-    B = bounds.init_bound(sigma, n, m_indep, delta_b1)
+    B = bounds.init_bound(sigma, n, m_indep, delta / 2)
     S_up = float(compiled("init_bound", "S_upper", "numpy")(B, m))
     Qb = compiled("ntk_perturbation", "Q_entry", "numpy")(k, m, X @ X.T, m * S_up**2)
     hess = bounds.hessian_bound_from(S_up, X, k)
     Hstar = nk.limit_ntk(X, sigma=sigma, d_out=q)
-    dr = _Draw("T1", n, m, q, k, lam_star, "float64", float(np.linalg.norm(Hstar, 2)), eps_b7,
+    dr = _Draw("T1", n, m, q, k, float(lam_star), "float64", float(np.linalg.norm(Hstar, 2)), eps,
                float(np.linalg.norm(Qb, 2)), S_up, hess, float(np.linalg.norm(Y)))
-    eta, R0 = _choose(dr)
-    return dr, eta, R0
+    return _evaluate(dr, *_choose(dr))
 
 
 # ------------------------------------------------------------------------------------------ initial output

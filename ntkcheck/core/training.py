@@ -25,6 +25,7 @@ on the thread count (each row is computed the same way whichever thread runs it)
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ntkcheck.core import validate as V
+from ntkcheck.core.compile import compiled
 from ntkcheck.core.network import Params, _features, _grad_from, empirical_ntk, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
@@ -252,3 +254,20 @@ def train(params: Params, X, Y, eta, steps, kappa=None, record_every=1, lam_ever
     out = {k: np.asarray(v, dtype=np.int64 if k == "steps" else np.float64) for k, v in rec.items()}
     return History(**out, lam_steps=np.asarray(lam_t, dtype=np.int64), lam_min=np.asarray(lam_v),
                    params=tr.params(), eta=tr.eta, kappa=tr.kappa, seconds=time.perf_counter() - t0)
+
+
+def eta_and_steps(lam: float, H_norm: float, m: int, e0: float, eps: float, c: float = 1.0) -> tuple[float, int | None]:
+    """The step size of T1's form and the steps it predicts to reach a target loss.
+
+    Parameters: ``lam`` λ (λ_min(H*) for T1's form, λ₀ = λ_min(H(W(0))) for T1''s); ``H_norm`` ‖H‖₂ of the
+    same matrix; width ``m``; ``e0`` = ‖e(0)‖₂; target loss ``eps``; ``c`` ∈ (0, 1] the fraction of the cap.
+    Returns (η, T): η = c/(m(‖H‖₂ + λ/2)) (hypothesis (iii), first part, times c) and T = ⌈steps_to_loss⌉,
+    the steps after which (1 − ηmλ/4)^T ‖e(0)‖ reaches loss ε (0 if ½‖e(0)‖² ≤ ε already); (nan, None)
+    if λ ≤ 0."""
+    if not lam > 0:
+        return math.nan, None
+    eta = c * float(compiled("linear_convergence", "eta_cap_spectral", "numpy")(m, H_norm, lam))
+    if 0.5 * e0**2 <= eps:
+        return eta, 0
+    T = float(compiled("linear_convergence", "steps_to_loss", "numpy")(eta, m, lam, e0, eps))
+    return eta, int(math.ceil(T))

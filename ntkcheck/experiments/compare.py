@@ -231,14 +231,14 @@ def sensitivity_section(cfg: Config, X: np.ndarray, Y: np.ndarray, lam: dict) ->
 def training_section(cfg: Config, X: np.ndarray, Y: np.ndarray, Hstar: dict, tick=None) -> dict:
     """GD at η = c/(m(‖H*‖₂ + λ/2)) from the symmetric init of seed 0, until loss ≤ ε or the budget;
     ``tick(description)`` after each activation."""
-    from ntkcheck.core.training import train
+    from ntkcheck.core.training import eta_and_steps, train
 
     out = {}
     for act in cfg.activations:
         lam, H_norm = Hstar[act]
         p = _init(cfg, act, _seed(cfg, 0))
         e0 = float(np.linalg.norm(nk.residual(p, X, Y)))
-        eta, T = width_experiment.eta_and_steps(lam, H_norm, cfg.m, e0, _width_cfg(cfg))
+        eta, T = eta_and_steps(lam, H_norm, cfg.m, e0, cfg.eps, cfg.c)
         rec = {"lambda": lam, "H_star_norm": H_norm, "eta": eta, "eta_m": eta * cfg.m, "T_predicted": T,
                "guaranteed_rate": 1 - eta * cfg.m * lam / 4, "linear_rate": 1 - eta * cfg.m * lam}
         with np.errstate(all="ignore"):
