@@ -107,7 +107,11 @@ def _file_target(option: str, path: str | None) -> Path | None:
     return p
 
 
-def _json_target(path: str | None) -> Path | None:
+def json_target(path: str | None) -> Path | None:
+    """The ``--json`` argument checked before any work is done (shared with ``ntkcheck certify``).
+
+    Parameters: ``path`` the option's value, or None.  Returns: the target Path, or None when not given.
+    Raises UsageError (exit 2) naming ``--json`` when its folder is missing or not writable."""
     return _file_target("--json", path)
 
 
@@ -158,7 +162,7 @@ def cmd_verify(args, console: Console) -> int:
     chosen = _select(args.only)
     seed = _seed(args.seed)
     scale = _scale(args.scale)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     estimate = estimated_seconds(chosen, scale)
     if estimate > ANNOUNCE_ABOVE:
         _stderr().print(f"estimated run time: about {_duration(estimate)} ({len(chosen)} check(s) at scale "
@@ -334,7 +338,7 @@ def cmd_width(args, console: Console) -> int:
     if args.no_cert:
         changes["certify"] = False
     cfg = _configured(width, cfg, changes)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     plot = None
     if args.plot is not None:
         plot = Path(args.plot)
@@ -377,7 +381,7 @@ def cmd_diffusion(args, console: Console) -> int:
     if args.no_pictures:
         changes["pictures"] = False
     cfg = _configured(diffusion, cfg, changes)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
@@ -435,7 +439,7 @@ def cmd_compare(args, console: Console) -> int:
     if args.no_width:
         changes["width"] = False
     cfg = _configured(compare, cfg, changes)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     result = _run_counting(compare.run, cfg, "beyond softmax", console, args.quiet)
     rows = result["table"]

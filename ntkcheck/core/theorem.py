@@ -27,7 +27,7 @@ from ntkcheck.core import validate as V
 from ntkcheck.core import bounds
 from ntkcheck.core.compile import compiled
 from ntkcheck.core.stats import binomial_lower, loglog_slope
-from ntkcheck.core.network import SCHEMES, Params, _check, _features, _hadamard_gram, _kappa
+from ntkcheck.core.network import SCHEMES, Params, as_inputs, features, kappa_of, ntk_from_features
 
 VARIANTS = ("T1", "T1'")
 WIDTH_VARIANTS = ("T1", "T1'", "T1-B7", "T1-B1B7")
@@ -142,23 +142,20 @@ def _softmax_only(params: Params) -> None:
 def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     _softmax_only(params)
     variant = _variant(variant)
-    X = _check(params, X)
+    X = as_inputs(params, X)
     V.unit_ball(X)
     Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
     if Y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
-    k = _kappa(params, kappa)
+    k = kappa_of(params, kappa)
     n, q = X.shape[0], params.d_out
     # one pass of the features serves every quantity (the draw can be wide: m = 10⁷ happens):
     # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound by ntkcheck.core.bounds from the
     # same S (Q_from_features, hessian_bound_from) — tests/test_theorem.py checks they match the public path
-    act, S, cache = _features(params, X)
+    act, S, cache = features(params, X)
     S0 = float(S.max())
     e0 = float(np.linalg.norm(k * (S @ params.A.T) - Y))
-    P = act.tangent(cache, params.A).reshape(n * q, params.m)
-    H0 = P @ P.T                          # as network.empirical_ntk: one syrk, then (κ/√m)²·(∘ G ⊗ 11ᵀ)
-    del P
-    _hadamard_gram(H0, X, X, q, k / np.sqrt(params.m))
+    H0 = ntk_from_features(params, X, act, cache, k)     # network.empirical_ntk's arithmetic, on the same S
     if variant == "T1":
         if k != params.m:
             raise ValueError(f"T1 compares H(W(0)) with its κ = m limit H*; got κ = {k:g} ≠ m = {params.m} "

@@ -6,7 +6,7 @@ neuron movement max_r ‖w_r(t) − w_r(0)‖₂, the drift of Σ_r w_r(t) (zero
 it).
 
 One step is: logits Z = XW, features, one vector-Jacobian product, Xᵀ·G — no Jacobian, no loop over
-neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.core.network` (``_features``/``_grad_from``).
+neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.core.network` (``features``/``gradient_from``).
 The softmax network has a fused path, written for speed (the step is dominated by the n·m exponentials):
 
 * the neurons are grouped by their output-sign column a_r (A ∈ {±1}^{d'×m} has at most 2^{d'} distinct
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ntkcheck.core import validate as V
-from ntkcheck.core.network import Params, _features, _grad_from, _kappa, empirical_ntk, pm1
+from ntkcheck.core.network import Params, empirical_ntk, features, gradient_from, kappa_of, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
 BLOCK_ELEMS = 1 << 17      # entries of Z per row block of the fused path (1 MiB: an L2 cache)
@@ -73,7 +73,7 @@ class Trainer:
         if self.Y.shape[0] != self.X.shape[0]:
             raise ValueError(f"X has {self.X.shape[0]} rows but Y has {self.Y.shape[0]}")
         self.eta = V.positive_float(eta, "eta")
-        self.kappa = _kappa(params, kappa)
+        self.kappa = kappa_of(params, kappa)
         self.threads = _threads() if threads is None else V.positive_int(threads, "threads")
         self._orig = params
         n, m = self.X.shape[0], params.m
@@ -145,10 +145,10 @@ class Trainer:
 
     def _generic(self, gradient: bool) -> np.ndarray:
         p = self.current()
-        act, Phi, cache = _features(p, self.X)
+        act, Phi, cache = features(p, self.X)
         E = self.kappa * (Phi @ p.A.T) - self.Y
         if gradient:
-            np.multiply(_grad_from(p, self.X, E, self.kappa, act, cache), self.eta, out=self.grad)
+            np.multiply(gradient_from(p, self.X, E, self.kappa, act, cache), self.eta, out=self.grad)
         return E
 
     def _fused(self, scale: bool) -> None:

@@ -194,8 +194,11 @@ def _present(mix: Mixture) -> Mixture:
     return Mixture(weights=mix.weights[keep], means=mix.means[keep], variances=mix.variances[keep])
 
 
-def _logits(x: np.ndarray, t: float, mix: Mixture):
-    """Component logits ℓ (n, K) of D2 and the time-t means (K, d) and variances (K,)."""
+def logits(x: np.ndarray, t: float, mix: Mixture):
+    """Component logits of D2 at time t (the compiled proofs/gmm_score.py export).
+
+    Parameters: ``x`` checked points (n, d); ``t`` a checked time; ``mix`` a :class:`Mixture`.
+    Returns: ``(ell, means, variances)``: the logits ℓ (n, K), the time-t means (K, d) and variances (K,)."""
     m, s2 = mix.at(t)
     sq = np.einsum("nkd,nkd->nk", x[:, None, :] - m[None], x[:, None, :] - m[None])
     ell = compiled("gmm_score", "component_logit", "numpy")(np.log(mix.weights)[None, :], mix.d, s2[None, :], sq)
@@ -213,7 +216,7 @@ def gmm_score(x, t, weights, means, variances) -> np.ndarray:
     x = _points(x, mix.d)
     t = _time(t)
     with np.errstate(over="ignore", invalid="ignore"):
-        ell, m, s2 = _logits(x, t, mix)
+        ell, m, s2 = logits(x, t, mix)
     # far out (the largest logit below −2^30, or ‖x − a_t μ_k‖² overflowed beyond ‖x‖ ≈ 1e154): ℓ carries
     # an absolute rounding error ε|ℓ| ≳ 2e-7 that would swamp the weights and the ties, so these rows
     # get their logit differences from the exact expansion of _far_logits
@@ -260,7 +263,7 @@ def gmm_log_density(x, t, weights, means, variances) -> np.ndarray:
     """log p_t(x), shape (n,), by log-sum-exp of the D2 component logits."""
     mix = _present(mixture(weights, means, variances))
     x = _points(x, mix.d)
-    ell, _, _ = _logits(x, _time(t), mix)
+    ell, _, _ = logits(x, _time(t), mix)
     top = ell.max(axis=1)
     return top + np.log(np.exp(ell - top[:, None]).sum(axis=1))
 
