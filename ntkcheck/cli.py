@@ -425,7 +425,8 @@ def cmd_diffusion(args, console: Console) -> int:
     console.print(f"slope < 0: {a['slope_nn_negative']}; tracking decreasing in m: {a['tracking_decreasing_in_m']}; "
                   f"network/trivial at n = {result['rows'][-1]['n']}: {a['ratio_nn_trivial_at_largest_n']:.3g} "
                   f"({result['seconds']['total']:.0f} s)")
-    _write_outputs(console, result, target, plot_dir, diffusion.plot)
+    from ntkcheck.plots import diffusion as diffusion_plots
+    _write_outputs(console, result, target, plot_dir, diffusion_plots.plot)
     return 0
 
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from ntkcheck.experiments import diffusion as D
+from ntkcheck.plots import diffusion as PD
 from ntkcheck.checks import diffusion as CD
 from ntkcheck.cli import main
 
@@ -475,7 +476,7 @@ def test_one_blas_thread_limits_blas():
     from threadpoolctl import threadpool_info
 
     np.ones((64, 64)) @ np.ones((64, 64))          # load BLAS
-    with D._one_blas_thread():
+    with D.one_blas_thread():
         blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
         assert blas and all(i["num_threads"] == 1 for i in blas), blas
 
@@ -525,8 +526,8 @@ def test_run_tiny(tiny_run):
 
 @needs_matplotlib
 def test_plot_tiny(tiny_run, tmp_path):
-    paths = D.plot(tiny_run, tmp_path)
-    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
+    paths = PD.plot(tiny_run, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(PD.FIGURES)
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
 
 
@@ -540,7 +541,7 @@ def test_cli_diffusion(tmp_path, monkeypatch, capsys):
     data = json.loads(target.read_text(encoding="utf-8"))
     assert data["rows"][0]["n"] == 16 and data["settings"]["m"] == 16
     if plots:
-        assert all((tmp_path / f).is_file() for f in D.FIGURES)
+        assert all((tmp_path / f).is_file() for f in PD.FIGURES)
 
 
 @pytest.mark.parametrize("argv,msg", [
@@ -563,3 +564,27 @@ def test_registered_check_holds(code):
     rec = checks.run(checks.REGISTRY[code], seed=1)
     assert rec["holds"], rec["details"]
     assert rec["id"] == checks.REGISTRY[code].id and rec["statement"]
+
+
+@needs_matplotlib
+def test_plot_leaves_matplotlib_global_state_alone(tiny_run, tmp_path):
+    """plots/diffusion.py draws through the OO API: in a fresh interpreter whose backend is svg, plotting a
+    result neither imports pyplot nor changes the backend or an rcParam (a notebook's settings stay)."""
+    import subprocess
+    import sys
+
+    from ntkcheck.core.results import write_json
+
+    write_json(tmp_path / "r.json", tiny_run)
+    code = (
+        "import json, sys, matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "before = (matplotlib.get_backend(), dict(matplotlib.rcParams))\n"
+        "from ntkcheck.plots import diffusion as PD\n"
+        f"paths = PD.plot(json.load(open({str(tmp_path / 'r.json')!r})), {str(tmp_path)!r})\n"
+        "assert len(paths) == 4, paths\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+        "assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before, 'global state changed'\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
