@@ -51,8 +51,7 @@ def tracking(mix: Mixture, t, n=128, widths=(128, 512, 2048, 8192), sigma=1.5, d
             Be_train, Be_fresh = emp.cross(data.x), emp.cross(fresh)
             lam_emp = float(emp.lam[-1])
             dist = {key: [] for key in ("star_train", "star_fresh", "emp_train", "emp_fresh")}
-            with one_blas_thread():
-                tr = Trainer(p0, U, data.y, c / m)
+            with one_blas_thread(), Trainer(p0, U, data.y, c / m) as tr:
                 for s in range(steps + 1):
                     if s in ks:
                         cur = tr.current()

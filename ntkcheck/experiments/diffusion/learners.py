@@ -204,8 +204,7 @@ def fit_network(x, y, x_val, y_val, rho, m=512, sigma=1.5, seed=0, steps=3000, r
     t0 = time.perf_counter()
     rec_s, rec_v, rec_t = [], [], []
     best = (np.inf, 0, p0.W.copy())
-    with one_blas_thread():
-        tr = Trainer(p0, U, y, eta, kappa=kap)
+    with one_blas_thread(), Trainer(p0, U, y, eta, kappa=kap) as tr:
         s = 0
         while True:
             if s % record_every == 0:
