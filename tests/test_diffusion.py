@@ -482,6 +482,24 @@ def test_one_blas_thread_limits_blas():
 
 
 # ------------------------------------------------------------------------------------------ D6
+@pytest.mark.parametrize("learner", ["network", "kernel", "linearized"])
+def test_the_learners_enforce_A2_on_the_lifted_inputs(learner):
+    """The network's lemmas, and the invertibility of H* that f_lin needs, assume (A2): distinct points of
+    the sphere.  The lift puts every point on S^d; a repeated training point is refused by name."""
+    mix, t = D.default_mixture(), 0.4
+    tr, va = D.denoising_data(mix, 16, t, seed=1), D.denoising_data(mix, 16, t, seed=2)
+    rho = D.choose_rho(mix, t, 1e-2).rho
+    fit = {"network": lambda x: D.fit_network(x, tr.y, va.x, va.y, rho, m=8, steps=5),
+           "kernel": lambda x: D.fit_kernel(x, tr.y, va.x, va.y, rho, 1.5),
+           "linearized": lambda x: D.LinearizedPredictor(x, tr.y, rho, 1.5, 0.1)}[learner]
+    x = tr.x.copy()
+    x[3] = x[7]                                             # one repeated point
+    with pytest.raises(ValueError, match=r"^hypothesis \(A2\) violated: the lifted x has repeated rows$"):
+        fit(x)
+    x[3] += 1e-3                                            # distinct again: accepted
+    fit(x)
+
+
 def test_fit_network_early_stops_on_the_held_out_minimum():
     mix, t = D.default_mixture(), 0.4
     tr, va = D.denoising_data(mix, 64, t, seed=1), D.denoising_data(mix, 64, t, seed=2)

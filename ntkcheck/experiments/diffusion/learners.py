@@ -54,6 +54,7 @@ class LinearizedPredictor:
     def __init__(self, x, y, rho, sigma, c, kernel="limit", params: Params | None = None):
         self.rho, self.sigma, self.c, self.kernel = float(rho), float(sigma), float(c), kernel
         self.U = lift(x, rho, clip=True)
+        V.unit_sphere(self.U, "the lifted x")   # (A2): H*, and with it f_lin, is invertible for distinct points of S^d
         self.y = V.matrix(y, "y")
         self.d_out = self.y.shape[1]
         if kernel == "limit":
@@ -196,6 +197,7 @@ def fit_network(x, y, x_val, y_val, rho, m=512, sigma=1.5, seed=0, steps=3000, r
     steps = V.positive_int(steps, "steps")
     record_every = V.positive_int(record_every, "record_every")
     U, Uv = lift(x, rho, clip=True), lift(x_val, rho, clip=True)
+    V.unit_sphere(U, "the lifted x")          # (A2), the hypothesis of the network's lemmas (D4)
     y = V.matrix(y, "y", cols=U.shape[1] - 1)
     y_val = V.matrix(y_val, "y_val", cols=y.shape[1])
     p0 = init_params(U.shape[1], m, d_out=y.shape[1], sigma=sigma, scheme="symmetric", seed=seed)
