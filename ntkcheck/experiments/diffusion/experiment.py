@@ -107,11 +107,93 @@ def _seed_interval(vals, level=0.95):
     return [max(0.0, float(vals.mean() - hw)), float(vals.mean() + hw)]
 
 
-def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
-    """The application experiment of the book's D1–D6 part (D5, D6); returns a JSON-ready dict.
+def _one_run(cfg: Config, rho: float, tr, va, sd: int, err, progress):
+    """One (n, seed) of the error-vs-n experiment (D6): the early-stopped network, kernel regression with H*
+    (free k, and k within the network's step budget), the trivial and the affine predictors; returns (the
+    run's row, the network fit, the kernel fit)."""
+    c0 = time.perf_counter()
+    nf = fit_network(tr.x, tr.y, va.x, va.y, rho, m=cfg.m, sigma=cfg.sigma, seed=cfg.seed + sd,
+                     steps=cfg.steps, record_every=cfg.record_every, progress=progress)
+    kf = fit_kernel(tr.x, tr.y, va.x, va.y, rho, cfg.sigma, c=nf.eta * cfg.m, k_max=cfg.kernel_k_max,
+                    extra_k=nf.steps)
+    in_budget = kf.k_grid <= cfg.steps
+    k_budget = int(kf.k_grid[in_budget][np.argmin(kf.val_loss[in_budget])])
+    ybar = tr.y.mean(axis=0)
+    e_nn, e_k = err(nf.predict), err(kf.predict)
+    e_kb = err(lambda z: kf.lin.predict(z, k_budget))
+    e_tr = err(lambda z: np.broadcast_to(ybar, z.shape))
+    e_af = err(_affine_fit(tr.x, tr.y))
+    row = {"n": int(tr.x.shape[0]), "seed": sd, "error_nn": e_nn["mean"], "error_nn_ci": e_nn["ci"],
+           "error_kernel": e_k["mean"], "error_kernel_ci": e_k["ci"],
+           "error_kernel_budget": e_kb["mean"], "error_kernel_budget_ci": e_kb["ci"],
+           "error_trivial": e_tr["mean"], "error_trivial_ci": e_tr["ci"],
+           "error_affine": e_af["mean"], "error_affine_ci": e_af["ci"],
+           "early_stop_step": nf.best_step, "steps_run": nf.steps_run, "hit_budget": nf.hit_budget,
+           "eta": nf.eta, "kernel_k": kf.k_best, "kernel_k_budget": k_budget,
+           "val_loss_nn": float(nf.val_loss.min()), "val_loss_kernel": float(kf.val_loss.min()),
+           "seconds_nn": nf.seconds, "seconds_kernel": time.perf_counter() - c0 - nf.seconds}
+    return row, nf, kf
 
-    ``progress(phase, fraction)`` is called as the work proceeds (phases "error vs n", "tracking",
-    "pictures").  Same ``cfg`` and mixture ⇒ same numbers."""
+
+def _rows(n_values, runs: list[dict]) -> list[dict]:
+    """The per-n rows: each error's mean over seeds, the seeds' values and their interval."""
+    rows = []
+    for n in n_values:
+        rs = [r for r in runs if r["n"] == int(n)]
+        row = {"n": int(n), "seeds": len(rs)}
+        for key in ("error_nn", "error_kernel", "error_kernel_budget", "error_trivial", "error_affine"):
+            vals = [r[key] for r in rs]
+            row[key] = float(np.mean(vals))
+            row[f"{key}_seeds"] = vals
+            row[f"{key}_ci"] = _seed_interval(vals) or rs[0].get(f"{key}_ci")
+        row["ratio_nn_trivial"] = row["error_nn"] / row["error_trivial"]
+        row["early_stop_steps"] = [r["early_stop_step"] for r in rs]
+        row["kernel_k"] = [r["kernel_k"] for r in rs]
+        row["any_hit_budget"] = any(r["hit_budget"] for r in rs)
+        rows.append(row)
+    return rows
+
+
+def _assertions(rows: list[dict], fit_nn: dict, fit_k: dict, trk: dict) -> dict:
+    """What the experiment claims (D5, D6), read off its rows, fits and tracking."""
+    last = rows[-1]
+    return {
+        "slope_nn": fit_nn["slope"], "slope_nn_ci": fit_nn["ci"],
+        "slope_nn_negative": bool(fit_nn["ci"][1] < 0),
+        "slope_kernel": fit_k["slope"], "slope_kernel_ci": fit_k["ci"],
+        "slope_kernel_negative": bool(fit_k["ci"][1] < 0),
+        "ratio_nn_trivial": [r["ratio_nn_trivial"] for r in rows],
+        "ratio_nn_trivial_at_largest_n": last["ratio_nn_trivial"],
+        "nn_below_trivial_every_n": bool(all(r["error_nn"] < r["error_trivial"] for r in rows)),
+        "nn_below_affine_at_largest_n": bool(last["error_nn"] < last["error_affine"]),
+        "tracking_slopes": {k: v["slope"] for k, v in trk["slopes"].items()},
+        "tracking_slope_cis": {k: v["ci"] for k, v in trk["slopes"].items()},
+        "tracking_decreasing_in_m": bool(all(v["ci"][1] < 0 for v in trk["slopes"].values())),
+    }
+
+
+def _settings(cfg: Config, mix: Mixture, rc, fisher: float) -> dict:
+    return {**asdict(cfg), "d": mix.d, "d_out": mix.d, "mixture": mix.as_dict(), "kappa": "m",
+            "init": "symmetric", "rho": rc.rho, "rho_method": rc.method, "truncated_mass": rc.mass,
+            "truncated_mass_kind": "exact (noncentral chi-square)", "rho_bound": rc.bound_rho,
+            "fisher_information": fisher, "eta_rule": "eta = 1/(m·max(λ_max(H*), λ_max(H(W(0)))))",
+            "early_stopping": "least held-out denoising loss over steps recorded every record_every; "
+                              "stop once the best step is < half the steps run, or at the budget",
+            "kernel_regression": "f_lin(·; k) with H* (D5), k on the same held-out set, geometric grid to "
+                                 "kernel_k_max; error_kernel_budget restricts k to the network's budget",
+            "error_ci": "rows: t-interval over seeds, lower end clipped at 0 (the MC interval of seed 0 "
+                        "when seeds = 1); "
+                        "runs: CLT interval of the Monte Carlo mean over n_eval fresh points"}
+
+
+def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
+    """The application experiment of the book's D1–D6 part (D5, D6).
+
+    Parameters: ``cfg`` a :class:`Config` (QUICK, FULL, DEMO or a replace of one); ``mix`` the data's
+    :class:`Mixture` (default :func:`default_mixture`); ``progress(phase, fraction)`` called as the work
+    proceeds (phases "error vs n", "tracking", "pictures").
+    Returns: a JSON-ready dict (settings, versions, rows, runs, fit, tracking, pictures, assertions,
+    seconds).  Same ``cfg`` and mixture ⇒ same numbers."""
     from ntkcheck.core.results import versions
     from ntkcheck.core.stats import loglog_slope
 
@@ -137,45 +219,12 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
     for a, n in enumerate(cfg.n_values):
         for sd in range(cfg.seeds):
             tr = denoising_data(mix, n, t, seed=cfg.seed + 1000 * n + sd)
-            va = val[sd]
-            c0 = time.perf_counter()
-            nf = fit_network(tr.x, tr.y, va.x, va.y, rc.rho, m=cfg.m, sigma=cfg.sigma, seed=cfg.seed + sd,
-                             steps=cfg.steps, record_every=cfg.record_every,
-                             progress=lambda f, a=a, sd=sd: tick("error vs n", (a * cfg.seeds + sd + f) / total))
-            kf = fit_kernel(tr.x, tr.y, va.x, va.y, rc.rho, cfg.sigma, c=nf.eta * cfg.m, k_max=cfg.kernel_k_max,
-                            extra_k=nf.steps)
-            in_budget = kf.k_grid <= cfg.steps
-            k_budget = int(kf.k_grid[in_budget][np.argmin(kf.val_loss[in_budget])])
-            ybar = tr.y.mean(axis=0)
-            e_nn, e_k = err(nf.predict), err(kf.predict)
-            e_kb = err(lambda z: kf.lin.predict(z, k_budget))
-            e_tr = err(lambda z: np.broadcast_to(ybar, z.shape))
-            e_af = err(_affine_fit(tr.x, tr.y))
-            runs.append({"n": int(n), "seed": sd, "error_nn": e_nn["mean"], "error_nn_ci": e_nn["ci"],
-                         "error_kernel": e_k["mean"], "error_kernel_ci": e_k["ci"],
-                         "error_kernel_budget": e_kb["mean"], "error_kernel_budget_ci": e_kb["ci"],
-                         "error_trivial": e_tr["mean"], "error_trivial_ci": e_tr["ci"],
-                         "error_affine": e_af["mean"], "error_affine_ci": e_af["ci"],
-                         "early_stop_step": nf.best_step, "steps_run": nf.steps_run, "hit_budget": nf.hit_budget,
-                         "eta": nf.eta, "kernel_k": kf.k_best, "kernel_k_budget": k_budget,
-                         "val_loss_nn": float(nf.val_loss.min()), "val_loss_kernel": float(kf.val_loss.min()),
-                         "seconds_nn": nf.seconds, "seconds_kernel": time.perf_counter() - c0 - nf.seconds})
+            row, nf, kf = _one_run(cfg, rc.rho, tr, val[sd], sd, err,
+                                   lambda f, a=a, sd=sd: tick("error vs n", (a * cfg.seeds + sd + f) / total))
+            runs.append(row)
             if a == len(cfg.n_values) - 1 and sd == 0:
                 field_fits = (nf, kf)
-    rows = []
-    for n in cfg.n_values:
-        rs = [r for r in runs if r["n"] == int(n)]
-        row = {"n": int(n), "seeds": len(rs)}
-        for key in ("error_nn", "error_kernel", "error_kernel_budget", "error_trivial", "error_affine"):
-            vals = [r[key] for r in rs]
-            row[key] = float(np.mean(vals))
-            row[f"{key}_seeds"] = vals
-            row[f"{key}_ci"] = _seed_interval(vals) or rs[0].get(f"{key}_ci")
-        row["ratio_nn_trivial"] = row["error_nn"] / row["error_trivial"]
-        row["early_stop_steps"] = [r["early_stop_step"] for r in rs]
-        row["kernel_k"] = [r["kernel_k"] for r in rs]
-        row["any_hit_budget"] = any(r["hit_budget"] for r in rs)
-        rows.append(row)
+    rows = _rows(cfg.n_values, runs)
     fit_nn = loglog_slope([r["n"] for r in runs], [r["error_nn"] for r in runs])
     fit_k = loglog_slope([r["n"] for r in runs], [r["error_kernel"] for r in runs])
     t_err = time.perf_counter() - t0
@@ -193,41 +242,16 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
         t2 = time.perf_counter()
         pics = pictures(mix, cfg, field_fits, progress=lambda f: tick("pictures", f))
         pics["seconds"] = time.perf_counter() - t2
-
-    last = rows[-1]
-    assertions = {
-        "slope_nn": fit_nn["slope"], "slope_nn_ci": fit_nn["ci"],
-        "slope_nn_negative": bool(fit_nn["ci"][1] < 0),
-        "slope_kernel": fit_k["slope"], "slope_kernel_ci": fit_k["ci"],
-        "slope_kernel_negative": bool(fit_k["ci"][1] < 0),
-        "ratio_nn_trivial": [r["ratio_nn_trivial"] for r in rows],
-        "ratio_nn_trivial_at_largest_n": last["ratio_nn_trivial"],
-        "nn_below_trivial_every_n": bool(all(r["error_nn"] < r["error_trivial"] for r in rows)),
-        "nn_below_affine_at_largest_n": bool(last["error_nn"] < last["error_affine"]),
-        "tracking_slopes": {k: v["slope"] for k, v in trk["slopes"].items()},
-        "tracking_slope_cis": {k: v["ci"] for k, v in trk["slopes"].items()},
-        "tracking_decreasing_in_m": bool(all(v["ci"][1] < 0 for v in trk["slopes"].values())),
-    }
     return {
         "experiment": "diffusion (D5–D6)",
-        "settings": {**asdict(cfg), "d": mix.d, "d_out": mix.d, "mixture": mix.as_dict(), "kappa": "m",
-                     "init": "symmetric", "rho": rc.rho, "rho_method": rc.method, "truncated_mass": rc.mass,
-                     "truncated_mass_kind": "exact (noncentral chi-square)", "rho_bound": rc.bound_rho,
-                     "fisher_information": fisher, "eta_rule": "eta = 1/(m·max(λ_max(H*), λ_max(H(W(0)))))",
-                     "early_stopping": "least held-out denoising loss over steps recorded every record_every; "
-                                       "stop once the best step is < half the steps run, or at the budget",
-                     "kernel_regression": "f_lin(·; k) with H* (D5), k on the same held-out set, geometric grid to "
-                                          "kernel_k_max; error_kernel_budget restricts k to the network's budget",
-                     "error_ci": "rows: t-interval over seeds, lower end clipped at 0 (the MC interval of seed 0 "
-                                 "when seeds = 1); "
-                                 "runs: CLT interval of the Monte Carlo mean over n_eval fresh points"},
+        "settings": _settings(cfg, mix, rc, fisher),
         "versions": versions(),
         "rows": rows,
         "runs": runs,
         "fit": {"error_nn": fit_nn, "error_kernel": fit_k},
         "tracking": trk,
         "pictures": pics,
-        "assertions": assertions,
+        "assertions": _assertions(rows, fit_nn, fit_k, trk),
         "seconds": {"error_vs_n": t_err, "tracking": t_trk, "total": time.perf_counter() - t0},
     }
 
