@@ -97,19 +97,23 @@ class Report:
 
     @property
     def holds(self) -> bool:
+        """True when every hypothesis holds (the theorem then applies to this draw)."""
         return all(h.holds for h in self.hypotheses)
 
     @property
     def failing(self) -> list[str]:
+        """The names of the hypotheses that fail, in order."""
         return [h.name for h in self.hypotheses if not h.holds]
 
     def hypothesis(self, name: str) -> Hypothesis:
+        """The hypothesis called ``name``; raises KeyError (naming the known ones) if there is none."""
         for h in self.hypotheses:
             if h.name == name:
                 return h
         raise KeyError(f"no hypothesis {name!r}; have {[h.name for h in self.hypotheses]}")
 
     def as_dict(self) -> dict:
+        """Every field as plain data, with ``holds`` and ``failing`` (JSON-ready through results.write_json)."""
         return asdict(self) | {"holds": self.holds, "failing": self.failing}
 
 
