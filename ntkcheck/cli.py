@@ -443,7 +443,7 @@ def cmd_compare(args, console: Console) -> int:
     target = json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     result = _run_counting(compare.run, cfg, "beyond softmax", console, args.quiet)
-    rows = result["table"]
+    rows = result.table
     head = (f"n = {cfg.n}, d = {cfg.d}, σ = {cfg.sigma:g}, m = {cfg.m}, κ = m, {cfg.seeds} draws, "
             "the same data and W(0) for every activation")
     t1 = Table(title=f"beyond softmax — kernel and perturbation ({head})")
@@ -452,9 +452,9 @@ def cmd_compare(args, console: Console) -> int:
         t1.add_column(col, justify="left" if col == "activation" else "right")
     R0 = cfg.radii[0]
     for r in rows:
-        t1.add_row(r["activation"], _fmt(r["lambda"]), _fmt(r["condition"]), _fmt(r["condition_ball"]),
-                   _fmt(r["finite_width_over_lambda"]), *(_fmt(r[f"sensitivity_{k}"]) for k in compare.DIRECTIONS),
-                   *(r[f"r_quarter_{k}_text"] for k in compare.DIRECTIONS))
+        t1.add_row(r.activation, _fmt(r.lam), _fmt(r.condition), _fmt(r.condition_ball),
+                   _fmt(r.finite_width_over_lambda), *(_fmt(r.sensitivity[k]) for k in compare.DIRECTIONS),
+                   *(r.r_quarter_text[k] for k in compare.DIRECTIONS))
     console.print(t1)
     console.print(f"λ = λ_min(K_φ); H₀ = H(W(0)) (T1's (i) asks ‖H₀ − H*‖ ≤ λ/4); ‖ΔH‖/(Rλ) at R = {R0:g}, the "
                   "largest over the draws; R_λ/4: the radius where ‖ΔH‖₂ first reaches λ/4 (log–log interpolation "
@@ -464,25 +464,26 @@ def cmd_compare(args, console: Console) -> int:
                 "common share of Δw", "‖ΔF‖/‖F‖ shift", "‖ΔH‖/‖H‖ shift", "m_emp slope [95%]"):
         t2.add_column(col, justify="left" if col == "activation" else "right")
     for r in rows:
-        ci = r.get("m_emp_ci")
-        t2.add_row(r["activation"], "not reached" if r["steps"] is None else str(r["steps"]), str(r["T_predicted"]),
-                   f"{r['observed_rate']:.5f}", f"{r['guaranteed_rate']:.5f}", _fmt(r["common_move_share"], 2),
-                   _fmt(r["shift_F_change"], 2), _fmt(r["shift_H_change"], 2),
-                   "—" if not ci else f"{r['m_emp_slope']:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
+        ci = r.m_emp_ci
+        t2.add_row(r.activation, "not reached" if r.steps is None else str(r.steps), str(r.T_predicted),
+                   f"{r.observed_rate:.5f}", f"{r.guaranteed_rate:.5f}", _fmt(r.common_move_share, 2),
+                   _fmt(r.shift_F_change, 2), _fmt(r.shift_H_change, 2),
+                   "—" if not ci else f"{r.m_emp_slope:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
     console.print(t2)
-    if result["width"]:
-        w = result["width"]
-        t3 = Table(title=f"m_emp(n) ({w['config']['seeds']} seeds, δ = {w['config']['delta']:g}, ε = {cfg.eps:g}; "
+    if result.width is not None:
+        w = result.width
+        t3 = Table(title=f"m_emp(n) ({w.config['seeds']} seeds, δ = {w.config['delta']:g}, ε = {cfg.eps:g}; "
                          "— : no width reached ε in the predicted T)")
         t3.add_column("activation")
         for n in cfg.width_n:
             t3.add_column(f"n={n}", justify="right")
-        for act in cfg.activations:
-            by_n = {x["n"]: x["m_emp"] for x in w["rows"] if x["activation"] == act}
-            t3.add_row(act, *("—" if by_n.get(n) is None else str(by_n[n]) for n in cfg.width_n))
+        for r in rows:
+            t3.add_row(r.activation, *("—" if r.m_emp.get(n) is None else str(r.m_emp[n]) for n in cfg.width_n))
         console.print(t3)
-    console.print(f"({result['seconds']['total']:.0f} s)")
-    _write_outputs(console, result, target, plot_dir, compare.plot)
+    console.print(f"({result.seconds['total']:.0f} s)")
+    from ntkcheck.plots import compare as figures
+
+    _write_outputs(console, result.to_json(), target, plot_dir, lambda _, folder: figures.plot(result, folder))
     return 0
 
 
@@ -504,7 +505,18 @@ def _version() -> str:
         return __version__
 
 
+def _activation_lines() -> str:
+    """One help line per registered activation: its name and description."""
+    from ntkcheck.core import activations as registry
+
+    width = max(map(len, registry.names()))
+    return "\n".join(f"  {a:<{width}}  {registry.get(a).description}" for a in registry.names())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from ntkcheck.core import activations as registry   # no sympy: the registry compiles on first use
+
+    compare_defaults = registry.builtin_names()
     fmt = argparse.RawDescriptionHelpFormatter
     ap = argparse.ArgumentParser(prog="ntkcheck", description=DESCRIPTION, epilog=EXIT_STATUSES,
                                  formatter_class=fmt)
@@ -540,7 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "(m_emp) and the widths certified by T1 and its variants (m_cert), against the number of "
                 "training points n, with fitted exponents of n.")
     w.add_argument("--json", metavar="PATH", help="write the rows, fits and configuration to PATH")
-    w.add_argument("--activations", metavar="LIST", help="comma-separated, from softmax,exp,relu,sigmoid,tanh,swish (default softmax,exp,relu)")
+    w.add_argument("--activations", metavar="LIST",
+                   help=f"comma-separated, from {registry.choices_text()} (default softmax,exp,relu)")
     w.add_argument("--n-values", metavar="N,N,...", help="the training-set sizes n (default 2,3,4,6,8,11,16,23,32)")
     w.add_argument("--seeds", type=int, help="GD runs per (activation, n, m) (quick 5, full 10)")
     _size_options(w, "about 3 minutes", "more seeds, δ = 0.1, a √2 grid, larger widths")
@@ -565,13 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--no-pictures", action="store_true", help="skip the two-dimensional pictures (faster)")
     _output_options(df)
     df.set_defaults(func=cmd_diffusion)
-    c = command("compare", "beyond softmax: the six activations on the same data",
-                "Beyond softmax: the six networks (softmax, relu, exp, sigmoid, tanh, swish) on the same data "
-                "and initial weights: the limit kernel, the finite-width and perturbation errors of the NTK, "
-                "training at T1's step size, shift-invariance (G2) and m_emp(n).")
+    c = command("compare", "beyond softmax: the activations on the same data",
+                "Beyond softmax: the networks of the registered activations on the same data and initial "
+                "weights: the limit kernel, the finite-width and perturbation errors of the NTK, training at "
+                "T1's step size, shift-invariance (G2) and m_emp(n).\n\nactivations:\n" + _activation_lines())
     _size_options(c, "about a minute", "n = 32, m = 4096, 10 draws, m_emp up to n = 64 (about 9 minutes on two cores)")
     c.add_argument("--activations", metavar="LIST",
-                   help="comma-separated, from softmax,relu,exp,sigmoid,tanh,swish (default all)")
+                   help=f"comma-separated, from {registry.choices_text()} (default {','.join(compare_defaults)})")
     c.add_argument("--seed", type=int, default=0, help="data seed, >= 0 (default 0)")
     c.add_argument("--no-width", action="store_true", help="skip m_emp(n) (the slow part)")
     _output_options(c)

@@ -14,10 +14,13 @@ This layer is purely symbolic: it imports sympy and nothing numeric.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy as sp
+
+from ._latex import _Printer, latex as _latex, names_for
 
 # How a step is established.  Identities are always proved by sympy; inequality steps say honestly how.
 IDENTITY = "identity, proved by sympy"
@@ -36,6 +39,11 @@ EXPORT_DEFINITION = "definition: nothing to prove; a wrong value is caught by th
 EXPORT_KINDS = (EXPORT_SYMPY, EXPORT_BY_HAND, EXPORT_DEFINITION)
 
 
+# a step whose LaTeX is longer than this is shown folded in the book (short form, full form behind a toggle)
+FOLD_AT = 320
+_RELATION = {"=": "=", "<=": r"\le", ">=": r"\ge", ":=": ":="}
+
+
 class ProofError(AssertionError):
     """A step that was claimed to hold does not."""
 
@@ -49,12 +57,27 @@ class Step:
     relation: str = "="
     note: str = ""
 
-    def latex(self) -> str:
-        """The step as a LaTeX line (for the book)."""
+    def latex(self, code: str | None = None) -> str:
+        """The step as a LaTeX line (for the book), every symbol under its LaTeX name (proofs/_latex.py).
+
+        Parameters: ``code`` the lemma whose name overrides apply (``Derivation.latex`` passes its own).
+        Returns: ``lhs rel rhs`` in LaTeX, or "" for a remark."""
         if self.lhs is None:
             return ""
-        rel = {"=": "=", "<=": r"\le", ">=": r"\ge", ":=": ":="}[self.relation]
-        return f"{sp.latex(self.lhs)} {rel} {sp.latex(self.rhs)}"
+        return f"{_latex(self.lhs, code)} {_RELATION[self.relation]} {_latex(self.rhs, code)}"
+
+    def short_latex(self, code: str | None = None, budget: int = FOLD_AT) -> str:
+        """The step folded to about ``budget`` characters of LaTeX: a long side keeps its outer structure and
+        its first terms, the rest shown as ``\\cdots`` with the number of terms left out (the book shows the
+        full form behind a toggle).  Returns the full form when it is short enough."""
+        if self.lhs is None:
+            return ""
+        full = self.latex(code)
+        if len(full) <= budget:
+            return full
+        side = max(budget // 2, 60)
+        short = f"{_fold(sp.sympify(self.lhs), side, code)} {_RELATION[self.relation]} {_fold(sp.sympify(self.rhs), side, code)}"
+        return short if len(short) < 0.8 * len(full) else full
 
 
 @dataclass
@@ -113,17 +136,154 @@ class Derivation:
             out[s.kind] = out.get(s.kind, 0) + 1
         return out
 
+    def latex(self) -> list[str]:
+        """Every step as LaTeX ("" for a remark), symbols under their LaTeX names (proofs/_latex.py).
+
+        Returns: one string per step, in order."""
+        return [s.latex(self.code) for s in self.steps]
+
     def markdown(self) -> str:
-        """The derivation as MyST markdown: one numbered item per step, with its kind."""
-        lines = []
+        """The derivation as MyST markdown: one numbered item per step, with its kind.
+
+        Labels and notes are text, escaped so that Markdown leaves them as written (a ``*`` or ``|`` stays).
+        A step longer than FOLD_AT characters of LaTeX shows its short form (:meth:`Step.short_latex`), the
+        full form in a dropdown below it.  Returns the markdown string."""
+        items = []
         for k, s in enumerate(self.steps, 1):
-            head = f"{k}. **{s.label}** — *{s.kind}*"
+            pad = " " * (len(str(k)) + 2)          # the continuation indent of item k
+            lines = [f"{k}. **{md_text(s.label)}** — *{s.kind}*"]
             if s.lhs is not None:
-                head += f": ${s.latex()}$"
+                full, short = s.latex(self.code), s.short_latex(self.code)
+                lines[0] += f": ${short}$"
+                if short != full:
+                    lines += ["", f"{pad}:::{{dropdown}} The whole step ({len(full):,} characters of LaTeX)",
+                              f"{pad}$$", f"{pad}{full}", f"{pad}$$", f"{pad}:::"]
             if s.note:
-                head += f"  \n   {s.note}"
-            lines.append(head)
-        return "\n".join(lines)
+                lines += ["", f"{pad}{md_text(s.note)}"]
+            items.append("\n".join(lines))
+        return "\n\n".join(items)
+
+
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")     # every ASCII punctuation character
+
+
+def md_text(text: str) -> str:
+    """``text`` escaped for (MyST) Markdown, so it shows as written: every ASCII punctuation character is
+    backslash-escaped (CommonMark allows it for each), whitespace runs become one space.
+
+    Parameters: ``text`` plain text.  Returns: the Markdown source."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def md_table_cell(cell: str) -> str:
+    """One cell of a Markdown table: ``$…$`` math spans write their norms and absolute values as ``\\Vert``
+    and ``\\vert`` (a table eats the backslash of ``\\|``, so ``$\\|K\\|$`` would show |K|), and a ``|``
+    in the text is escaped.  Parameters: ``cell`` text with optional ``$…$`` math.  Returns: the cell source."""
+    parts = cell.split("$")
+    for i, part in enumerate(parts):
+        if i % 2:                                 # inside $…$
+            parts[i] = re.sub(r"(?<!\\)\|", r"\\vert ", part.replace(r"\|", r"\Vert "))
+        else:
+            parts[i] = part.replace("|", r"\|")
+    return "$".join(parts)
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table whose cells go through :func:`md_table_cell`.
+
+    Parameters: ``header`` the column titles, ``rows`` the rows (strings).  Returns: the table source."""
+    line = lambda cells: "| " + " | ".join(md_table_cell(str(c)) for c in cells) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows])
+
+
+def _fold(e, budget: int, code: str | None) -> str:
+    """:func:`_short` of ``e`` within about ``budget`` characters: retried with half the budget while it is
+    more than 1.5 times over, finally the placeholder ``\\underbrace{\\cdots}`` with the size left out."""
+    b = budget
+    while b >= 24:
+        out = _short(e, b, code)
+        if len(out) <= 1.5 * budget:
+            return out
+        b //= 2
+    return _placeholder(e)
+
+
+def _placeholder(e) -> str:
+    return rf"\underbrace{{\cdots}}_{{\text{{{sp.count_ops(e)} operations}}}}"
+
+
+def _short(e, budget: int, code: str | None) -> str:
+    """``e`` as LaTeX in about ``budget`` characters: outer structure kept, long sums cut after their first
+    terms (``+ \\cdots`` with the count left out), long factors shortened in turn."""
+    full = _latex(e, code)
+    if len(full) <= budget:
+        return full
+    budget = max(budget, 24)
+    if isinstance(e, sp.MatrixBase):
+        return rf"\left[\,\text{{a }} {e.rows} \times {e.cols} \text{{ matrix}}\,\right]"
+    if isinstance(e, sp.core.relational.Relational):
+        rel = {"<=": r"\le", ">=": r"\ge", "<": "<", ">": ">", "==": "=", "!=": r"\ne"}.get(e.rel_op, "=")
+        return f"{_short(e.lhs, budget // 2, code)} {rel} {_short(e.rhs, budget // 2, code)}"
+    if e.is_Add:
+        terms = _Printer_terms(e)
+        out, used = "", 0
+        for t in terms:
+            neg = t.could_extract_minus_sign()
+            piece = _latex(-t if neg else t, code)
+            if out and len(out) + len(piece) > budget:
+                break
+            if not out and len(piece) > budget:
+                piece = _short(-t if neg else t, budget - 40, code)
+            out += ("- " if neg else "") + piece if not out else (" - " if neg else " + ") + piece
+            used += 1
+        if used < len(terms):
+            left = len(terms) - used
+            out += rf" + \underbrace{{\cdots}}_{{\text{{{left} more term{'s' if left > 1 else ''}}}}}"
+        return out
+    if e.is_Mul:
+        num, den = sp.fraction(e)
+        if den != 1:
+            return rf"\frac{{{_short(num, budget // 2, code)}}}{{{_short(den, budget // 2, code)}}}"
+        coeff, factors = e.as_coeff_mul()
+        sign = "-" if coeff == -1 else ("" if coeff == 1 else _latex(coeff, code) + " ")
+        each = max(budget // max(len(factors), 1), 24)
+        return sign + " ".join(_group(f, each, code) for f in factors)
+    if e.is_Pow:
+        if e.exp.is_negative:
+            return rf"\frac{{1}}{{{_short(e.base ** -e.exp, budget, code)}}}"
+        base = _short(e.base, budget // 2, code)
+        if not (e.base.is_Symbol or isinstance(e.base, (sp.Indexed, sp.Function)) or e.base.is_Integer):
+            base = rf"\left({base}\right)"
+        return f"{base}^{{{_short(e.exp, budget // 2, code)}}}"
+    if isinstance(e, sp.exp):
+        return f"e^{{{_short(e.args[0], budget, code)}}}"
+    if isinstance(e, sp.Abs):
+        return rf"\left|{_short(e.args[0], budget, code)}\right|"
+    if isinstance(e, sp.Sum):
+        limits = "".join(rf"\sum_{{{_latex(v, code)}={_latex(lo, code)}}}^{{{_latex(hi, code)}}} "
+                         for v, lo, hi in reversed(e.limits))
+        return limits + _group(e.function, budget - len(limits), code)
+    if isinstance(e, sp.Function) and e.args:
+        each = max(budget // len(e.args), 24)
+        name = _Printer_function_name(e, code)
+        return rf"{name}\left({', '.join(_short(a, each, code) for a in e.args)}\right)"
+    return _placeholder(e)
+
+
+def _group(e, budget: int, code: str | None) -> str:
+    """:func:`_short` of a factor, in parentheses when it is a sum (so the folded product reads right)."""
+    inner = _short(e, budget, code)
+    return rf"\left({inner}\right)" if (e.is_Add or (e.is_Mul and e.could_extract_minus_sign())) else inner
+
+
+def _Printer_terms(e) -> list:
+    """The terms of a sum in the order the LaTeX printer writes them."""
+    return list(_Printer({}, {})._as_ordered_terms(e))
+
+
+def _Printer_function_name(e, code: str | None) -> str:
+    """The LaTeX name of the function of ``e`` (``\\sin``, ``\\varphi``, ``\\operatorname{erf}``)."""
+    return _Printer(names_for(code), {})._hprint_Function(e.func.__name__)
 
 
 @dataclass(frozen=True)

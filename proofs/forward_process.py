@@ -19,6 +19,7 @@ from ._core import BY_HAND, Derivation, Export, ProofError, cached_derivation
 
 CODE = "D1"
 ID = "forward-process"
+USES = ()   # Itô's formula for a linear SDE
 STATEMENT = ("OU forward process: X_t = a_t X_0 + s_t ξ with a_t = e^{−t}, s_t² = 1 − e^{−2t}; "
              "N(μ, vI) is carried to N(a_t μ, (a_t² v + s_t²) I).")
 

@@ -17,6 +17,7 @@ from .forward_process import A_T, S2_NAIVE, VAR_T, exp_simplifier, t as t_sym, v
 
 CODE = "D2"
 ID = "gmm-score"
+USES = ("D1",)   # D1 carries each Gaussian component forward
 STATEMENT = ("For p_0 = Σ_k π_k N(μ_k, v_k I): ∇ log p_t(x) = −Σ_k γ_k(x)(x − a_t μ_k)/(a_t² v_k + s_t²), "
              "γ = softmax of the component log-densities (log-sum-exp).")
 

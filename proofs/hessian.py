@@ -16,6 +16,7 @@ from .definitions import (delta_rs, S_r, S_s, v_r, v_s, kappa, m, z, a, r_, s_, 
 
 CODE = "G3"
 ID = "hessian"
+USES = ("G1",)   # differentiates G1's ∂F/∂z_r once more
 STATEMENT = "∂²F_ℓ(x)/∂w_r∂w_s = κ M_{rs} x xᵀ with M = diag(S∘v) − (S∘v)Sᵀ − S(S∘v)ᵀ, v = a_ℓ − ⟨a_ℓ,S⟩1."
 
 EXPORTS = {

@@ -18,6 +18,7 @@ from .softmax_ratio import prove_by_terms
 
 CODE = "B4"
 ID = "hessian-bound"
+USES = ("G3",)   # the matrix M of G3, written as a congruence of a diagonal matrix
 STATEMENT = "‖M‖₂ ≤ 2 max_r S_r, so ‖∇²_W F_ℓ(x)‖₂ ≤ 2 κ ‖x‖² max_r S_r(x)."
 
 Smax = sp.Symbol("S_max", nonnegative=True)

@@ -15,6 +15,7 @@ from .softmax_ratio import prove_le
 
 CODE = "B1"
 ID = "init-bound"
+USES = ()   # a Gaussian tail bound and a union bound
 STATEMENT = ("Under (A1), with probability ≥ 1 − δ, |w_r(0)ᵀx_i| ≤ B = σ√(2 ln(2nm/δ)) for all i, r; "
              "then e^{−B} ≤ u_{i,r} ≤ e^{B} and e^{−2B}/m ≤ S_{i,r} ≤ e^{2B}/m.")
 

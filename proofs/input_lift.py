@@ -14,6 +14,7 @@ from ._core import BY_HAND, Derivation, Export, cached_derivation
 
 CODE = "D4"
 ID = "input-lift"
+USES = ("D2",)   # the truncated mass of D2's mixture at time t
 STATEMENT = ("φ(x) = (x/ρ, √(1 − ‖x‖²/ρ²)) ∈ S^d for ‖x‖ ≤ ρ, inverse u ↦ ρu_{1..d}; ρ chosen so that "
              "P(‖X_t‖ > ρ) ≤ δ, and the truncated mass is reported.")
 

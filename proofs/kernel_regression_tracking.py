@@ -20,6 +20,8 @@ from ._core import BY_HAND, NUMERIC, Derivation, Export, cached_derivation
 
 CODE = "D5"
 ID = "kernel-regression-tracking"
+# GD on the linearized model with G4's H; the drift of H along GD as in T1, H* from G5; lifted inputs (D4)
+USES = ("G4", "G5", "T1", "D4")
 STATEMENT = ("GD from the symmetric init stays close to f_lin(x; k) = f(x; 0) + H*(x, X)(H*)^{-1}(I − (I − ηmH*)^k)"
              "(Y − f(X; 0)); ‖f_NN − f_lin‖ shrinks as m grows (also with H(W(0)) in place of H*).")
 

@@ -20,6 +20,14 @@ from .definitions import kappa, m
 
 CODE = "T1"
 ID = "linear-convergence"
+# H* (G5) with λ > 0 (G6); the induction runs on B3 (with (i)–(ii) and Weyl), B5 (β from B4 with B2), B6 (with
+# B2) and G4's ‖∇L‖² = m eᵀHe
+USES = ("G4", "G5", "G6", "B2", "B3", "B4", "B5", "B6")
+# T1' (conditional on the draw), proved by the same derivation: λ₀ = λ_min(H(W(0))) and ‖H(W(0))‖ take the
+# place of λ and ‖H*‖, so it needs neither the limit H* (G5) nor its positive definiteness (G6).
+# code -> (id, title, uses)
+VARIANTS = {"T1'": ("linear-convergence-conditional", "Linear convergence, conditional on the draw",
+                    ("G4", "B2", "B3", "B4", "B5", "B6"))}
 STATEMENT = ("If λ = λ_min(H*) > 0 and (i) ‖H(0)−H*‖ ≤ λ/4, (ii) 6(e^{4R₀}−1)d'‖Q‖ ≤ λ/4, (iii) η small, "
              "(iv) 2ηκe^{2R₀}S₀√(nd')‖e(0)‖/p ≤ R₀, then max_r‖w_r(t)−w_r(0)‖ ≤ R₀, λ_min(H(t)) ≥ λ/2 and "
              "‖e(t)‖ ≤ (1 − ηmλ/4)^t ‖e(0)‖ for all t (T1': λ₀ = λ_min(H(0)), (i) dropped, λ₀/2 in (ii)).")

@@ -29,6 +29,7 @@ from .softmax_ratio import prove_abs_le
 
 CODE = "B7"
 ID = "ntk-concentration"
+USES = ("G4", "G5")   # G4's entries as ratios of empirical means, around G5's limit H*
 STATEMENT = ("For κ = m and the iid init, P(‖H(W(0)) − H*‖₂ ≤ ε(m, δ, σ, X)) ≥ 1 − δ with ε explicit "
              "(Chebyshev on log-normal empirical means, a union bound and a ratio argument).")
 

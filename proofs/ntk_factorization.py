@@ -18,6 +18,7 @@ from .definitions import (kappa, m, g, S_r, a_lr, aS_l, x_j, a, r_, softmax_symb
 
 CODE = "G4"
 ID = "ntk-factorization"
+USES = ("G1", "G2")   # G1's Jacobian gives the blocks of J; the zero row sums of P are G2's
 STATEMENT = "H = (κ²/m)(P Pᵀ) ∘ (XXᵀ ⊗ 11ᵀ) = (1/m) J Jᵀ with P_{(i,ℓ),r} = S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩); rows of P sum to 0."
 
 EXPORTS = {

@@ -21,6 +21,7 @@ from .ntk_factorization import EXPORTS as G4_EXPORTS
 
 CODE = "G5"
 ID = "ntk-limit"
+USES = ("G4",)   # the law of large numbers on G4's factorized entries
 STATEMENT = "With κ = m and the iid init, H(W(0)) → H* = K ⊗ I as m → ∞, K_ij = ⟨x_i,x_j⟩ exp(σ²⟨x_i,x_j⟩)."
 
 EXPORTS = {

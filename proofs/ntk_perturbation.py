@@ -15,6 +15,7 @@ from .softmax_ratio import E_R, R, certificate, prove_abs_le, prove_by_terms
 
 CODE = "B3"
 ID = "ntk-perturbation"
+USES = ("G4", "B2")   # G4's entries in tangent features, each moved at most as B2 allows
 STATEMENT = ("Under (A1), if max_r ‖w_r − w̃_r‖₂ ≤ R then |H(W) − H(W̃)| ≤ 6(e^{4R} − 1) Q entrywise, "
              "Q_ij = (κ²/m)|⟨x_i,x_j⟩|⟨S_i(W̃),S_j(W̃)⟩, so ‖H(W) − H(W̃)‖₂ ≤ 6(e^{4R} − 1) d' ‖Q‖₂.")
 
@@ -138,7 +139,8 @@ def derive() -> Derivation:
                  note="a_r = ±1 (take a_r = 1: a → −a flips g), ⟨a,S⟩ ∈ [−1, 1] (parametrized by θ ≥ 0), "
                       "S_r = ρS̃_r with ρ ∈ [e^{−2R}, e^{2R}] (B2).")
     gt_bound = 2 * Str
-    prove_abs_le(d, "|g̃_r| ≤ 2 S̃_r", Str * (ar - aS), gt_bound, subs=[(ar, 1), (aS, 1 - 2 * theta / (1 + theta))],
+    aSt = sp.Symbol("⟨a,S̃⟩", real=True)          # the same certificate at W̃: ⟨a,S̃⟩ in place of ⟨a,S⟩
+    prove_abs_le(d, "|g̃_r| ≤ 2 S̃_r", Str * (ar - aSt), gt_bound, subs=[(ar, 1), (aSt, 1 - 2 * theta / (1 + theta))],
                  note="a_r = ±1 (a_r = 1 shown), ⟨a,S̃⟩ ∈ [−1, 1]")
     _brute_force_m2(d)
 

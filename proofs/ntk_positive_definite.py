@@ -20,6 +20,7 @@ from .ntk_limit import EXPORTS as G5_EXPORTS
 
 CODE = "G6"
 ID = "ntk-positive-definite"
+USES = ("G5",)   # the series of G5's limit kernel K
 STATEMENT = "K = Σ_k (σ^{2k}/k!) G^{∘(k+1)} ⪰ 0, λ_min(K) ≥ Σ_{k≤N} (σ^{2k}/k!) λ_min(G^{∘(k+1)}), and K ≻ 0 under (A2)."
 
 EXPORTS = {

@@ -14,6 +14,7 @@ from .softmax_ratio import prove_by_terms
 
 CODE = "B5"
 ID = "one-step-descent"
+USES = ("G1", "G4", "B2", "B4")   # ∇L = Jᵀe (G1) with JJᵀ = mH (G4); β from B4 with B2 along the segment
 STATEMENT = ("‖e⁺‖₂ ≤ ‖I − ηmH(W)‖₂‖e‖₂ + ½η²β√(nd')‖∇L(W)‖_F² with β = 2κ max‖x_i‖² max S_{i,r}(W) e^{2ρ}, "
              "ρ = η max_r‖∇_{w_r}L‖; and ‖∇L‖_F² = m eᵀHe.")
 

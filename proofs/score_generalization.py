@@ -15,6 +15,8 @@ from .forward_process import exp_simplifier, integrate_gaussians, normal_pdf
 
 CODE = "D6"
 ID = "score-generalization"
+# the error against D2's exact score; D3's held-out loss for early stopping; D4's lift; D5's tracking
+USES = ("D2", "D3", "D4", "D5")
 STATEMENT = ("The score error E_{p_t}‖ŝ − ∇log p_t‖² of the early-stopped softmax network, of kernel regression "
              "with H* and of the trivial predictor, as n grows: the network's and the kernel's fall with n.")
 

@@ -18,6 +18,7 @@ from .definitions import (kappa, m, a, r_, S_r, a_lr, aS_l, softmax_symbolic,
 
 CODE = "G2"
 ID = "shift-invariance"
+USES = ("G1",)   # Σ_r ∂F/∂w_r = 0 also read off G1's Jacobian; GD conserves Σ_r w_r by G1's gradient
 STATEMENT = "F(W + v1ᵀ, x) = F(W, x) for every v, so Σ_r ∂F_ℓ/∂w_r = 0 and gradient descent conserves Σ_r w_r."
 
 EXPORTS: dict = {}

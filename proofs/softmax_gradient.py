@@ -17,6 +17,7 @@ from .definitions import (kappa, S_r, a_lr, aS_l, x_j, m, z, a, r_, s_, softmax_
 
 CODE = "G1"
 ID = "softmax-gradient"
+USES = ()   # the softmax Jacobian and the chain rule, from the definitions
 STATEMENT = "∂F_ℓ(x)/∂w_r = κ S_r(x)(a_{ℓ,r} − ⟨a_ℓ,S(x)⟩) x, so ∇_{w_r}L = Σ_{i,ℓ} e_{i,ℓ} κ S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) x_i."
 
 EXPORTS = {

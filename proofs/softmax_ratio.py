@@ -21,6 +21,7 @@ from .definitions import i_, m, sum_simplify
 
 CODE = "B2"
 ID = "softmax-ratio"
+USES = ()   # from the definition of S and Cauchy–Schwarz
 STATEMENT = ("Under (A1), if max_r ‖w_r − w̃_r‖₂ ≤ R then e^{−2R} ≤ S_r(W,x)/S_r(W̃,x) ≤ e^{2R}, "
              "hence |S_r − S̃_r| ≤ (e^{2R} − 1) S̃_r.")
 

@@ -22,6 +22,7 @@ from .gmm_score import claimed_score
 
 CODE = "D3"
 ID = "tweedie-dsm"
+USES = ("D1",)   # differentiates D1's transition density under the integral
 STATEMENT = ("With x = X_t and label y = −ξ/s_t: E[y | X_t = x] = ∇ log p_t(x), so denoising score matching is "
              "least-squares regression with noisy labels; E‖f − y‖² = E‖f − ∇log p_t‖² + d/s_t² − E‖∇log p_t‖².")
 

@@ -14,6 +14,7 @@ from .softmax_ratio import prove_by_terms
 
 CODE = "B6"
 ID = "weight-movement"
+USES = ("G1", "B2")   # G1's gradient bounded term by term; S̄ by B2 while the weights stay within R
 STATEMENT = ("‖∇_{w_r}L‖₂ ≤ 2κ max_i(S_{i,r}‖x_i‖)‖e‖₁ ≤ 2κ max_i S_{i,r}√(nd')‖e‖₂; if ‖e(s)‖₂ ≤ (1−p)^s‖e(0)‖₂ "
              "for s < t then max_r‖w_r(t) − w_r(0)‖₂ ≤ 2ηκS̄√(nd')‖e(0)‖₂/p.")
 

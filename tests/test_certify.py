@@ -204,6 +204,28 @@ def test_c2_enclosures_contain_the_mpmath_values(n, d, q, m, sigma, seed, scheme
         assert _inside(lo, hi, v), (k, lo, hi, v)
 
 
+def test_c2_centred_signs_keep_their_relative_accuracy():
+    """iid init at σ = 80: the softmax mass sits on a few neurons (logit gaps ≫ 88 = 128 bits·ln 2), so the
+    centred sign a − ⟨a,S⟩ formed by subtraction in balls keeps only an absolute 2^-128 (relative radius of
+    the tangent Gram entries ≈ 1e5, and the precision had to double).  Formed as 2S₋ / −2S₊ every entry of PPᵀ
+    is enclosed to a relative 1e-30 at 128 bits, and the enclosures contain the 60-digit values."""
+    from ntkcheck.certify.convergence import features
+
+    X = nk.sphere(3, 4, seed=0) * (1 - 2.0**-40)
+    Y = nk.labels(3, 1, seed=1)
+    p = nk.init_params(4, 40, 1, sigma=80.0, scheme="iid", seed=3)
+    with A.workprec(128):
+        _, _, PP, _ = features(X, p.W, p.A, 40.0)
+        rel = max(float(PP[i, j].rad()) / abs(float(PP[i, j].mid())) for i in range(3) for j in range(3))
+    assert rel < 1e-30, rel
+    r = certify_convergence(X, Y, 40, 80.0, 3, scheme="iid", gd_steps=0)
+    assert r["prec"] == 128
+    ref = _mp_quantities(X, Y, r["params"])
+    for k in ("lambda0", "H_norm", "e0_norm", "S0"):
+        lo, hi = A.endpoints(r["enclosures"][k])
+        assert _inside(lo, hi, ref[k]), (k, lo, hi, ref[k])
+
+
 def test_c2_verdicts_match_the_float64_evaluation():
     """Where the float64 margins are large, T1' in balls and ntkcheck.core.theorem agree: a narrow draw fails
     (iv), the certified width from results/width.json passes."""

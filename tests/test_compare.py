@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import ntkcheck as nk
 from ntkcheck.experiments import compare as C
 from ntkcheck.experiments import width as Wd
+from ntkcheck.core.results import write_json
 from ntkcheck.cli import main
 
 TINY = replace(C.QUICK, n=6, d=4, m=64, seeds=2, radii=(1e-3, 1e-2, 1e-1, 1.0), kernel_n=(3, 6),
@@ -24,8 +25,14 @@ CACHE = Path(__file__).resolve().parents[1] / "results" / "compare.json"
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def tiny_result():
     return C.run(TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_result):
+    """The JSON form of the tiny run (what results/compare.json holds)."""
+    return tiny_result.to_json()
 
 
 # ------------------------------------------------------------------------------------------ pieces
@@ -169,7 +176,7 @@ def test_width_section_reuses_the_width_experiment(tiny):
 
 
 def test_table_and_determinism(tiny):
-    again = C.run(replace(TINY, width=False))
+    again = C.run(replace(TINY, width=False)).to_json()
 
     def numbers(section):          # everything but the wall-clock times
         return json.dumps({a: {k: v for k, v in rec.items() if k != "seconds"} for a, rec in section.items()},
@@ -207,7 +214,49 @@ def test_cached_result_is_the_current_code():
         for kind in C.DIRECTIONS:
             np.testing.assert_allclose(cached["sensitivity"][act][kind]["change"][0], sens[act][kind]["change"][0],
                                        rtol=1e-6, atol=1e-13)
-    assert cached["width"] is not None and cached["table"] == json.loads(json.dumps(C.table(cached)))
+    assert cached["width"] is not None
+
+
+@pytest.mark.skipif(not CACHE.exists(), reason="results/compare.json not generated")
+def test_the_shipped_result_round_trips(tmp_path):
+    """results/compare.json is read through CompareResult.from_json and written back by the JSON writer
+    unchanged: every key and number (the table is derived from the sections again, and must agree)."""
+    shipped = json.loads(CACHE.read_text())
+    typed = C.CompareResult.from_json(shipped)
+    assert typed.table[0].activation == "softmax" and typed.kernel["relu"].sphere.lam == shipped["kernel"]["relu"]["sphere"]["lambda"]
+    write_json(tmp_path / "again.json", typed.to_json())
+    assert json.loads((tmp_path / "again.json").read_text()) == shipped
+
+
+def test_typed_result_round_trips_and_renders_the_same_rows(tiny_result, tiny, tmp_path):
+    """The typed result of a run: its JSON round-trips through from_json, the table rows are typed and agree
+    with the sections they come from, and a result that is not a comparison is refused in one line."""
+    write_json(tmp_path / "t.json", tiny_result.to_json())
+    back = C.CompareResult.from_json(json.loads((tmp_path / "t.json").read_text()))
+    assert back.config == TINY
+    write_json(tmp_path / "u.json", back.to_json())
+    assert (tmp_path / "u.json").read_text() == (tmp_path / "t.json").read_text()
+    for row in tiny_result.table:
+        k = tiny_result.kernel[row.activation]
+        assert row.lam == k.sphere.lam == tiny["kernel"][row.activation]["sphere"]["lambda"]
+        assert row.m_emp == {r.n: r.m_emp for r in tiny_result.width.rows if r.activation == row.activation}
+    with pytest.raises(ValueError, match="beyond-softmax"):
+        C.CompareResult.from_json({"experiment": "width"})
+
+
+def test_plots_leave_matplotlib_alone(tiny_result, tmp_path):
+    """plots.compare draws on Figure objects: the backend, rcParams and pyplot's figure list are the same
+    after plot() as before (a matplotlib.use or plt.subplots inside would change one of them)."""
+    mpl = pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from ntkcheck.plots import compare as P
+
+    backend, rc, figs = mpl.get_backend(), dict(mpl.rcParams), plt.get_fignums()
+    paths = P.plot(tiny_result, tmp_path)
+    assert [p.name for p in paths] == ["compare_kernel.png", "compare_sensitivity.png", "compare_training.png",
+                                       "compare_width.png"]
+    assert mpl.get_backend() == backend and dict(mpl.rcParams) == rc and plt.get_fignums() == figs
 
 
 # ------------------------------------------------------------------------------------------ CLI

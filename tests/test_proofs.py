@@ -11,7 +11,7 @@ from ntkcheck import proofs
 import re
 
 from ntkcheck.proofs._core import (BY_HAND, CONCRETE, DEFINITION, IDENTITY, KINDS, NUMERIC, PROVED, Derivation, Export,
-                          ProofError, Step)
+                          ProofError, Step, md_text)
 from ntkcheck.proofs.definitions import S_r, S_s, a_lr, aS_l, delta_rs, g, k, kappa, m, sigma, v_r, v_s, x_j
 
 CODES = proofs.codes()                                    # every lemma whose proofs module exists
@@ -40,7 +40,7 @@ def test_derivation_holds(code):
         if s.lhs is not None:
             s.latex()                                                # renders (for the book)
     md = d.markdown()
-    assert all(f"{i}. **{s.label}**" in md for i, s in enumerate(d.steps, 1))
+    assert all(f"{i}. **{md_text(s.label)}**" in md for i, s in enumerate(d.steps, 1))
     assert mod.derive() is d                                         # cached
 
 

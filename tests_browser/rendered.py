@@ -8,6 +8,8 @@ typesetting, a page fails when it shows
   ``$…\\macro…$`` in visible text outside code;
 * a MathJax error (MathJax 3 ``mjx-merror``, MathJax 2 ``.MathJax_Error``, "Math input error") or an
   undefined macro (MathJax 3's noundefined package draws it in red);
+* a raw Unicode accent in a formula's TeX (a combining mark, or a letter such as ū that carries one):
+  MathJax drops or misplaces it, so ``S̃_r`` shows as S_r where ``\tilde S_r`` was meant;
 * a broken image (an ``<img>`` with ``naturalWidth`` 0 once loaded);
 * an unresolved reference: Sphinx renders a missing target as an ``.xref`` element outside any link
   (``{prf:ref}``, ``{eq}``, ``[](page.md)``) and a missing number as "??";
@@ -82,6 +84,13 @@ async () => {
   for (const e of document.querySelectorAll('mjx-container [style*="color: red"]')) {
     say("undefined TeX macro", e.textContent);
   }
+  if (window.MathJax && MathJax.startup && MathJax.startup.document) {   // MathJax 3: each formula's TeX
+    for (const item of MathJax.startup.document.math) {
+      const tex = String(item.math || "");
+      // NFD splits ū into u + U+0304; U+0338 (the slash of ≠, ≰) is not an accent
+      if (/\p{M}/u.test(tex.normalize("NFD").replace(/\u0338/g, ""))) say("Unicode accent in TeX", tex);
+    }
+  }
   // visible text outside code, formulas and scripts
   const skip = "pre, code, kbd, samp, script, style, textarea, noscript, mjx-container, .MathJax_Preview, .MathJax, .MathJax_Display";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -106,7 +115,9 @@ async () => {
   }
   const qq = text.match(/\?\?/);
   if (qq) say("unresolved reference", "'??' in: " + text.slice(Math.max(0, qq.index - 60), qq.index + 20));
-  const links = Array.from(document.querySelectorAll("a[href]")).map(a => a.href);
+  // an SVG <a> has an SVGAnimatedString as .href: resolve its attribute like an HTML link
+  const links = Array.from(document.querySelectorAll("a[href]")).map(a =>
+    typeof a.href === "string" ? a.href : new URL(a.getAttribute("href"), document.baseURI).href);
   return {problems, links, formulas: maths.length};
 }
 """

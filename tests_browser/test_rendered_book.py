@@ -23,6 +23,7 @@ SCREENSHOTS = {
     "intro.html": "intro.png",
     "bounds/b3-ntk-perturbation.html": "b3-ntk-perturbation.png",
     "beyond/index.html": "beyond.png",
+    "blueprint.html": "blueprint.png",
 }
 NOT_BUILT = f"no built book at {HTML}: run `jupyter-book build book --all -W -n --keep-going` first"
 
@@ -81,6 +82,68 @@ def test_screenshots_saved(site):
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, png
 
 
+# --- the blueprint page draws the lemma graph ---
+
+BLUEPRINT_JS = r"""
+() => {
+  const svg = document.querySelector("svg.blueprint-graph");
+  if (!svg) return null;
+  const box = svg.getBoundingClientRect();
+  const nodes = Array.from(svg.querySelectorAll("g.bp-node")).map(g => {
+    const b = g.getBoundingClientRect();
+    const a = g.closest("a");
+    // the element a reader would hit at the node's centre (scrolled into view first)
+    g.scrollIntoView({block: "center"});
+    const c = g.getBoundingClientRect();
+    const hit = document.elementFromPoint(c.x + c.width / 2, c.y + c.height / 2);
+    return {code: g.dataset.code, status: g.dataset.status, kind: g.dataset.kind, w: b.width, h: b.height,
+            href: a ? new URL(a.getAttribute("href"), document.baseURI).href : null,
+            reachable: !!(hit && g.contains(hit))};
+  });
+  return {width: box.width, height: box.height, nodes, edges: svg.querySelectorAll("path.bp-edge").length,
+          rows: document.querySelectorAll("table.blueprint-table tbody tr").length};
+}
+"""
+# the nodes of the blueprint (issue 14 item 3): G1–G6, B1–B7, T1, T1', D1–D6, C1–C3
+BLUEPRINT_NODES = {*(f"G{k}" for k in range(1, 7)), *(f"B{k}" for k in range(1, 8)), "T1", "T1'",
+                   *(f"D{k}" for k in range(1, 7)), "C1", "C2", "C3"}
+
+
+def test_blueprint_shows_the_graph(site):
+    """The blueprint page shows the graph: every node drawn at a readable size and reachable by a click, every
+    lemma a link to its chapter at its label (the page and the element with that id exist in the built book),
+    every lemma's check held in the build that drew it, and the table has a row per node."""
+    page = site.context.new_page()
+    try:
+        page.goto(site.base + "blueprint.html", wait_until="load", timeout=rendered.PAGE_TIMEOUT_MS)
+        graph = page.evaluate(BLUEPRINT_JS)
+    finally:
+        page.close()
+    assert graph is not None, "blueprint.html has no svg.blueprint-graph"
+    assert graph["width"] > 500 and graph["height"] > 400, graph
+    nodes = {n["code"]: n for n in graph["nodes"]}
+    assert set(nodes) == BLUEPRINT_NODES
+    assert graph["rows"] == len(BLUEPRINT_NODES) and graph["edges"] >= len(BLUEPRINT_NODES)
+    problems = []
+    for code, n in sorted(nodes.items()):
+        if n["w"] < 60 or n["h"] < 25 or not n["reachable"]:
+            problems.append(f"{code}: drawn {n['w']:.0f}×{n['h']:.0f} px, reachable by a click: {n['reachable']}")
+        if not code.startswith("C"):
+            if n["status"] != "holds":
+                problems.append(f"{code}: check status {n['status']!r} in the build, not 'holds'")
+            if not n["href"]:
+                problems.append(f"{code}: not a link")
+        if n["href"]:
+            url = n["href"].removeprefix(site.base)
+            path, _, frag = url.partition("#")
+            target = HTML / path
+            if not target.is_file():
+                problems.append(f"{code}: links to {url}, a page that was not built")
+            elif frag and f'id="{frag}"' not in target.read_text():
+                problems.append(f"{code}: links to {url}, but {path} has no element with id {frag!r}")
+    assert not problems, "\n".join(problems)
+
+
 # --- the checker itself: a built page with one defect injected must fail, the page as built must pass ---
 
 BROKEN = {
@@ -88,6 +151,11 @@ BROKEN = {
     # `$\frac{1}{$` in a page's source: its braces never close, so MathJax leaves it as TeX
     "unclosed-formula": (r'<p><span class="math notranslate nohighlight">\(\frac{1}{\)</span></p>', "raw TeX"),
     "tex-error": (r'<p><span class="math notranslate nohighlight">\(\frac{1}\)</span></p>', "MathJax error"),
+    # S̃ (S + combining tilde) and ū (precomposed) in TeX, where \tilde S and \bar u were meant
+    "unicode-accent": (r'<p><span class="math notranslate nohighlight">\(S̃_r \le e^{2R}\)</span></p>',
+                       "Unicode accent in TeX"),
+    "unicode-accent-precomposed": (r'<p><span class="math notranslate nohighlight">\(ū + 1\)</span></p>',
+                                   "Unicode accent in TeX"),
     "undefined-macro": (r'<p><span class="math notranslate nohighlight">\(\lambdaa + 1\)</span></p>',
                         "undefined TeX macro"),
     "raw-dollar": (r"<p>with $\lambda_{\min}(H^*)$ the smallest eigenvalue</p>", "raw TeX"),

@@ -4,7 +4,11 @@
     ntkcheck certify convergence --data X.npy --labels Y.npy --m M --sigma S --seed N [--eta E] [--kappa K]
                                  [--scheme symmetric|iid] [--gd-steps T] [--json PATH]
     ntkcheck certify width --data X.npy --labels Y.npy --sigma S --widths M,M,... [--delta D] [--json PATH]
+    ntkcheck certify digits --out DIR [--classes 0,1] [--n N] [--labels pm1|onehot]   (scikit-learn's digits)
     ntkcheck certify check FILE
+
+kernel, convergence and width take one of --rescale, --normalize, --lift (:mod:`ntkcheck.certify.inputs`):
+the data are transformed as stated, the output says so, and the certificate records it (``check`` redoes it).
 
 Exit status: 0 proved / accepted, 1 a hypothesis fails or is undecided / the file is rejected, 2 bad input.
 """
@@ -48,11 +52,24 @@ def _run(fn, args, console) -> int:
         raise _usage(str(exc)) from None
 
 
+def _transform(args):
+    return next((t for t in ("rescale", "normalize", "lift") if getattr(args, t, False)), None)
+
+
+def _say_transform(info, console) -> None:
+    from ntkcheck.certify import files
+
+    line = files.transform_line(info)
+    if line:
+        console.print(escape(line), highlight=False)
+
+
 def _kernel(args, console) -> int:
     from ntkcheck.certify import files
 
     target = _json_target(args.json)
-    cert = files.kernel_certificate(args.data, args.sigma, method=args.method)
+    cert = files.kernel_certificate(args.data, args.sigma, method=args.method, transform=_transform(args))
+    _say_transform(cert["inputs"]["data"], console)
     lam = cert["enclosures"]["lambda_min"]
     inp = cert["inputs"]
     console.print(f"C1 kernel-pd-certificate: n = {inp['n']}, d = {inp['d']}, σ = {args.sigma:g}, "
@@ -62,6 +79,8 @@ def _kernel(args, console) -> int:
                   highlight=False)
     console.print(f"float64 eigvalsh says λ_min = {cert['float64_eigvalsh_lambda_min']:.3g}", highlight=False)
     console.print(cert["verdicts"]["statement"], highlight=False)
+    if cert.get("note"):
+        console.print(escape(cert["note"]), highlight=False)
     return _written(cert, target, console, cert["verdicts"]["positive_definite"])
 
 
@@ -72,8 +91,10 @@ def _convergence(args, console) -> int:
     if args.gd_steps < 0:
         raise _usage(f"--gd-steps must be >= 0, got {args.gd_steps}")
     cert = files.convergence_certificate(args.data, args.labels, args.m, args.sigma, args.seed, scheme=args.scheme,
-                                         kappa=args.kappa, eta=args.eta, gd_steps=args.gd_steps)
+                                         kappa=args.kappa, eta=args.eta, gd_steps=args.gd_steps,
+                                         transform=_transform(args))
     inp = cert["inputs"]
+    _say_transform(inp["data"], console)
     console.print(f"C2 convergence-certificate (T1'): n = {inp['n']}, d = {inp['d']}, d' = {inp['d_out']}, "
                   f"m = {inp['m']}, σ = {args.sigma:g}, seed {inp['seed']}, {inp['scheme']} init, κ = {inp['kappa']}, "
                   f"η = {inp['eta']}, R₀ = {inp['R0']}", highlight=False)
@@ -110,16 +131,15 @@ def _width(args, console) -> int:
         widths = [int(w) for w in args.widths.split(",") if w.strip()]
     except ValueError:
         raise _usage(f"--widths must be comma-separated integers, got {args.widths!r}") from None
-    X, xinfo = files.load_array(args.data, "--data")
-    Y, yinfo = files.load_array(args.labels, "--labels")
+    X, xinfo = files.load_instance(args.data, "--data", _transform(args))
+    Y, yinfo = files.load_array(args.labels, "--labels", column=True)
     if Y.shape[0] != X.shape[0]:
-        raise _usage(f"--labels {args.labels} has {Y.shape[0]} rows but --data {args.data} has {X.shape[0]}")
-    from ntkcheck.certify.convergence import exact_unit_ball
+        raise _usage(f"--labels {args.labels} has {Y.shape[0]} rows but --data {args.data} has {X.shape[0]} "
+                     "(one label row per data row)")
+    from ntkcheck.certify.inputs import require_unit_ball
 
-    try:
-        exact_unit_ball(X)
-    except ValueError as exc:
-        raise _usage(f"--data {args.data}: {exc}") from None
+    require_unit_ball(X, f"--data {args.data}")
+    _say_transform(xinfo, console)
     r = certified_width(X, Y, args.sigma, widths, delta=args.delta, level=args.level, draws=args.draws,
                         seed0=args.seed0, scheme=args.scheme)
     for row in r["rows"]:
@@ -133,6 +153,20 @@ def _width(args, console) -> int:
         _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files._versions()})
         console.print(f"wrote {target}")
     return 0 if r["m_cert"] else 1
+
+
+def _digits(args, console) -> int:
+    from ntkcheck.certify import digits
+
+    try:
+        classes = [int(c) for c in args.classes.split(",") if c.strip()]
+    except ValueError:
+        raise _usage(f"--classes must be comma-separated digits 0-9, got {args.classes!r}") from None
+    paths, info = digits.write_subset(args.out, classes=classes, n=args.n, labels=args.labels)
+    console.print(escape(info["statement"]), highlight=False)
+    for p in paths:
+        console.print(f"wrote {p}", highlight=False)
+    return 0
 
 
 def _check(args, console) -> int:
@@ -168,6 +202,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     k.add_argument("--method", default="auto", choices=("auto", "rump-float64", "arb-ldl"),
                    help="verified test: Rump's float64 Cholesky test or LDLᵀ in ball arithmetic (default: auto)")
     k.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
+    _transform_flags(k)
     k.set_defaults(func=lambda a, con: _run(_kernel, a, con))
     v = sub.add_parser("convergence", help="C2: T1' decided in ball arithmetic for the package's draw W(0)")
     v.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1; .npy or .csv)")
@@ -180,6 +215,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     v.add_argument("--scheme", default="symmetric", choices=("symmetric", "iid"), help="init scheme (default symmetric)")
     v.add_argument("--gd-steps", type=int, default=100, help="steps of the float64 consistency run (0: none)")
     v.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
+    _transform_flags(v)
     v.set_defaults(func=lambda a, con: _run(_convergence, a, con))
     w = sub.add_parser("width", help="C3: the smallest width on a grid at which T1' is proved for a fraction "
                                      "≥ 1 − δ of the draws (Clopper–Pearson over draws)")
@@ -193,8 +229,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     w.add_argument("--seed0", type=int, default=10_000, help="draw j uses seed seed0 + j (default 10000)")
     w.add_argument("--scheme", default="symmetric", choices=("symmetric", "iid"), help="init scheme")
     w.add_argument("--json", metavar="PATH", help="write the result to PATH")
+    _transform_flags(w)
     w.set_defaults(func=lambda a, con: _run(_width, a, con))
+    g = sub.add_parser("digits", help="write a subset of scikit-learn's digits (shipped offline) as certifiable "
+                                      "data: mean removed, rows on the sphere (times 1 − 2⁻⁴⁰), labels ±1 or one-hot (needs scikit-learn)")
+    g.add_argument("--out", required=True, metavar="DIR", help="folder for digits_X.npy and digits_Y.npy")
+    g.add_argument("--classes", default="0,1", metavar="C,C,...", help="the digit classes (default 0,1)")
+    g.add_argument("--n", type=int, default=300, help="images, taken class by class in turn (default 300)")
+    g.add_argument("--labels", default="pm1", choices=("pm1", "onehot"),
+                   help="pm1: two classes as ±1 (d' = 1, the first class +1); onehot: ±1 one-hot rows (d' = classes)")
+    g.set_defaults(func=lambda a, con: _run(_digits, a, con))
     ch = sub.add_parser("check", help="recompute a certificate file from its inputs; reject it if it does not reproduce")
     ch.add_argument("file", help="the certificate JSON")
     ch.set_defaults(func=lambda a, con: _run(_check, a, con))
     return c
+
+
+def _transform_flags(p) -> None:
+    t = p.add_mutually_exclusive_group()
+    t.add_argument("--rescale", action="store_true",
+                   help="scale all rows by one factor (1 − 2⁻⁴⁰)/max‖x‖ into the unit ball (recorded)")
+    t.add_argument("--normalize", action="store_true",
+                   help="put each row on the sphere, x/‖x‖ times 1 − 2⁻⁴⁰ (recorded)")
+    t.add_argument("--lift", action="store_true",
+                   help="the D4 lift onto the sphere with ρ = max‖x‖, times 1 − 2⁻⁴⁰ (one more column; recorded)")

@@ -7,7 +7,9 @@ instance is exactly the one every other command uses with that seed.  Everything
 
 * softmax features S_{i,r} = exp(z_{i,r} − c_i)/Σ_r exp(z_{i,r} − c_i), z = XW (the definition; any shift
   c_i gives the same S);
-* the tangent features P (export ``ntk_factorization.tangent_feature``), H(W(0)) = ntk_scale ∘ (PPᵀ) (G4),
+* the tangent features P (export ``ntk_factorization.tangent_feature``) with the centred signs formed without
+  cancellation, a − ⟨a,S⟩ = 2S₋ (a = +1) or −2S₊ (a = −1), S± the sums of the positive balls S_r over the
+  neurons of each sign; H(W(0)) = ntk_scale ∘ (PPᵀ) (G4),
   Q (export ``ntk_perturbation.Q_entry``, B3), S₀ = max S, ‖e(0)‖₂ with e = κ S Aᵀ − Y;
 * λ₀ = λ_min(H(W(0))) and ‖H(W(0))‖₂ = λ_max (H = JJᵀ/m ⪰ 0, G4), ‖Q‖₂ = λ_max(Q) (Q symmetric and
   entrywise ≥ 0, Perron–Frobenius), each enclosed by LDLᵀ inertia tests in ball arithmetic;
@@ -113,33 +115,51 @@ def features(X: np.ndarray, W: np.ndarray, A: np.ndarray, kappa: float):
         U = cache[r0] if store else exps(r0, r1)
         return [[u * inv[i] for u in row] for i, row in enumerate(U)]
 
+    # ⟨a_ℓ, S_i⟩ and the centred signs a_{ℓ,r} − ⟨a_ℓ,S_i⟩ from the masses S₊ = Σ_{a=+1} S, S₋ = Σ_{a=−1} S
+    # (sums of positive terms).  For a ∈ {±1}: a − ⟨a,S⟩ = 2S₋ where a = +1 and −2S₊ where a = −1 (Σ_r S_r = 1,
+    # the book's Setting part); formed so, a centred sign keeps its relative accuracy when the softmax mass
+    # sits on neurons of one sign, where the subtraction a − ⟨a,S⟩ in balls would keep only its absolute one.
     S0 = None
-    aS = [[arb(0)] * q for _ in range(n)]
     SS = arb_mat(n, n)
+    Sp = [[arb(0)] * q for _ in range(n)]
+    Sn = [[arb(0)] * q for _ in range(n)]
+    pm = bool(np.all(np.abs(A) == 1))
+    pos = (A > 0).astype(np.float64)
     for r0, r1 in blocks:
         Sb = softmax(r0, r1)
         for row in Sb:
             for v in row:
                 S0 = v if S0 is None else S0.max(v)
         Sm = arb_mat(n, r1 - r0, [v for row in Sb for v in row])
-        SA = Sm * arb_mat(A[:, r0:r1].T.tolist())
+        SP = Sm * arb_mat(pos[:, r0:r1].T.tolist())
+        SN = Sm * arb_mat((1.0 - pos[:, r0:r1]).T.tolist()) if pm else Sm * arb_mat(A[:, r0:r1].T.tolist())
         for i in range(n):
             for l in range(q):
-                aS[i][l] = aS[i][l] + SA[i, l]
+                Sp[i][l] = Sp[i][l] + SP[i, l]
+                Sn[i][l] = Sn[i][l] + SN[i, l]
         SS = SS + Sm * Sm.transpose()
         if store:
             cache[r0] = Sb
+    aS = [[Sp[i][l] - Sn[i][l] for l in range(q)] for i in range(n)] if pm else Sn
     store_S = store
     PP = arb_mat(n * q, n * q)
+    zero = arb(0)
     a_b = [[arb(float(v)) for v in A[l]] for l in range(q)]
+    if pm:   # the centred sign of neuron r for (i, ℓ): 2S₋ if a_{ℓ,r} = +1, −2S₊ if −1 (exact identity)
+        cen = [[(2 * Sn[i][l], -2 * Sp[i][l]) for l in range(q)] for i in range(n)]
     for r0, r1 in blocks:
         Sb = cache[r0] if store_S else softmax(r0, r1)
         entries = []
         for i in range(n):
             Si = Sb[i]
             for l in range(q):
-                al, asl = a_b[l], aS[i][l]
-                entries.extend(tf(Si[k], al[r0 + k], asl) for k in range(r1 - r0))
+                al = A[l]
+                if pm:    # the export S_r·(c − 0) with c the centred sign formed above
+                    cp, cm = cen[i][l]
+                    entries.extend(tf(Si[k], cp if al[r0 + k] > 0 else cm, zero) for k in range(r1 - r0))
+                else:     # general A: the export S_r·(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) by subtraction
+                    abl, asl = a_b[l], aS[i][l]
+                    entries.extend(tf(Si[k], abl[r0 + k], asl) for k in range(r1 - r0))
         Pb = arb_mat(n * q, r1 - r0, entries)
         PP = PP + Pb * Pb.transpose()
         cache.pop(r0, None)

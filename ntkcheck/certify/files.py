@@ -22,6 +22,7 @@ from ntkcheck.core import results as _results
 from ntkcheck.certify import arb as A
 from ntkcheck.certify import kernel as C1
 from ntkcheck.certify import convergence as C2
+from ntkcheck.certify import inputs as I
 from ntkcheck.proofs._core import BY_HAND, DEFINITION
 
 FORMAT = 1
@@ -34,10 +35,11 @@ class CertificateError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------ data files
-def load_array(path, name: str) -> tuple[np.ndarray, dict]:
+def load_array(path, name: str, column: bool = False) -> tuple[np.ndarray, dict]:
     """A 2-D finite real array from a .npy file (no pickles) or a .csv file (comma-separated numbers, one
     sample a row, no header), as float64 (exact for float32 and for integers below 2^53; a CSV's decimals are
-    rounded to the nearest float64, and the instance certified is those float64 values), with its provenance."""
+    rounded to the nearest float64, and the instance certified is those float64 values), with its provenance.
+    ``column``: a 1-D array is read as one column (labels with d' = 1); otherwise 1-D is an error."""
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{name} {path}: no such file")
@@ -59,6 +61,8 @@ def load_array(path, name: str) -> tuple[np.ndarray, dict]:
     if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
         raise ValueError(f"{name} {path}: dtype {arr.dtype} does not convert exactly to float64")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if column and arr.ndim == 1:
+        arr = arr[:, None]
     if arr.ndim != 2:
         raise ValueError(f"{name} {path}: must be 2-D (rows are samples), got shape {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -68,6 +72,28 @@ def load_array(path, name: str) -> tuple[np.ndarray, dict]:
     info = {"path": str(p), "resolved": str(p.resolve()), "shape": list(arr.shape),
             "sha256_file": hashlib.sha256(raw).hexdigest(), "sha256_float64": array_hash(arr)}
     return arr, info
+
+
+def load_instance(path, name: str, how: str | None = None, column: bool = False) -> tuple[np.ndarray, dict]:
+    """:func:`load_array`, then the optional transform of :mod:`ntkcheck.certify.inputs` (``how`` in
+    ``inputs.TRANSFORMS`` or None).  Returns the float64 array the certificate is about and its provenance;
+    with a transform the provenance adds ``transform`` (name, statement, ρ) and ``sha256_certified`` (the
+    hash of the transformed rows)."""
+    arr, info = load_array(path, name, column=column)
+    out, rec = I.transform(arr, how, f"{name} {path}")
+    if rec is not None:
+        info = info | {"transform": rec, "sha256_certified": array_hash(out), "shape_certified": list(out.shape)}
+    return out, info
+
+
+def transform_line(info: dict, name: str = "--data") -> str | None:
+    """The sentence the CLI prints about a transform (None without one)."""
+    t = info.get("transform")
+    if not t:
+        return None
+    rho = f", ρ = {float(t['rho']):.17g}" if "rho" in t else ""
+    return (f"{name} {info['path']} transformed ({t['name']}{rho}): {t['statement']}; the certificate is about "
+            f"the transformed float64 rows (shape {tuple(info['shape_certified'])}, sha256 {info['sha256_certified'][:12]}…)")
 
 
 def array_hash(arr: np.ndarray) -> str:
@@ -116,8 +142,10 @@ RUMP_TRUST = [
 ]
 
 
-def kernel_certificate(data_path, sigma, method: str = "auto") -> dict:
-    X, info = load_array(data_path, "--data")
+def kernel_certificate(data_path, sigma, method: str = "auto", transform: str | None = None) -> dict:
+    """C1 for the data file at ``data_path`` (optionally transformed, see :func:`load_instance`) and σ: the
+    certificate as a JSON-ready dict (inputs with hashes, the enclosure, verdicts, trust base, versions)."""
+    X, info = load_instance(data_path, "--data", transform)
     r = C1.certify_kernel(X, sigma, method=method)
     pd = r["positive_definite"]
     verdict = {True: "proved: K ≻ 0 (λ_min(K) > 0)", False: "proved: K is not positive definite (λ_min(K) < 0)",
@@ -129,6 +157,7 @@ def kernel_certificate(data_path, sigma, method: str = "auto") -> dict:
                    "method": r["method"], "prec_bits": r["prec"]},
         "enclosures": {"lambda_min": _frac_iv(r["lo"], r["hi"])},
         "verdicts": {"positive_definite": pd, "statement": verdict},
+        "note": r.get("note"),
         "relative_width": r["relative_width"],
         "float64_eigvalsh_lambda_min": r["float64_eigvalsh"],
         "trust_base": {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb)",
@@ -160,15 +189,16 @@ def _lemma_kinds() -> list[dict]:
 
 
 def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="symmetric", kappa=None, eta=None,
-                            gd_steps: int = 100, trust: bool = True) -> dict:
-    X, xinfo = load_array(data_path, "--data")
-    Y, yinfo = load_array(labels_path, "--labels")
+                            gd_steps: int = 100, trust: bool = True, transform: str | None = None) -> dict:
+    """C2 for the data and label files (the data optionally transformed, see :func:`load_instance`; a 1-D
+    label file is one column), width m, σ and the draw ``seed``: the certificate as a JSON-ready dict.
+    (A1) is decided exactly first: a one-line ValueError naming the file and the hypothesis if it fails."""
+    X, xinfo = load_instance(data_path, "--data", transform)
+    Y, yinfo = load_array(labels_path, "--labels", column=True)
     if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"--labels {labels_path} has {Y.shape[0]} rows but --data {data_path} has {X.shape[0]}")
-    try:
-        C2.exact_unit_ball(X)
-    except ValueError as exc:
-        raise ValueError(f"--data {data_path}: {exc}") from None
+        raise ValueError(f"--labels {labels_path} has {Y.shape[0]} rows but --data {data_path} has {X.shape[0]} "
+                         "(one label row per data row)")
+    I.require_unit_ball(X, f"--data {data_path}")
     r = C2.certify_convergence(X, Y, m, sigma, seed, scheme=scheme, kappa=kappa, eta=eta, gd_steps=gd_steps)
     t0 = time.perf_counter()
     sig = float(sigma)
@@ -204,6 +234,10 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
                               "steps": C1_TRUST[1:] + [
                                   {"step": "H(W(0)) = JJᵀ/m ⪰ 0 so ‖H‖₂ = λ_max(H) (G4); Q symmetric, entrywise "
                                            "≥ 0 so ‖Q‖₂ = λ_max(Q) (Perron–Frobenius)", "kind": BY_HAND},
+                                  {"step": "a_{ℓ,r} − ⟨a_ℓ,S⟩ = 2Σ_{k: a_{ℓ,k} = −1} S_k if a_{ℓ,r} = +1 and "
+                                           "−2Σ_{k: a_{ℓ,k} = +1} S_k if a_{ℓ,r} = −1, as Σ_k S_k = 1 (the centred "
+                                           "signs of the Setting part, formed as sums of positive balls)",
+                                   "kind": BY_HAND},
                                   {"step": "(A1) decided in exact rational arithmetic", "kind": BY_HAND}]}
         cert["seconds"] = dict(cert["seconds"], trust_base=time.perf_counter() - t0)
     return cert
@@ -233,14 +267,28 @@ def _need(d: dict, key: str, where: str):
     return d[key]
 
 
-def _reload(info: dict, name: str, cert_dir: Path) -> np.ndarray:
+def _transform_of(info: dict) -> str | None:
+    t = info.get("transform")
+    if t is None:
+        return None
+    if not isinstance(t, dict) or t.get("name") not in I.TRANSFORMS:
+        raise CertificateError(f"certificate: unknown data transform {t!r}")
+    return t["name"]
+
+
+def _reload(info: dict, name: str, cert_dir: Path, column: bool = False) -> np.ndarray:
+    if not isinstance(info, dict):
+        raise CertificateError(f"certificate: inputs.{name} must be an object")
     cands = [Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name]
     for p in cands:
         if str(p) and p.is_file():
-            arr, new = load_array(p, name)
+            arr, new = load_instance(p, name, _transform_of(info), column=column)
             if new["sha256_float64"] != info.get("sha256_float64"):
                 raise CertificateError(f"{name} {p}: sha256 {new['sha256_float64'][:12]}… differs from the "
                                        f"certificate's {str(info.get('sha256_float64'))[:12]}…: not the certified data")
+            if new.get("transform") != info.get("transform") or new.get("sha256_certified") != info.get("sha256_certified"):
+                raise CertificateError(f"{name} {p}: the recorded transform {info.get('transform')} does not reproduce "
+                                       "the certified rows")
             return arr
     raise CertificateError(f"{name}: data file {info.get('path')!r} not found (the check needs it)")
 
@@ -304,7 +352,8 @@ def check(path) -> tuple[bool, list[str]]:
         method = _need(inputs, "method", "inputs.")
         if method not in ("rump-float64", "arb-ldl"):
             raise CertificateError(f"certificate: unknown method {method!r}")
-        fresh = kernel_certificate(_located(inputs["data"], path.parent), sigma, method=method)
+        fresh = kernel_certificate(_located(inputs["data"], path.parent), sigma, method=method,
+                                   transform=_transform_of(inputs["data"]))
         prec = int(_need(inputs, "prec_bits", "inputs."))
         s, f = stored_enc.get("lambda_min"), fresh["enclosures"]["lambda_min"]
         if not _contains(s, f):
@@ -323,13 +372,13 @@ def check(path) -> tuple[bool, list[str]]:
         fresh_ver = fresh["verdicts"]
     elif kind == KINDS["C2"]:
         _reload(_need(inputs, "data", "inputs."), "data", path.parent)
-        _reload(_need(inputs, "labels", "inputs."), "labels", path.parent)
+        _reload(_need(inputs, "labels", "inputs."), "labels", path.parent, column=True)
         kappa = float(inputs["kappa"]) if inputs.get("kappa_given") else None
         eta = float(inputs["eta"]) if inputs.get("eta_given") else None
         fresh = convergence_certificate(_located(inputs["data"], path.parent), _located(inputs["labels"], path.parent),
                                         int(_need(inputs, "m", "inputs.")), sigma, int(_need(inputs, "seed", "inputs.")),
                                         scheme=_need(inputs, "scheme", "inputs."), kappa=kappa, eta=eta,
-                                        gd_steps=0, trust=False)
+                                        gd_steps=0, trust=False, transform=_transform_of(inputs["data"]))
         for k in ("eta", "R0", "kappa"):
             if fresh["inputs"][k] != inputs.get(k):
                 msgs.append(f"REJECTED: {k} = {inputs.get(k)} does not reproduce ({fresh['inputs'][k]})")

@@ -151,9 +151,15 @@ def _rump(K, M: np.ndarray, R: Fraction, eig) -> dict:
 def certify_kernel(X, sigma, method: str = "auto") -> dict:
     """C1 for data X (n×d, float64) and σ: an enclosure of λ_min(K) and the verdict on K ≻ 0.
 
-    Returns a dict with ``lambda_min`` = (lo, hi) exact rationals (lo None when no positive lower bound
-    was proved), ``positive_definite`` (True proved / False: λ_min < 0 proved / None undecided),
-    ``method``, ``prec``, ``relative_width`` and timings."""
+    Returns a dict with ``lo``, ``hi`` exact rationals (lo None when no positive lower bound was proved),
+    ``positive_definite`` (True proved / False: λ_min < 0 proved / None undecided), ``method``, ``prec``,
+    ``relative_width``, ``note`` (why it is undecided, None otherwise) and timings.
+
+    Which test runs ("auto"): for n ≤ ARB_MAX_N the ball LDLᵀ whenever the float64 test cannot reach a
+    relative width ≤ 1e-6 (λ_min at or below float64 resolution, e.g. the 18-point case of G6); for
+    n > ARB_MAX_N only the float64 test, so a λ_min below its resolution (about 4·n·u·tr K) leaves K ≻ 0
+    *undecided* with a proved upper bound, and says so — the certificate never claims a lower bound it
+    did not prove.  ``method="arb-ldl"`` forces the ball LDLᵀ at any n (O(n³/6) ball operations)."""
     require_flint()
     X = V.matrix(X, "X")
     sigma = V.positive_float(sigma, "sigma")
@@ -195,8 +201,16 @@ def certify_kernel(X, sigma, method: str = "auto") -> dict:
     lo, hi = out["lo"], out["hi"]
     pd = True if (lo is not None and lo > 0) else (False if (hi is not None and hi <= 0) else None)
     rel = None if lo is None or hi is None or lo <= 0 else float((hi - lo) / lo)
+    note = None
+    if pd is None and out["method"] == "rump-float64":
+        note = (f"λ_min(K) is below the resolution of the float64 test (its a-priori error bound is about "
+                f"{4 * c:.2g}; float64 eigvalsh says {lam_f:.3g}), so only the upper bound is proved; "
+                f"for n = {n} > {ARB_MAX_N} the ball LDLᵀ is not run automatically: --method arb-ldl runs it "
+                f"(O(n³/6) ball operations, about {max(1, round(6e-6 * n**3 / 6 * 4))} s or more)")
+    elif pd is None:
+        note = "the inertia tests did not decide up to the largest precision tried"
     out.update(n=n, d=X.shape[1], sigma=sigma, positive_definite=pd, relative_width=rel,
-               float64_eigvalsh=lam_f, rump_constant=c, seconds=time.perf_counter() - t0)
+               float64_eigvalsh=lam_f, rump_constant=c, note=note, seconds=time.perf_counter() - t0)
     return out
 
 

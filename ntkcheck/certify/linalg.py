@@ -76,6 +76,18 @@ def gamma(k: int) -> Fraction:
     return ku / (1 - ku)
 
 
+def cholesky_backward_bound(diag) -> Fraction:
+    """δ ≥ ‖R̂ᵀR̂ − Ã‖₂ for a float64 Cholesky R̂ of Ã that ran to completion, from Ã's diagonal (exact
+    rationals of the doubles Ã_ii > 0): γ_{n+1}/(1 − γ_{n+1})·tr Ã (Higham Thm 10.3 with ‖r_j‖² ≤
+    Ã_jj/(1 − γ_{n+1})) plus the underflow allowance 4n(2(n+2) + max Ã_ii)·2⁻¹⁰⁷⁴ (Rump 2006), which matters
+    only when the entries are near the subnormal range (tests/test_certify_inputs.py checks both terms
+    against the exact error, down to subnormal matrices)."""
+    diag = [Fraction(v) for v in diag]
+    n = len(diag)
+    g = gamma(n + 1)
+    return g / (1 - g) * sum(diag) + 4 * n * (2 * (n + 2) + max(diag)) * ETA
+
+
 def rump_pd(M: np.ndarray, radius_norm: Fraction, mu: float, c: float) -> dict:
     """Try to prove A − μI ≻ 0 for every symmetric A with ‖A − M‖₂ ≤ ``radius_norm``, by float64 Cholesky
     of fl(M − (μ + c)I).  Returns {"proved", "shift", "delta", "diag_rounding", "needed", "reason"} with the
@@ -100,8 +112,7 @@ def rump_pd(M: np.ndarray, radius_norm: Fraction, mu: float, c: float) -> dict:
     diag = [Fraction(float(v)) for v in At[idx, idx]]
     if min(diag) <= 0:
         return {"proved": False, "reason": "a shifted diagonal entry is ≤ 0", "shift": s}
-    g = gamma(n + 1)
-    delta = g / (1 - g) * sum(diag) + 4 * n * (2 * (n + 2) + max(diag)) * ETA
+    delta = cholesky_backward_bound(diag)
     needed = delta + radius_norm + diag_err
     gap = fs - Fraction(float(mu))
     return {"proved": bool(gap >= needed), "shift": s, "delta": delta, "diag_rounding": diag_err,

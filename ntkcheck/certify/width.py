@@ -25,10 +25,22 @@ def draws_needed(delta: float, level: float) -> int:
 
 def certified_width(X, Y, sigma: float, widths, *, delta: float = 0.2, level: float = 0.95, draws: int | None = None,
                     seed0: int = 10_000, scheme: str = "symmetric", progress=None) -> dict:
-    """For each m in ``widths`` (ascending), certify T1' on K draws (K = :func:`draws_needed` unless given)
-    and record the proofs.  A width passes when the lower confidence bound of the proved fraction is
-    ≥ 1 − δ; ``m_cert`` is the first passing width (None if none passes).  Widths after the first pass
-    are not evaluated."""
+    """C3: the certified width on a grid, from one C2 certificate per draw.
+
+    Parameters: ``X`` (n, d) data with ‖x_i‖₂ ≤ 1 exactly ((A1); ValueError otherwise), ``Y`` (n, d') labels,
+    ``sigma`` the init scale, ``widths`` ascending even ints (the grid), ``delta`` the failure fraction δ,
+    ``level`` the Clopper–Pearson confidence, ``draws`` draws per width (default :func:`draws_needed`, the
+    fewest that can pass), ``seed0`` draw j is ``init_params(d, m, d', σ, scheme, seed=seed0 + j)`` — with
+    the default 10 000 these are the draws of the sampled search ``ntkcheck.core.theorem.certified_width`` at
+    data_seed 0, so the two widths compare draw by draw —, ``scheme`` the init, ``progress`` an optional
+    callback(m, j, K).
+
+    For each m (ascending) T1' is certified on K draws.  A width passes when the lower confidence bound of
+    the proved fraction is ≥ 1 − δ; widths after the first pass are not evaluated.
+    Returns a dict: ``m_cert`` (the first passing width, None if none passes), ``rows`` (per width: m,
+    draws, proved, lower_bound, passes, not_holding = {hypothesis: draws where it did not hold}),
+    ``delta``, ``level``, ``draws_per_width``, ``seed0``, ``scheme``, ``sigma``, ``n``, ``d``, ``d_out``,
+    ``seconds`` and ``meaning`` (what is proved and what is statistical)."""
     X, Y = V.matrix(X, "X"), V.matrix(Y, "Y")
     sigma = V.positive_float(sigma, "sigma")
     if not (0 < delta < 1 and 0 < level < 1):

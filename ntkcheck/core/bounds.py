@@ -13,7 +13,7 @@ import numpy as np
 
 from ntkcheck.core import validate as V
 from ntkcheck.core.compile import compiled
-from ntkcheck.core.network import Params, empirical_ntk, get_activation, gradient, kappa_of, residual
+from ntkcheck.core.network import Params, empirical_ntk, get_activation, gradient, residual
 
 __all__ = [
     "Q_matrix", "descent_beta", "gradient_row_bounds", "hessian_bound", "init_bound", "ntk_concentration_eps",
@@ -104,7 +104,7 @@ def Q_matrix(params, X, kappa=None) -> np.ndarray:
     """B3: Q_ij = (κ²/m)|⟨x_i,x_j⟩|⟨S_i(W̃),S_j(W̃)⟩ at W̃ = params.W, shape (n, n)."""
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=False)
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     return Q_from_features(_softmax(params, X), X, params.m, k)
 
 
@@ -129,7 +129,7 @@ def hessian_bound(params, X, kappa=None) -> float:
     """B4: 2κ max_i‖x_i‖² max_{i,r} S_{i,r}(W) ≥ max_{i,ℓ} ‖∇²_W F_ℓ(x_i)‖₂ (the constant comes from the export)."""
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=False)
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     return hessian_bound_from(float(_softmax(params, X).max()), X, k)
 
 
@@ -148,7 +148,7 @@ def descent_beta(params, X, eta, grad, kappa=None) -> float:
     grad = V.matrix(grad, "grad", cols=params.m, cols_name="m")
     if grad.shape[0] != params.d:
         raise ValueError(f"grad must have shape (d, m) = ({params.d}, {params.m}), got {grad.shape}")
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     f64 = np.float64   # numpy scalars: an overflow gives inf (a vacuous bound), not an exception
     S = _softmax(params, X)
     xsq = np.max(np.einsum("ij,ij->i", X, X))
@@ -162,7 +162,7 @@ def one_step_sides(params, X, Y, eta, kappa=None) -> tuple[float, float]:
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=True)
     eta = V.positive_float(eta, "eta")
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     e = residual(params, X, Y, k)
     grad = gradient(params, X, Y, k)
     lhs = float(np.linalg.norm(residual(params.with_W(params.W - eta * grad), X, Y, k)))
@@ -182,7 +182,7 @@ def gradient_row_bounds(params, X, Y, kappa=None) -> tuple[np.ndarray, np.ndarra
     2κ max_i S_{i,r} √(nd') ‖e‖₂ (the second under (A1)); arrays of length m."""
     params = _softmax_params(params)
     X = _data(params, X, unit_ball=True)
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     e = residual(params, X, Y, k)
     S = _softmax(params, X)
     xn = np.linalg.norm(X, axis=1)

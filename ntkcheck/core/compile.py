@@ -21,8 +21,22 @@ def compiled(module: str, name: str, target: str = "numpy"):
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
     exp = export(module, name)
-    fn = sp.lambdify(exp.args, exp.expr, modules=target, cse=True)
-    fn.__doc__ = f"{module}.{name} ({target}): {exp.doc}\n{exp.expr}"
+    return compile_expression(exp.args, exp.expr, target, f"{module}.{name}: {exp.doc}")
+
+
+def compile_expression(args, expr, target: str = "numpy", doc: str = ""):
+    """``expr`` (a sympy expression in the symbols ``args``) as a function on ``target`` — the one
+    lambdify call of the package (``modules=target``, common subexpressions eliminated), so an expression
+    that is not a proofs export (an activation registered by a user) is compiled the same way.
+
+    Parameters: ``args`` a tuple of sympy symbols, ``expr`` a sympy expression (never a string: nothing is
+    sympified), ``target`` one of ``TARGETS``, ``doc`` what the function is.  Returns the function."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if not isinstance(expr, sp.Basic):
+        raise ValueError(f"expr must be a sympy expression, got {type(expr).__name__}")
+    fn = sp.lambdify(args, expr, modules=target, cse=True)
+    fn.__doc__ = f"{doc} ({target})\n{expr}"
     return fn
 
 

@@ -33,22 +33,13 @@ import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
 from ntkcheck.core import validate as V
-from ntkcheck.core.compile import compiled
+from ntkcheck.core import activations as registry
 from ntkcheck.core.network import empirical_ntk, init_params
 
-ACTIVATIONS = ("softmax", "relu", "exp", "sigmoid", "tanh", "swish")
-CLOSED_FORMS = ("softmax", "relu", "exp")
-RULES = ("hermite", "polar")
-# The rule quadrature_kernel uses by default, per activation (measured rates: tests/test_kernels_activations
-# .py): Gauss–Hermite for the entire integrands e^{u+v} (super-geometric); the polar rule for relu's jump
-# and for the logistic family, whose φ' has poles at distance ~π/(2σ‖x‖) from the real axis, across
-# which Gauss–Hermite converges only like e^{−c√N/(σ‖x‖)} (tanh at σ = 2 on the unit sphere: 1e-7 at
-# N = 256 per axis, where the polar rule is at 2e-14 with N = 64).
-AUTO_RULE = {"softmax": "hermite", "exp": "hermite", "relu": "polar",
-             "sigmoid": "polar", "tanh": "polar", "swish": "polar"}
-# φ' even (proofs/activation_kernels.py proves it): f(u)f(v) is then invariant under α → α + π, and the
-# polar rule integrates two of its four wedges (half the work).
-EVEN = ("sigmoid", "tanh")
+RULES = registry.QUADRATURE_RULES
+# Which activations exist, which have closed forms, which quadrature rule each takes and the parity of φ′
+# are facts of the activation registry (ntkcheck.core.activations); ACTIVATIONS, CLOSED_FORMS, AUTO_RULE and EVEN
+# are read from it on access (module __getattr__), so a registered activation appears in all four.
 DEFAULT_TOL = 1e-10         # quadrature accuracy (relative, see quadrature_kernel)
 FIRST_DEGREE, MAX_DEGREE = 8, 256
 # The largest degree (explicit or max_degree) accepted: gauss_radial's Chebyshev recurrence costs O(n²)
@@ -57,10 +48,20 @@ FIRST_DEGREE, MAX_DEGREE = 8, 256
 DEGREE_LIMIT = 512
 
 
-def _activation(name) -> str:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
-    return name
+def __getattr__(name: str):
+    if name == "ACTIVATIONS":
+        return registry.names()
+    if name == "CLOSED_FORMS":
+        return tuple(a for a in registry.names() if registry.get(a).closed_form is not None)
+    if name == "AUTO_RULE":
+        return {a: registry.get(a).rule for a in registry.names()}
+    if name == "EVEN":
+        return tuple(a for a in registry.names() if registry.get(a).even)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _closed_forms() -> str:
+    return ", ".join(a for a in registry.names() if registry.get(a).closed_form is not None)
 
 
 def _inputs(X1, X2):
@@ -101,6 +102,33 @@ def _geometry(X1: np.ndarray, X2: np.ndarray):
     return G, n1, n2, theta
 
 
+class PairGeometry:
+    """The geometry of every pair (x_i, y_j) that a closed-form kernel needs, each part computed on first
+    use: ``gram`` ⟨x,y⟩ (n1, n2), ``sq_sum`` ‖x‖² + ‖y‖² (one symmetric sum, so that K is exactly symmetric
+    when X2 is X1), ``theta`` the angle (:func:`_geometry`), and :meth:`times_exp`."""
+
+    def __init__(self, X1: np.ndarray, X2: np.ndarray):
+        self.X1, self.X2 = X1, X2
+
+    @functools.cached_property
+    def gram(self) -> np.ndarray:
+        return self.X1 @ self.X2.T
+
+    @functools.cached_property
+    def sq_sum(self) -> np.ndarray:
+        q1, q2 = np.einsum("ij,ij->i", self.X1, self.X1), np.einsum("ij,ij->i", self.X2, self.X2)
+        return q1[:, None] + q2[None, :]
+
+    @functools.cached_property
+    def theta(self) -> np.ndarray:
+        return _geometry(self.X1, self.X2)[3]
+
+    @staticmethod
+    def times_exp(g: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """g·exp(e) elementwise with no 0·inf (:func:`_times_exp`)."""
+        return _times_exp(g, e)
+
+
 def _times_exp(g: np.ndarray, e: np.ndarray) -> np.ndarray:
     """g·exp(e) elementwise with no 0·inf: where exp(e) overflows, sign(g)·exp(log|g| + e) (0 for g = 0,
     finite whenever the product is, inf only where it overflows); elsewhere the plain product."""
@@ -120,40 +148,32 @@ def _times_exp(g: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ closed forms
 def closed_form_kernel(X1, X2=None, sigma=1.0, activation="softmax") -> np.ndarray:
-    """K_φ in closed form for φ ∈ CLOSED_FORMS (proofs/activation_kernels.py):
-    relu ⟨x,y⟩(π − θ)/(2π) (no σ, no norms beyond ⟨x,y⟩), exp ⟨x,y⟩e^{σ²‖x+y‖²/2}, softmax (G5)
-    ⟨x,y⟩e^{σ²⟨x,y⟩}."""
-    act = _activation(activation)
-    if act not in CLOSED_FORMS:
-        raise ValueError(f"activation {act!r} has no closed-form kernel; closed forms: {', '.join(CLOSED_FORMS)}"
+    """K_φ in closed form for an activation with one (its registry entry's ``closed_form``; the built-ins
+    relu, exp and softmax, from proofs/activation_kernels.py): relu ⟨x,y⟩(π − θ)/(2π) (no σ, no norms beyond
+    ⟨x,y⟩), exp ⟨x,y⟩e^{σ²‖x+y‖²/2}, softmax (G5) ⟨x,y⟩e^{σ²⟨x,y⟩}.
+
+    Parameters: ``X1`` (n1×d), ``X2`` (n2×d, default X1), ``sigma`` > 0, ``activation`` a registered name.
+    Returns the (n1, n2) array; ValueError for an activation without a closed form."""
+    act = registry.get(activation)
+    if act.closed_form is None:
+        raise ValueError(f"activation {act.name!r} has no closed-form kernel; closed forms: {_closed_forms()}"
                          "; use quadrature_kernel")
     X1, X2 = _inputs(X1, X2)
     sigma = V.positive_float(sigma, "sigma")
-    # the two exponential kernels are g·exp(exponent) (the sympy exports, with g = 1 for the exponent):
-    # formed by _times_exp, so a zero input (g = 0) gives 0 where exp overflows, not 0·inf = NaN
-    if act == "softmax":
-        G = X1 @ X2.T
-        return _times_exp(G, compiled("activation_kernels", "exponent_softmax", "numpy")(G, sigma))
-    if act == "exp":
-        q1, q2 = np.einsum("ij,ij->i", X1, X1), np.einsum("ij,ij->i", X2, X2)
-        # q = ‖x‖² + ‖y‖² as one symmetric sum, so that K is exactly symmetric when X2 is X1
-        G = X1 @ X2.T
-        return _times_exp(G, compiled("activation_kernels", "exponent_exp", "numpy")(G, q1[:, None] + q2[None, :], sigma))
-    G, _, _, theta = _geometry(X1, X2)
-    return compiled("activation_kernels", "kernel_relu", "numpy")(G, theta)
+    return act.closed_form.numpy(PairGeometry(X1, X2), sigma)
 
 
 def limit_kernel(X1, X2=None, sigma=1.0, activation="softmax", tol=DEFAULT_TOL) -> np.ndarray:
     """K_φ, shape (n1, n2); the limit NTK is K_φ ⊗ I_{d_out} (:func:`limit_ntk`).
 
-    ``activation`` is one of ``ACTIVATIONS``; the default (softmax) is G5, K_ij = ⟨x_i,x_j⟩ exp(σ²⟨x_i,x_j⟩).
-    relu, exp and softmax use their closed forms; sigmoid, tanh and swish :func:`quadrature_kernel` at
-    relative accuracy ``tol``.
+    ``activation`` is a registered name; the default (softmax) is G5, K_ij = ⟨x_i,x_j⟩ exp(σ²⟨x_i,x_j⟩).
+    Activations with a closed form (relu, exp, softmax) use it; the others (sigmoid, tanh, swish)
+    :func:`quadrature_kernel` at relative accuracy ``tol``.
     """
-    act = _activation(activation)
-    if act in CLOSED_FORMS:
-        return closed_form_kernel(X1, X2, sigma, act)
-    return quadrature_kernel(X1, X2, sigma, act, tol=tol)
+    act = registry.get(activation)
+    if act.closed_form is not None:
+        return closed_form_kernel(X1, X2, sigma, act.name)
+    return quadrature_kernel(X1, X2, sigma, act.name, tol=tol)
 
 
 def limit_ntk(X1, X2=None, sigma=1.0, d_out=1, activation="softmax", tol=DEFAULT_TOL) -> np.ndarray:
@@ -163,15 +183,6 @@ def limit_ntk(X1, X2=None, sigma=1.0, d_out=1, activation="softmax", tol=DEFAULT
 
 
 # ------------------------------------------------------------------------------------------ quadrature
-def _integrand(act: str):
-    """f(z, s): the factor φ'(z) of one input, s = σ‖x‖ the standard deviation of z = wᵀx.
-    softmax: the mean-normalized feature e^{z − s²/2} (G5)."""
-    if act == "softmax":
-        return lambda z, s: np.exp(z - 0.5 * s * s)
-    dphi = compiled("activations", f"dphi_{act}", "numpy")
-    return lambda z, s: dphi(z)
-
-
 @functools.lru_cache(maxsize=None)
 def gauss_hermite(n: int):
     """Nodes and weights of the n-point Gauss rule for N(0, 1) (weights sum to 1)."""
@@ -307,7 +318,7 @@ def quadrature_kernel(X1, X2=None, sigma=1.0, activation="softmax", degree=None,
 
     ``rule``: ``"hermite"`` (tensor Gauss–Hermite, ``degree`` nodes per axis), ``"polar"`` (split at the
     kinks; ``degree`` Gauss–Legendre nodes on each of four wedges and ``degree`` radial nodes), or
-    ``"auto"``: ``AUTO_RULE[activation]`` (hermite for exp and softmax, polar for the others).
+    ``"auto"``: the registry entry's rule (hermite for exp and softmax, polar for the others).
 
     Accuracy: with ``degree=None`` the degree is doubled from 8 until, for every pair, two successive rules
     agree to ``tol``·Ê|φ'(u)φ'(v)| (the same rule applied to |φ'φ'|, which for φ' ≥ 0 is E[φ'φ'] itself),
@@ -318,12 +329,13 @@ def quadrature_kernel(X1, X2=None, sigma=1.0, activation="softmax", degree=None,
     with ``rule="hermite"`` at σ‖x‖ ≳ 2, exp/softmax beyond σ ≈ 7 (their closed forms are exact there).  With an explicit ``degree`` no estimate is
     made.  ``full_output=True`` returns (K, info) with the per-entry degree and error estimate.
     """
-    act = _activation(activation)
+    entry = registry.get(activation)
+    act = entry.name
     X1, X2 = _inputs(X1, X2)
     sigma = V.positive_float(sigma, "sigma")
     tol = V.positive_float(tol, "tol")
     if rule == "auto":
-        rule = AUTO_RULE[act]
+        rule = entry.rule
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES} or 'auto', got {rule!r}")
     symmetric = X2 is X1
@@ -333,8 +345,8 @@ def quadrature_kernel(X1, X2=None, sigma=1.0, activation="softmax", degree=None,
     rows, cols = np.triu_indices(shape[0]) if symmetric else np.indices(shape).reshape(2, -1)
     a, b, th = sigma * n1[rows], sigma * n2[cols], theta[rows, cols]
     geo = (a, b, np.cos(th), np.sin(th), th)
-    f = _integrand(act)
-    even = act in EVEN
+    f = entry.integrand            # φ'(z), or softmax's mean-normalized feature e^{z − s²/2} (G5)
+    even = entry.even
     P = a.size
 
     def assemble(vals):
@@ -370,7 +382,7 @@ def quadrature_kernel(X1, X2=None, sigma=1.0, activation="softmax", degree=None,
             f"quadrature_kernel: the {rule} rule for {act} did not reach tol = {tol:g} by degree {n} "
             f"(estimated relative error {est.max():.2g} for {active.size} of {P} pairs)"
             + ("; Gauss–Hermite converges slowly across relu's jump and, at large σ‖x‖, for the poles of "
-               "sigmoid/tanh/swish': use rule='polar'" if rule == "hermite" and act in ("relu", "sigmoid", "tanh", "swish")
+               "sigmoid/tanh/swish': use rule='polar'" if rule == "hermite" and entry.rule == "polar"
                else "; raise max_degree or tol"))
     K = G * assemble(E)
     info = {"rule": rule, "degree": assemble(deg).astype(int), "error_estimate": assemble(est)}
@@ -399,24 +411,16 @@ def _mp_pairs(X1, X2):
 def closed_form_kernel_mp(X1, X2=None, sigma=1.0, activation="softmax", dps=50) -> np.ndarray:
     """The closed forms of :func:`closed_form_kernel` at ``dps`` digits (object array of mpf), evaluated
     from the same sympy exports compiled for mpmath."""
-    act = _activation(activation)
-    if act not in CLOSED_FORMS:
-        raise ValueError(f"activation {act!r} has no closed-form kernel; closed forms: {', '.join(CLOSED_FORMS)}")
+    act = registry.get(activation)
+    if act.closed_form is None:
+        raise ValueError(f"activation {act.name!r} has no closed-form kernel; closed forms: {_closed_forms()}")
     X1, X2 = _inputs(X1, X2)
     sigma = V.positive_float(sigma, "sigma")
     dps = V.positive_int(dps, "dps", 15)
     with mpmath.workdps(dps):
         s = mpmath.mpf(sigma)
-        if act == "softmax":
-            fn = compiled("ntk_limit", "limit_kernel", "mpmath")
-            val = lambda gxy, nx, ny, th: fn(gxy, s)  # noqa: E731
-        elif act == "exp":
-            fn = compiled("activation_kernels", "kernel_exp", "mpmath")
-            val = lambda gxy, nx, ny, th: fn(gxy, nx * nx + ny * ny, s)  # noqa: E731
-        else:
-            fn = compiled("activation_kernels", "kernel_relu", "mpmath")
-            val = lambda gxy, nx, ny, th: fn(gxy, th)  # noqa: E731
-        return np.array([[val(*p) for p in row] for row in _mp_pairs(X1, X2)], dtype=object)
+        val = act.closed_form.mpmath
+        return np.array([[val(*p, s) for p in row] for row in _mp_pairs(X1, X2)], dtype=object)
 
 
 def quadrature_kernel_mp(X1, X2=None, sigma=1.0, activation="softmax", dps=20, method="gauss-legendre",
@@ -435,7 +439,7 @@ def quadrature_kernel_mp(X1, X2=None, sigma=1.0, activation="softmax", dps=20, m
     also returns the error estimate of E per pair (the outer estimate over 2π plus the largest inner one;
     mpmath's estimates are heuristic, so the tests compare two methods).  Softmax uses the normalized
     feature e^{z − σ²‖x‖²/2}."""
-    act = _activation(activation)
+    fac = registry.get(activation).integrand_mp
     X1, X2 = _inputs(X1, X2)
     sigma = V.positive_float(sigma, "sigma")
     dps = V.positive_int(dps, "dps", 15)
@@ -444,14 +448,6 @@ def quadrature_kernel_mp(X1, X2=None, sigma=1.0, activation="softmax", dps=20, m
     symmetric = X2 is X1
     with mpmath.workdps(dps):
         s = mpmath.mpf(sigma)
-        if act == "softmax":
-            def fac(z, sd):
-                return mpmath.exp(z - sd * sd / 2)
-        else:
-            dphi = compiled("activations", f"dphi_{act}", "mpmath")
-
-            def fac(z, sd):
-                return dphi(z)
         pairs = _mp_pairs(X1, X2)
         K = np.empty((len(pairs), len(pairs[0])), dtype=object)
         err = np.empty(K.shape, dtype=object)
@@ -493,7 +489,7 @@ def finite_width_errors(X, widths, sigma=1.0, activation="softmax", d_out=1, see
     the relative error at each width, and ``slope``, the least-squares slope of log(mean) against log(m)
     (−1/2 expected once m is large enough: the error is a Monte Carlo error over m neurons)."""
     X = V.matrix(X, "X")
-    act = _activation(activation)
+    act = registry.get(activation).name
     d_out = V.positive_int(d_out, "d_out")
     seeds = V.positive_int(seeds, "seeds")
     widths = [V.positive_int(m, "width") for m in widths]

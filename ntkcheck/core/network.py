@@ -4,7 +4,7 @@ gradient-descent step and empirical NTK (G4), in vectorized float64.
 Every network here has the form F(W, X) = κ Φ(XW) Aᵀ with a feature map Φ acting on the logits
 Z = XW (n×m): Φ = softmax (rows normalized) for the softmax network, Φ = φ(Z)/m for a pointwise φ.
 Everything else — gradient, NTK, training — needs only the vector-Jacobian product of Φ, so a new
-activation is one small class.
+activation is one entry of the registry (:mod:`ntkcheck.core.activations`).
 """
 from __future__ import annotations
 
@@ -15,135 +15,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ntkcheck.core import validate as V
-from ntkcheck.core.compile import compiled
+from ntkcheck.core import activations
 
 SCHEMES = ("iid", "symmetric")
 
 
 # ------------------------------------------------------------------------------------------ features
-class Softmax:
-    """Φ(Z) = softmax over neurons, computed stably (the max logit is subtracted first)."""
-
-    name = "softmax"
-
-    def features(self, Z: np.ndarray):
-        # logits spanning more than the float range give −inf after the shift: exp(−inf) = 0 is right
-        with np.errstate(over="ignore"):
-            E = Z - Z.max(axis=-1, keepdims=True)
-        np.exp(E, out=E)
-        E /= E.sum(axis=-1, keepdims=True)
-        return E, E  # (Φ, cache): the cache is S itself
-
-    def vjp(self, S: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """Σ_k C_k ∂S_k/∂z_r = S_r (C_r − ⟨C, S⟩), with C of shape (n, m) or (n, d', m).
-
-        A :class:`SignedResidual` C = E A with ±1 signs goes to :meth:`vjp_residual` (no cancellation).
-        Any other C is formed by subtraction, which loses relative accuracy when the softmax mass sits
-        where C is nearly constant: the documented fallback for sign matrices that are not ±1."""
-        if isinstance(C, SignedResidual) and C.E is not None and C.ndim == 2 and pm1(C.A):
-            return self.vjp_residual(S, C.E, C.A, out=np.asarray(C))
-        if C.ndim == 3:
-            S3 = S[:, None, :]
-            out = C - np.einsum("nlm,nm->nl", C, S)[:, :, None]
-            out *= S3
-            return out
-        return S * (C - np.einsum("nm,nm->n", C, S)[:, None])
-
-    @staticmethod
-    def _masses(S: np.ndarray, A: np.ndarray):
-        """(S₊, S₋, [a > 0]): S₊_{iℓ} = Σ_{k: a_{ℓ,k} = +1} S_{i,k} and S₋ likewise, each a sum of positive
-        terms (two BLAS products with the 0/1 masks of A)."""
-        pos = (A > 0).astype(np.float64)
-        return S @ pos.T, S @ (1.0 - pos).T, pos
-
-    def centred(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """a_{ℓ,r} − ⟨a_ℓ, S_i⟩ as (n, d', m), without cancellation for A ∈ {±1}: it equals 2S₋ where
-        a_{ℓ,r} = +1 and −2S₊ where a_{ℓ,r} = −1 (Σ_k S_k = 1), one pass.  Other A: by subtraction."""
-        if not pm1(A):
-            return A[None, :, :] - (S @ A.T)[:, :, None]
-        Sp, Sn, _ = self._masses(S, A)
-        Sp *= -2.0
-        Sn *= 2.0
-        return np.where(A[None, :, :] > 0, Sn[:, :, None], Sp[:, :, None])
-
-    def tangent(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), the centred signs formed without
-        cancellation (:meth:`centred`), then one in-place product."""
-        P = self.centred(S, A)
-        P *= S[:, None, :]
-        return P
-
-    def vjp_residual(self, S: np.ndarray, E: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (n, m): the VJP S_r(C_r − ⟨C,S⟩) for C = E A, written as
-        S_r Σ_ℓ e_{iℓ}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩) with the centred signs of :meth:`centred`, so that
-        cancellation is only that of the signed sum over ℓ itself: G = S ∘ ([2E∘S₋, −2E∘S₊] [[a>0]; [a<0]]),
-        one BLAS product of shapes (n, 2d') × (2d', m)."""
-        if not pm1(A):
-            return self.vjp(S, np.asarray(E @ A))
-        Sp, Sn, pos = self._masses(S, A)
-        B = np.concatenate([E * Sn, E * Sp], axis=1)
-        B[:, : A.shape[0]] *= 2.0
-        B[:, A.shape[0]:] *= -2.0
-        G = np.matmul(B, np.concatenate([pos, 1.0 - pos], axis=0), out=out)
-        G *= S
-        return G
+# The feature maps live with the activation registry (one entry per activation); these names stay importable
+# from here.
+ACTIVATIONS = activations.ACTIVATIONS       # live read-only view {name: Activation}
+Softmax, SignedResidual, pm1 = activations.Softmax, activations.SignedResidual, activations.pm1
 
 
-class SignedResidual(np.ndarray):
-    """The cotangent C = E A of the loss's VJP (E the residual, A the signs), carrying its factors so that
-    :meth:`Softmax.vjp` can form C_r − ⟨C,S⟩ = Σ_ℓ e_ℓ(a_{ℓ,r} − ⟨a_ℓ,S⟩) without cancellation; as an
-    array it is E A itself, so any VJP written for plain cotangents sees the same values."""
+def get_activation(name: str) -> activations.Activation:
+    """The registered activation ``name`` (:func:`ntkcheck.core.activations.get`).
 
-    E: np.ndarray | None = None
-    A: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, E: np.ndarray, A: np.ndarray) -> "SignedResidual":
-        C = (E @ A).view(cls)
-        C.E, C.A = E, A
-        return C
-
-    def __array_finalize__(self, obj):
-        self.E = self.A = None          # results of arithmetic on C are plain values, not E A
-
-
-def pm1(A: np.ndarray) -> bool:
-    """Every entry of A is +1 or −1 (the softmax network's sign matrices; the book's Setting part)."""
-    return bool(np.all(np.abs(A) == 1.0))
-
-
-class Pointwise:
-    """Φ(Z) = φ(Z)/m for an activation φ whose φ and φ' come from proofs/activations.py."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self._phi = compiled("activations", f"phi_{name}", "numpy")
-        self._dphi = compiled("activations", f"dphi_{name}", "numpy")
-
-    def features(self, Z: np.ndarray):
-        m = Z.shape[-1]
-        # exp(−z) overflows to inf for z < −709 in sigmoid/swish; 1/(1 + inf) = 0 is the right limit
-        with np.errstate(over="ignore"):
-            return self._phi(Z) / m, self._dphi(Z) / m
-
-    def vjp(self, D: np.ndarray, C: np.ndarray) -> np.ndarray:
-        return C * (D[:, None, :] if C.ndim == 3 else D)
-
-    def tangent(self, D: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """P of G4 as (n, d', m): a_{ℓ,r} φ'(z_{i,r})/m."""
-        return A[None, :, :] * D[:, None, :]
-
-
-ACTIVATIONS = {"softmax": Softmax()}
-for _n in ("exp", "relu", "sigmoid", "tanh", "swish"):
-    ACTIVATIONS[_n] = Pointwise(_n)
-
-
-def get_activation(name: str):
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
+    Parameters: ``name``.  Returns its :class:`ntkcheck.core.activations.Activation`; ValueError if unknown."""
+    return activations.get(name)
 
 
 # ------------------------------------------------------------------------------------------ params
@@ -247,14 +135,6 @@ def params_from(W, A, activation: str = "softmax") -> Params:
 
 
 # ------------------------------------------------------------------------------------------ core maps
-def kappa_of(params: Params, kappa) -> float:
-    """The output scale κ as a float: ``params.m`` when ``kappa`` is None, else ``kappa`` checked positive.
-
-    Parameters: ``params`` the network; ``kappa`` None or a positive number.
-    Returns: κ (float).  Raises ValueError naming ``kappa`` if it is not a positive finite number."""
-    return float(params.m) if kappa is None else V.positive_float(kappa, "kappa")
-
-
 def as_inputs(params: Params, X, name: str = "X") -> np.ndarray:
     """``X`` checked as the inputs of ``params``: an n×d float matrix, d = ``params.d``.
 
@@ -279,7 +159,7 @@ def features(params: Params, X: np.ndarray):
 def forward(params: Params, X, kappa=None) -> np.ndarray:
     """F(W, X) of shape (n, d_out); ``kappa=None`` means κ = m."""
     X = as_inputs(params, X)
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     _, Phi, _ = features(params, X)
     return k * (Phi @ params.A.T)
 
@@ -287,9 +167,7 @@ def forward(params: Params, X, kappa=None) -> np.ndarray:
 def residual(params: Params, X, Y, kappa=None) -> np.ndarray:
     """E = F(W, X) − Y, shape (n, d_out); its row-major flattening is the book's e."""
     X = as_inputs(params, X)
-    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    Y = V.targets(Y, X, params.d_out)
     return forward(params, X, kappa) - Y
 
 
@@ -313,10 +191,8 @@ def gradient_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, c
 def gradient(params: Params, X, Y, kappa=None) -> np.ndarray:
     """∇_W L (d×m), by G1 (no Jacobian is formed)."""
     X = as_inputs(params, X)
-    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
-    k = kappa_of(params, kappa)
+    Y = V.targets(Y, X, params.d_out)
+    k = V.kappa(kappa, params.m)
     act, Phi, cache = features(params, X)
     E = k * (Phi @ params.A.T) - Y
     return gradient_from(params, X, E, k, act, cache)
@@ -353,7 +229,7 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     of GRAM_BLOCK_BYTES; a call that would need more than the available memory is refused up front.
     """
     X1 = as_inputs(params, X1, "X1")
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     q, m = params.d_out, params.m
     same = X2 is None or X2 is X1
     if not same:
@@ -435,7 +311,7 @@ def ntk_jacobian(params: Params, X, kappa=None) -> np.ndarray:
     Slow and memory-hungry (a factor d over P): for tests and small checks only; H = J Jᵀ / m.
     """
     X = as_inputs(params, X)
-    k = kappa_of(params, kappa)
+    k = V.kappa(kappa, params.m)
     V.memory({"J": 8 * X.shape[0] * params.d_out * params.d * params.m},
              f"ntk_jacobian (n = {X.shape[0]}, d_out = {params.d_out}, d = {params.d}, m = {params.m})")
     P = tangent_features(params, X).reshape(X.shape[0], params.d_out, params.m)

@@ -32,7 +32,9 @@ import numpy as np
 
 from ntkcheck.core import validate as V
 from ntkcheck.core.compile import compiled
-from ntkcheck.core.network import Params, as_inputs, get_activation
+from ntkcheck.core import activations as registry
+from ntkcheck.core.kernels import closed_form_kernel_mp
+from ntkcheck.core.network import Params, as_inputs
 
 DEFAULT_DPS = 50
 MIN_DPS = 15               # fewer digits than float64 carries make no reference
@@ -48,10 +50,6 @@ def _mp(arr) -> list:
 def to_float(arr) -> np.ndarray:
     """Round an object array of mpf to float64."""
     return np.vectorize(float, otypes=[np.float64])(arr)
-
-
-def _kappa(params: Params, kappa):
-    return mpmath.mpf(params.m) if kappa is None else mpmath.mpf(V.positive_float(kappa, "kappa"))
 
 
 def _dps(dps) -> int:
@@ -80,7 +78,7 @@ def _round(arr: np.ndarray, dps: int) -> np.ndarray:
 
 def _work(params: Params, dps: int, definition: bool, *Xs) -> int:
     """Working digits for a twin evaluated on the inputs ``Xs``."""
-    if definition and params.activation == "softmax":
+    if definition and registry.get(params.activation).normalized:
         return dps + _extra_digits(params, *Xs)
     return dps + GUARD_DIGITS
 
@@ -89,11 +87,12 @@ def _features(params: Params, X, definition: bool = False):
     """Per sample: (Φ_i as a list over r, the tangent features P_i[ℓ][r] of G4, x_i, ⟨a_ℓ,S_i⟩)."""
     W, A = _mp(params.W), _mp(params.A)
     d, m, q = params.d, params.m, params.d_out
+    act = registry.get(params.activation)
     out = []
     for x in _mp(X):
         zs = [mpmath.fsum(W[j][r] * x[j] for j in range(d)) for r in range(m)]
-        if params.activation == "softmax":
-            u = [mpmath.exp(t) for t in zs]
+        if act.normalized:     # softmax: Φ = φ(z)/Σ_k φ(z_k) with φ = exp, by the definition
+            u = [act.phi_mp(t) for t in zs]
             alpha = mpmath.fsum(u)
             S = [t / alpha for t in u]
             aS = [mpmath.fsum(A[l][r] * S[r] for r in range(m)) for l in range(q)]
@@ -105,11 +104,8 @@ def _features(params: Params, X, definition: bool = False):
                      for l in range(q)]
             out.append((S, P, x, aS))
         else:
-            get_activation(params.activation)
-            phi = compiled("activations", f"phi_{params.activation}", "mpmath")
-            dphi = compiled("activations", f"dphi_{params.activation}", "mpmath")
-            Phi = [phi(t) / m for t in zs]
-            P = [[A[l][r] * dphi(zs[r]) / m for r in range(m)] for l in range(q)]
+            Phi = [act.phi_mp(t) / m for t in zs]
+            P = [[A[l][r] * act.dphi_mp(zs[r]) / m for r in range(m)] for l in range(q)]
             out.append((Phi, P, x, None))
     return out
 
@@ -124,7 +120,7 @@ def forward_mp(params: Params, X, kappa=None, dps: int = DEFAULT_DPS) -> np.ndar
 
 
 def _forward(params: Params, X, kappa) -> np.ndarray:
-    k = _kappa(params, kappa)
+    k = mpmath.mpf(V.kappa(kappa, params.m))
     A = _mp(params.A)
     rows = [[k * mpmath.fsum(A[l][r] * Phi[r] for r in range(params.m)) for l in range(params.d_out)]
             for Phi, _, _, _ in _features(params, X)]
@@ -134,19 +130,17 @@ def _forward(params: Params, X, kappa) -> np.ndarray:
 def gradient_mp(params: Params, X, Y, kappa=None, dps: int = DEFAULT_DPS, *, definition: bool = False) -> np.ndarray:
     """∇_W L at ``dps`` digits, shape (d, m): Σ_{i,ℓ} e_{iℓ} ∂F_ℓ(x_i)/∂W[j,r] with the G1 entry."""
     X = as_inputs(params, X)
-    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    Y = V.targets(Y, X, params.d_out)
     dps = _dps(dps)
     work = _work(params, dps, definition, X)
     d, m, q = params.d, params.m, params.d_out
     with mpmath.workdps(work):
-        k = _kappa(params, kappa)
+        k = mpmath.mpf(V.kappa(kappa, params.m))
         F = _forward(params, X, kappa)
         Ymp = _mp(Y)
         feats = _features(params, X, definition)
         G = [[mpmath.mpf(0)] * m for _ in range(d)]
-        if params.activation == "softmax" and definition:
+        if definition and registry.get(params.activation).normalized:
             jac = compiled("softmax_gradient", "jacobian_entry", "mpmath")
             A = _mp(params.A)
             for i, (S, _, x, aS) in enumerate(feats):
@@ -175,7 +169,7 @@ def empirical_ntk_mp(params: Params, X1, X2=None, kappa=None, dps: int = DEFAULT
     work = _work(params, dps, definition, X1, X2)
     m, q = params.m, params.d_out
     with mpmath.workdps(work):
-        k = _kappa(params, kappa)
+        k = mpmath.mpf(V.kappa(kappa, params.m))
         scale = compiled("ntk_factorization", "ntk_scale", "mpmath")
         f1, f2 = _features(params, X1, definition), _features(params, X2, definition)
         H = np.empty((len(f1) * q, len(f2) * q), dtype=object)
@@ -189,17 +183,11 @@ def empirical_ntk_mp(params: Params, X1, X2=None, kappa=None, dps: int = DEFAULT
 
 
 def limit_kernel_mp(X1, X2=None, sigma=1.0, dps: int = DEFAULT_DPS) -> np.ndarray:
-    """K of G5 at ``dps`` digits (object array)."""
-    X1 = V.matrix(X1, "X1")
-    X2 = X1 if X2 is None else V.matrix(X2, "X2", cols=X1.shape[1])
-    V.positive_float(sigma, "sigma")
-    dps = _dps(dps)
-    kern = compiled("ntk_limit", "limit_kernel", "mpmath")
-    with mpmath.workdps(dps):
-        s = mpmath.mpf(sigma)
-        a, b = _mp(X1), _mp(X2)
-        return np.array([[kern(mpmath.fsum(p * q for p, q in zip(x, y)), s) for y in b] for x in a],
-                        dtype=object)
+    """K of G5 at ``dps`` digits (object array): the softmax closed form of
+    :func:`ntkcheck.core.kernels.closed_form_kernel_mp`, with this module's precision rule (``dps`` ≥ 15).
+
+    Parameters: ``X1`` (n1×d), ``X2`` (n2×d, default X1), ``sigma`` > 0, ``dps``.  Returns (n1, n2) mpf."""
+    return closed_form_kernel_mp(X1, X2, sigma, "softmax", dps=_dps(dps))
 
 
 def eigvalsh_mp(K, dps: int = 100) -> list:

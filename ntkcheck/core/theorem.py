@@ -27,7 +27,7 @@ from ntkcheck.core import validate as V
 from ntkcheck.core import bounds
 from ntkcheck.core.compile import compiled
 from ntkcheck.core.stats import binomial_lower, loglog_slope
-from ntkcheck.core.network import SCHEMES, Params, as_inputs, features, kappa_of, ntk_from_features
+from ntkcheck.core.network import SCHEMES, Params, as_inputs, features, ntk_from_features
 
 VARIANTS = ("T1", "T1'")
 WIDTH_VARIANTS = ("T1", "T1'", "T1-B7", "T1-B1B7")
@@ -148,10 +148,8 @@ def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     variant = _variant(variant)
     X = as_inputs(params, X)
     V.unit_ball(X)
-    Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
-    k = kappa_of(params, kappa)
+    Y = V.targets(Y, X, params.d_out)
+    k = V.kappa(kappa, params.m)
     n, q = X.shape[0], params.d_out
     # one pass of the features serves every quantity (the draw can be wide: m = 10⁷ happens):
     # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound by ntkcheck.core.bounds from the

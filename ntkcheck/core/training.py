@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ntkcheck.core import validate as V
-from ntkcheck.core.network import Params, empirical_ntk, features, gradient_from, kappa_of, pm1
+from ntkcheck.core.network import Params, features, gradient_from, empirical_ntk, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
 BLOCK_ELEMS = 1 << 17      # entries of Z per row block of the fused path (1 MiB: an L2 cache)
@@ -65,11 +65,9 @@ class Trainer:
         if not isinstance(params, Params):
             raise ValueError(f"params must be a Params from init_params, got {type(params).__name__}")
         self.X = V.matrix(X, "X", cols=params.d)
-        self.Y = V.matrix(Y, "Y", cols=params.d_out, cols_name="d_out")
-        if self.Y.shape[0] != self.X.shape[0]:
-            raise ValueError(f"X has {self.X.shape[0]} rows but Y has {self.Y.shape[0]}")
+        self.Y = V.targets(Y, self.X, params.d_out)
         self.eta = V.positive_float(eta, "eta")
-        self.kappa = kappa_of(params, kappa)
+        self.kappa = V.kappa(kappa, params.m)
         self.threads = _threads() if threads is None else V.positive_int(threads, "threads")
         self._orig = params
         n, m = self.X.shape[0], params.m

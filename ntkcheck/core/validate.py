@@ -88,6 +88,24 @@ def positive_float(value, name: str) -> float:
     return v
 
 
+def kappa(value, m: int) -> float:
+    """The output scale κ: ``m`` (the width) when ``value`` is None, else ``value`` checked finite and > 0.
+
+    Parameters: ``value`` None or a real number, ``m`` the width.  Returns κ as a float."""
+    return float(m) if value is None else positive_float(value, "kappa")
+
+
+def targets(Y, X: np.ndarray, d_out: int) -> np.ndarray:
+    """The labels ``Y`` as a finite float64 (n, d_out) matrix with as many rows as the inputs ``X`` (n×d).
+
+    Parameters: ``Y`` array-like, ``X`` the checked inputs, ``d_out`` the network's outputs.  Returns Y;
+    one-line ValueError naming Y (columns) or both (rows) otherwise."""
+    Y = matrix(Y, "Y", cols=d_out, cols_name="d_out")
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+    return Y
+
+
 def unit_ball(X: np.ndarray, name: str = "X", tol: float = 1e-12) -> None:
     """(A1): every row has Euclidean norm at most 1."""
     norms = np.linalg.norm(X, axis=1)

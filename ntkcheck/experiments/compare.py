@@ -21,20 +21,24 @@ module measures, on sphere data X = sphere(n, d) and labels Y = labels(n, d') (t
   Zero up to rounding for softmax; no counterpart for any pointwise φ.
 * **width** — m_emp(n) and its fitted exponent of n, by :func:`ntkcheck.experiments.width.empirical_width` (the width
   experiment's code and defaults, for all six activations; certified widths exist for softmax only).
+
+:func:`run` returns a :class:`CompareResult` (frozen dataclasses, ``to_json``/``from_json``), which the command
+line renders, the JSON writer writes, :mod:`ntkcheck.plots.compare` draws and the book reads.  The section
+functions return the JSON form of their section ({activation: record}); :meth:`CompareResult.of` types them.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
 import ntkcheck as nk
 from ntkcheck.core import validate as V
 from ntkcheck.experiments import width as width_experiment
+from ntkcheck.core import activations as registry
 from ntkcheck.core.results import versions
-from ntkcheck.core.kernels import ACTIVATIONS
 from ntkcheck.core.theorem import lambda_min
 
 DIRECTIONS = ("random", "gradient", "shift")
@@ -43,7 +47,7 @@ QUARTER = 0.25          # T1 keeps λ_min(H(W(t))) ≥ λ/2 from ‖H(W(t)) − 
 
 @dataclass(frozen=True)
 class Config:
-    activations: tuple = ACTIVATIONS
+    activations: tuple = registry.builtin_names()     # any registered activations
     n: int = 16                    # training points of the kernel, sensitivity, training and shift sections
     d: int = 8                     # input dimension (as in the width experiment)
     d_out: int = 1
@@ -73,8 +77,7 @@ def validate(cfg: Config) -> Config:
     if not cfg.activations or len(set(cfg.activations)) != len(cfg.activations):
         raise ValueError(f"activations must be distinct and non-empty, got {cfg.activations}")
     for a in cfg.activations:
-        if a not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {a!r}; known: {', '.join(ACTIVATIONS)}")
+        registry.get(a)              # a one-line ValueError naming the known activations
     V.positive_int(cfg.n, "n", minimum=2)
     V.positive_int(cfg.d, "d")
     V.positive_int(cfg.d_out, "d_out")
@@ -310,9 +313,387 @@ def width_section(cfg: Config, tick=None) -> dict:
             "fits": {a: {"m_emp": f["m_emp"], "m_emp·λ²": f.get("m_emp·λ²")} for a, f in fits.items()}}
 
 
+# ------------------------------------------------------------------------------------------ the typed result
+def _num(v):
+    """A float read back from JSON (non-finite values are written as the strings 'inf', '-inf', 'nan')."""
+    return float(v) if isinstance(v, str) else v
+
+
+def _floats(v) -> tuple:
+    return tuple(_num(x) for x in v)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """λ_min, ‖·‖₂ and their ratio of one kernel matrix, and how λ_min was decided (float64 or mpmath)."""
+
+    lam: float
+    norm: float
+    condition: float
+    lambda_decided_with: str
+
+    def to_json(self) -> dict:
+        return {"lambda": self.lam, "norm": self.norm, "condition": self.condition,
+                "lambda_decided_with": self.lambda_decided_with}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Spectrum":
+        return cls(_num(d["lambda"]), _num(d["norm"]), _num(d["condition"]), d["lambda_decided_with"])
+
+
+@dataclass(frozen=True)
+class KernelRecord:
+    """The kernel section of one activation: K_φ on the training sphere data, on ball data (with the
+    smallest input norm), against n (``by_n``: (n, spectrum) pairs) and against σ (``by_sigma``)."""
+
+    sphere: Spectrum
+    ball: Spectrum
+    ball_min_norm: float
+    by_n: tuple
+    by_sigma: tuple
+
+    def to_json(self) -> dict:
+        return {"sphere": self.sphere.to_json(), "ball": self.ball.to_json() | {"min_norm": self.ball_min_norm},
+                "by_n": [{"n": n} | s.to_json() for n, s in self.by_n],
+                "by_sigma": [{"sigma": g} | s.to_json() for g, s in self.by_sigma]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "KernelRecord":
+        return cls(Spectrum.from_json(d["sphere"]), Spectrum.from_json(d["ball"]), _num(d["ball"]["min_norm"]),
+                   tuple((r["n"], Spectrum.from_json(r)) for r in d["by_n"]),
+                   tuple((r["sigma"], Spectrum.from_json(r)) for r in d["by_sigma"]))
+
+
+@dataclass(frozen=True)
+class FiniteWidthRecord:
+    """‖H(W(0)) − H*‖₂/λ per draw, their mean and maximum (T1's hypothesis (i) asks ≤ 1/4)."""
+
+    error_over_lambda: tuple
+    mean_error_over_lambda: float
+    max_error_over_lambda: float
+
+    def to_json(self) -> dict:
+        return {"error_over_lambda": list(self.error_over_lambda), "mean_error_over_lambda": self.mean_error_over_lambda,
+                "max_error_over_lambda": self.max_error_over_lambda}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FiniteWidthRecord":
+        return cls(_floats(d["error_over_lambda"]), _num(d["mean_error_over_lambda"]), _num(d["max_error_over_lambda"]))
+
+
+@dataclass(frozen=True)
+class DirectionRecord:
+    """‖H(W + R·U) − H(W)‖₂ for one kind of direction: ``change`` (draws × radii), the median and maximum
+    over the draws divided by Rλ, and the radius R_{λ/4} where the maximum first reaches λ/4 (None outside
+    the grid; ``r_quarter_text`` says which side)."""
+
+    change: tuple
+    median_over_R_lambda: tuple
+    max_over_R_lambda: tuple
+    r_quarter: float | None
+    r_quarter_text: str
+
+    def to_json(self) -> dict:
+        return {"change": [list(r) for r in self.change], "median_over_R_lambda": list(self.median_over_R_lambda),
+                "max_over_R_lambda": list(self.max_over_R_lambda), "r_quarter": self.r_quarter,
+                "r_quarter_text": self.r_quarter_text}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DirectionRecord":
+        return cls(tuple(_floats(r) for r in d["change"]), _floats(d["median_over_R_lambda"]),
+                   _floats(d["max_over_R_lambda"]), _num(d["r_quarter"]), d["r_quarter_text"])
+
+
+@dataclass(frozen=True)
+class SensitivityRecord:
+    """The sensitivity section of one activation: λ, the mean ‖H(W(0))‖₂, one :class:`DirectionRecord` per
+    kind of ``DIRECTIONS`` and, for softmax, B3's bound divided by Rλ (None otherwise)."""
+
+    lam: float
+    H_norm_mean: float
+    directions: dict
+    B3_bound_over_R_lambda: tuple | None = None
+
+    def to_json(self) -> dict:
+        out = {"lambda": self.lam, "H_norm_mean": self.H_norm_mean}
+        out |= {k: self.directions[k].to_json() for k in DIRECTIONS}
+        if self.B3_bound_over_R_lambda is not None:
+            out["B3_bound_over_R_lambda"] = list(self.B3_bound_over_R_lambda)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> "SensitivityRecord":
+        b3 = d.get("B3_bound_over_R_lambda")
+        return cls(_num(d["lambda"]), _num(d["H_norm_mean"]), {k: DirectionRecord.from_json(d[k]) for k in DIRECTIONS},
+                   None if b3 is None else _floats(b3))
+
+
+@dataclass(frozen=True)
+class ShiftRecord:
+    """G2: the largest relative change of F and of H under W → W + v1ᵀ, and the change per draw."""
+
+    F_change: float
+    H_change: float
+    F_change_all: tuple
+    H_change_all: tuple
+
+    def to_json(self) -> dict:
+        return {"F_change": self.F_change, "H_change": self.H_change, "F_change_all": list(self.F_change_all),
+                "H_change_all": list(self.H_change_all)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ShiftRecord":
+        return cls(_num(d["F_change"]), _num(d["H_change"]), _floats(d["F_change_all"]), _floats(d["H_change_all"]))
+
+
+_TRAINING_FIELDS = ("H_star_norm", "eta", "eta_m", "T_predicted", "guaranteed_rate", "linear_rate", "reached",
+                    "steps", "final_loss", "observed_rate", "max_move", "ntk_change_over_lambda",
+                    "lambda_min_final_over_lambda", "common_move_share", "sum_drift")
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """The training section of one activation: the step size and its prediction T, what GD did (steps,
+    final loss, observed against guaranteed rate, movement of W and of H, G2's common share and drift),
+    the loss curve at geometrically spaced steps, and the wall-clock seconds."""
+
+    lam: float
+    H_star_norm: float
+    eta: float
+    eta_m: float
+    T_predicted: int
+    guaranteed_rate: float
+    linear_rate: float
+    reached: bool
+    steps: int
+    final_loss: float
+    observed_rate: float
+    max_move: float
+    ntk_change_over_lambda: float
+    lambda_min_final_over_lambda: float
+    common_move_share: float
+    sum_drift: float
+    curve_steps: tuple
+    curve_loss: tuple
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"lambda": self.lam, **{k: getattr(self, k) for k in _TRAINING_FIELDS},
+                "curve": {"steps": list(self.curve_steps), "loss": list(self.curve_loss)}, "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TrainingRecord":
+        return cls(lam=_num(d["lambda"]), **{k: _num(d[k]) for k in _TRAINING_FIELDS},
+                   curve_steps=tuple(d["curve"]["steps"]), curve_loss=_floats(d["curve"]["loss"]),
+                   seconds=d["seconds"])
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted exponent of n: slope, 95% interval, the points used, and why there is none (or why it is 0)."""
+
+    slope: float | None
+    ci: tuple | None
+    points: int
+    reason: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"slope": self.slope, "ci": None if self.ci is None else list(self.ci), "points": self.points}
+        return out | ({} if self.reason is None else {"reason": self.reason})
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Fit":
+        return cls(_num(d["slope"]), None if d["ci"] is None else _floats(d["ci"]), d["points"], d.get("reason"))
+
+
+@dataclass(frozen=True)
+class WidthRow:
+    """m_emp for one (activation, n): λ, the width (None: none reached ε, with the reason), the predicted T
+    and the failures at the last width tried."""
+
+    activation: str
+    n: int
+    lam: float
+    m_emp: int | None
+    reason: str | None
+    T: object
+    failures: tuple
+
+    def to_json(self) -> dict:
+        return {"activation": self.activation, "n": self.n, "lambda": self.lam, "m_emp": self.m_emp,
+                "reason": self.reason, "T": list(self.T) if isinstance(self.T, tuple) else self.T,
+                "failures": list(self.failures)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "WidthRow":
+        T = tuple(d["T"]) if isinstance(d["T"], list) else d["T"]
+        return cls(d["activation"], d["n"], _num(d["lambda"]), d["m_emp"], d["reason"], T, tuple(d["failures"]))
+
+
+@dataclass(frozen=True)
+class WidthSection:
+    """m_emp(n) for every activation with the width experiment's code: its configuration (the width
+    experiment's, as recorded), the step-size rule, the rows, and per activation the fits of m_emp and of
+    m_emp·λ² (the JSON key ``m_emp·λ²``)."""
+
+    config: dict
+    eta_rule: str
+    rows: tuple
+    fits: dict          # {activation: (Fit of m_emp, Fit of m_emp·λ² or None)}
+
+    def to_json(self) -> dict:
+        fits = {a: {"m_emp": f.to_json(), "m_emp·λ²": None if g is None else g.to_json()}
+                for a, (f, g) in self.fits.items()}
+        return {"config": self.config, "eta_rule": self.eta_rule, "rows": [r.to_json() for r in self.rows],
+                "fits": fits}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "WidthSection":
+        fits = {a: (Fit.from_json(f["m_emp"]), Fit.from_json(f["m_emp·λ²"]) if f.get("m_emp·λ²") else None)
+                for a, f in d["fits"].items()}
+        return cls(d["config"], d["eta_rule"], tuple(WidthRow.from_json(r) for r in d["rows"]), fits)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One activation's headline numbers (the command line's tables, the book's summary)."""
+
+    activation: str
+    lam: float
+    condition: float
+    condition_ball: float
+    finite_width_over_lambda: float
+    r_quarter: dict                 # {direction kind: R_{λ/4} or None}
+    r_quarter_text: dict
+    sensitivity: dict               # {direction kind: ‖ΔH‖/(Rλ) at the smallest R}
+    steps: int | None               # None: ε not reached
+    T_predicted: int
+    observed_rate: float
+    guaranteed_rate: float
+    common_move_share: float
+    shift_F_change: float
+    shift_H_change: float
+    m_emp_slope: float | None = None
+    m_emp_ci: tuple | None = None
+    m_emp: dict | None = None       # {n: m_emp}, when the width section ran
+
+    def to_json(self) -> dict:
+        out = {"activation": self.activation, "lambda": self.lam, "condition": self.condition,
+               "condition_ball": self.condition_ball, "finite_width_over_lambda": self.finite_width_over_lambda,
+               **{f"r_quarter_{k}": self.r_quarter[k] for k in DIRECTIONS},
+               **{f"r_quarter_{k}_text": self.r_quarter_text[k] for k in DIRECTIONS},
+               **{f"sensitivity_{k}": self.sensitivity[k] for k in DIRECTIONS},
+               "steps": self.steps, "T_predicted": self.T_predicted, "observed_rate": self.observed_rate,
+               "guaranteed_rate": self.guaranteed_rate, "common_move_share": self.common_move_share,
+               "shift_F_change": self.shift_F_change, "shift_H_change": self.shift_H_change}
+        if self.m_emp is not None:
+            out |= {"m_emp_slope": self.m_emp_slope, "m_emp_ci": None if self.m_emp_ci is None else list(self.m_emp_ci),
+                    "m_emp": dict(self.m_emp)}
+        return out
+
+
+_SECTIONS = {"kernel": KernelRecord, "finite_width": FiniteWidthRecord, "sensitivity": SensitivityRecord,
+             "shift": ShiftRecord, "training": TrainingRecord}
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """The comparison: its configuration, the data it ran on, every section ({activation: record}; a
+    section that did not run is None, e.g. ``width`` without m_emp or the parts the book computes alone),
+    the wall-clock seconds per section and the package versions.  ``table`` derives the headline rows;
+    ``to_json``/``from_json`` give and read the JSON of results/compare.json."""
+
+    config: Config
+    data: dict | None = None
+    kernel: dict | None = None
+    finite_width: dict | None = None
+    sensitivity: dict | None = None
+    shift: dict | None = None
+    training: dict | None = None
+    width: WidthSection | None = None
+    seconds: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    experiment = "beyond-softmax"
+
+    @classmethod
+    def of(cls, config: Config, **sections) -> "CompareResult":
+        """A result from section functions' output (their JSON form), e.g. ``of(cfg, kernel=kernel_section(cfg))``.
+
+        Parameters: ``config``; any of kernel, finite_width, sensitivity, shift, training ({activation:
+        dict}), width (dict), data, seconds, versions.  Returns the typed result."""
+        typed = {}
+        for name, value in sections.items():
+            if value is None or name in ("data", "seconds", "versions"):
+                typed[name] = value
+            elif name == "width":
+                typed[name] = WidthSection.from_json(value)
+            elif name in _SECTIONS:
+                typed[name] = {a: _SECTIONS[name].from_json(rec) for a, rec in value.items()}
+            else:
+                raise ValueError(f"CompareResult has no section {name!r}")
+        return cls(config=config, **typed)
+
+    @property
+    def activations(self) -> tuple:
+        return tuple(self.config.activations)
+
+    @property
+    def table(self) -> tuple:
+        """One :class:`TableRow` per activation (needs the kernel, finite-width, sensitivity, training and
+        shift sections)."""
+        rows = []
+        for act in self.activations:
+            k, s, tr, sh = self.kernel[act], self.sensitivity[act], self.training[act], self.shift[act]
+            d = s.directions
+            extra = {}
+            if self.width is not None:
+                f = self.width.fits[act][0]
+                extra = {"m_emp_slope": f.slope, "m_emp_ci": f.ci,
+                         "m_emp": {r.n: r.m_emp for r in self.width.rows if r.activation == act}}
+            rows.append(TableRow(
+                activation=act, lam=k.sphere.lam, condition=k.sphere.condition, condition_ball=k.ball.condition,
+                finite_width_over_lambda=self.finite_width[act].max_error_over_lambda,
+                r_quarter={kind: d[kind].r_quarter for kind in DIRECTIONS},
+                r_quarter_text={kind: d[kind].r_quarter_text for kind in DIRECTIONS},
+                sensitivity={kind: d[kind].max_over_R_lambda[0] for kind in DIRECTIONS},
+                steps=tr.steps if tr.reached else None, T_predicted=tr.T_predicted, observed_rate=tr.observed_rate,
+                guaranteed_rate=tr.guaranteed_rate, common_move_share=tr.common_move_share,
+                shift_F_change=sh.F_change, shift_H_change=sh.H_change, **extra))
+        return tuple(rows)
+
+    def to_json(self) -> dict:
+        """The JSON form (the keys of results/compare.json; ``table`` included when every section ran)."""
+        def sec(value):
+            return None if value is None else {a: rec.to_json() for a, rec in value.items()}
+
+        out = {"experiment": self.experiment, "config": asdict(self.config), "data": self.data,
+               "kernel": sec(self.kernel), "finite_width": sec(self.finite_width),
+               "sensitivity": sec(self.sensitivity), "shift": sec(self.shift), "training": sec(self.training),
+               "width": None if self.width is None else self.width.to_json(), "seconds": dict(self.seconds),
+               "versions": dict(self.versions)}
+        if all(v is not None for v in (self.kernel, self.finite_width, self.sensitivity, self.shift, self.training)):
+            out["table"] = [r.to_json() for r in self.table]
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CompareResult":
+        """Read the JSON form (e.g. results/compare.json); the configuration is checked by :func:`validate`.
+
+        Parameters: ``d`` the parsed JSON.  Returns the typed result; ValueError if it is not a comparison."""
+        if not isinstance(d, dict) or d.get("experiment") != cls.experiment:
+            raise ValueError("not a beyond-softmax comparison result (the field 'experiment' is not 'beyond-softmax')")
+        known = {f.name for f in fields(Config)}
+        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in d["config"].items() if k in known}
+        config = validate(Config(**cfg))
+        return cls.of(config, **{k: d.get(k) for k in ("data", *_SECTIONS, "width", "seconds", "versions")})
+
+
 # ------------------------------------------------------------------------------------------ run
-def run(cfg: Config = QUICK, progress=None) -> dict:
-    """Every section, on the same data; ``progress(done, total, description)`` as work completes."""
+def run(cfg: Config = QUICK, progress=None) -> CompareResult:
+    """Every section, on the same data; ``progress(done, total, description)`` as work completes.
+
+    Parameters: ``cfg`` a :class:`Config`, ``progress`` None or a callable.  Returns the :class:`CompareResult`."""
     cfg = validate(cfg)
     t0 = time.perf_counter()
     k = len(cfg.activations)
@@ -346,146 +727,13 @@ def run(cfg: Config = QUICK, progress=None) -> dict:
     training = timed("training", training_section, cfg, X, Y, Hstar, tick=tick)
     widths = timed("width", width_section, cfg, tick=tick) if cfg.width else None
     tick("done")
-    result = {"experiment": "beyond-softmax", "config": asdict(cfg),
-              "data": {"X": f"sphere(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",
-                       "Y": f"labels(n={cfg.n}, d_out={cfg.d_out}, seed={cfg.data_seed + 1})",
-                       "ball": f"ball(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",
-                       "init": "symmetric (iid for the shift section), the same W(0) and A for every activation",
-                       "kappa": "m"},
-              "kernel": kernel, "finite_width": finite, "sensitivity": sens, "shift": shift, "training": training,
-              "width": widths, "seconds": {k: round(v, 1) for k, v in seconds.items()}, "versions": versions()}
-    result["seconds"]["total"] = round(time.perf_counter() - t0, 1)
-    result["table"] = table(result)
-    return result
-
-
-def table(result: dict) -> list[dict]:
-    """One row per activation: the comparison's headline numbers."""
-    rows = []
-    for act in result["config"]["activations"]:
-        k, s, tr, sh = (result[x][act] for x in ("kernel", "sensitivity", "training", "shift"))
-        row = {"activation": act, "lambda": k["sphere"]["lambda"], "condition": k["sphere"]["condition"],
-               "condition_ball": k["ball"]["condition"],
-               "finite_width_over_lambda": result["finite_width"][act]["max_error_over_lambda"],
-               **{f"r_quarter_{kind}": s[kind]["r_quarter"] for kind in DIRECTIONS},
-               **{f"r_quarter_{kind}_text": s[kind]["r_quarter_text"] for kind in DIRECTIONS},
-               **{f"sensitivity_{kind}": s[kind]["max_over_R_lambda"][0] for kind in DIRECTIONS},
-               "steps": tr["steps"] if tr["reached"] else None, "T_predicted": tr["T_predicted"],
-               "observed_rate": tr["observed_rate"], "guaranteed_rate": tr["guaranteed_rate"],
-               "common_move_share": tr["common_move_share"],
-               "shift_F_change": sh["F_change"], "shift_H_change": sh["H_change"]}
-        if result.get("width"):
-            f = result["width"]["fits"][act]["m_emp"]
-            row |= {"m_emp_slope": f["slope"], "m_emp_ci": f["ci"],
-                    "m_emp": {r["n"]: r["m_emp"] for r in result["width"]["rows"] if r["activation"] == act}}
-        rows.append(row)
-    return rows
-
-
-# ------------------------------------------------------------------------------------------ pictures
-STYLE = {"softmax": ("C0", "o"), "exp": ("C1", "s"), "relu": ("C2", "^"), "sigmoid": ("C3", "v"),
-         "tanh": ("C4", "D"), "swish": ("C5", "P")}
-
-
-def _style(act: str) -> dict:
-    color, marker = STYLE.get(act, ("k", "x"))
-    return {"color": color, "marker": marker, "lw": 2.2 if act == "softmax" else 1.2, "ms": 4}
-
-
-def plot_kernel(result: dict, axes) -> None:
-    """Three panels: λ_min(K_φ) against n (sphere data); λ_min/‖K_φ‖₂ (scale-free) against n and against σ."""
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    cfg = result["config"]
-    for act in cfg["activations"]:
-        k = result["kernel"][act]
-        n = [r["n"] for r in k["by_n"]]
-        axes[0].loglog(n, [r["lambda"] for r in k["by_n"]], label=act, **_style(act))
-        axes[1].loglog(n, [1 / r["condition"] for r in k["by_n"]], label=act, **_style(act))
-        axes[2].loglog([r["sigma"] for r in k["by_sigma"]], [1 / r["condition"] for r in k["by_sigma"]], label=act,
-                       **_style(act))
-    for ax in axes[:2]:
-        ax.axvline(cfg["d"], color="0.6", lw=0.8, ls=":")
-        ax.set_xlabel("n (sphere data; dotted: n = d)")
-    axes[0].set(ylabel=r"$\lambda_{\min}(K_\varphi)$", title=f"smallest eigenvalue (d = {cfg['d']}, σ = {cfg['sigma']:g})")
-    axes[1].set(ylabel=r"$\lambda_{\min}/\|K_\varphi\|_2$", title="inverse condition number against n")
-    axes[2].set(xlabel="σ", title=f"inverse condition number against σ (n = {cfg['n']})")
-    for ax, ticks in zip(axes, (cfg["kernel_n"], cfg["kernel_n"], cfg["kernel_sigmas"])):
-        ax.set_xticks(ticks)
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0].legend(fontsize=7)
-
-
-def plot_sensitivity(result: dict, axes) -> None:
-    """One panel per direction kind: max over draws of ‖H(W̃) − H(W)‖₂/(Rλ) against R, the line 1/(4R) (where
-    the change reaches λ/4), and B3's bound for softmax."""
-    cfg, sens = result["config"], result["sensitivity"]
-    R = np.asarray(cfg["radii"])
-    tiny = 1e-17
-    for ax, kind in zip(axes, DIRECTIONS):
-        for act in cfg["activations"]:
-            ax.loglog(R, np.maximum(sens[act][kind]["max_over_R_lambda"], tiny), label=act, **_style(act))
-        if "B3_bound_over_R_lambda" in sens.get("softmax", {}):
-            ax.loglog(R, sens["softmax"]["B3_bound_over_R_lambda"], color="C0", ls="--", lw=1,
-                      label="B3 bound (softmax)")
-        ax.loglog(R, QUARTER / R, color="k", lw=0.8, ls=":", label=r"$1/(4R)$: change $=\lambda/4$")
-        ax.set(xlabel="R (every neuron moved by R)", title=f"{kind} directions")
-    axes[0].set_ylabel(r"$\|H(\tilde W) - H(W)\|_2 \,/\, (R\lambda)$")
-    axes[0].legend(fontsize=7)
-
-
-def plot_training(result: dict, ax) -> None:
-    """Training loss against the step for every activation, at η = c/(m(‖H*‖₂ + λ/2))."""
-    cfg = result["config"]
-    for act in cfg["activations"]:
-        tr = result["training"][act]
-        st = _style(act) | {"marker": None}
-        ax.loglog(np.asarray(tr["curve"]["steps"]) + 1, tr["curve"]["loss"], label=f"{act} ({tr['steps']} steps)",
-                  **st)
-    ax.axhline(cfg["eps"], color="0.5", lw=0.8, ls=":")
-    ax.set(xlabel="step + 1", ylabel="training loss",
-           title=f"GD at η = {cfg['c']:g}/(m(‖H*‖ + λ/2)), n = {cfg['n']}, m = {cfg['m']}")
-    ax.legend(fontsize=7)
-
-
-def plot_width(result: dict, ax) -> None:
-    """m_emp against n for every activation (the width experiment's rule)."""
-    w = result["width"]
-    for act in result["config"]["activations"]:
-        rows = [r for r in w["rows"] if r["activation"] == act and r["m_emp"]]
-        f = w["fits"][act]["m_emp"]
-        slope = f"slope {f['slope']:.2f}" if f.get("slope") is not None else "no fit"
-        ax.loglog([r["n"] for r in rows], [r["m_emp"] for r in rows], label=f"{act} ({slope})", **_style(act))
-    ax.set(xlabel="n", ylabel=r"$m_{\rm emp}$", title="empirical width (GD reaches ε in the predicted T steps)")
-    ax.legend(fontsize=7)
-
-
-def plot(result: dict, folder) -> list:
-    """Save the comparison's figures (PNG) into ``folder``; returns the paths written."""
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"plot folder {folder} does not exist")
-    out = []
-    figures = [("compare_kernel.png", (1, 3), (14, 4.2), plot_kernel),
-               ("compare_sensitivity.png", (1, len(DIRECTIONS)), (14, 4.2), plot_sensitivity),
-               ("compare_training.png", (1, 1), (6.5, 4.5), plot_training)]
-    if result.get("width"):
-        figures.append(("compare_width.png", (1, 1), (6.5, 4.5), plot_width))
-    for name, grid, size, draw in figures:
-        fig, axes = plt.subplots(*grid, figsize=size, dpi=100, squeeze=False)
-        axes = axes.ravel()
-        draw(result, axes if len(axes) > 1 else axes[0])
-        fig.tight_layout()
-        path = folder / name
-        fig.savefig(path)
-        plt.close(fig)
-        out.append(path)
-    return out
+    seconds = {k: round(v, 1) for k, v in seconds.items()}
+    seconds["total"] = round(time.perf_counter() - t0, 1)
+    return CompareResult.of(
+        cfg, data={"X": f"sphere(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",
+                   "Y": f"labels(n={cfg.n}, d_out={cfg.d_out}, seed={cfg.data_seed + 1})",
+                   "ball": f"ball(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",
+                   "init": "symmetric (iid for the shift section), the same W(0) and A for every activation",
+                   "kappa": "m"},
+        kernel=kernel, finite_width=finite, sensitivity=sens, shift=shift, training=training, width=widths,
+        seconds=seconds, versions=versions())

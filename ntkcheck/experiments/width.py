@@ -28,12 +28,12 @@ import numpy as np
 
 import ntkcheck as nk
 from ntkcheck.core import validate as V
+from ntkcheck.core import activations as registry
 from ntkcheck.core.compile import compiled
 from ntkcheck.core.results import versions
 from ntkcheck.core.stats import loglog_slope
 from ntkcheck.core.theorem import certified_width, lambda_min
 
-ACTIVATIONS = ("softmax", "exp", "relu", "sigmoid", "tanh", "swish")  # every network of the book's Setting and Beyond-softmax parts
 ETA_RULES = ("limit", "empirical")
 CERT_VARIANTS = {"T1'": "m_cert_T1p", "T1": "m_cert_T1", "T1-B7": "m_cert_T1_B7", "T1-B1B7": "m_cert_T1_B1B7"}
 PAPER_EXPONENT = 2.0          # m = Ω(λ^{-2} n^{2+o(1)} log²(nd/δ)), arXiv:2405.03251
@@ -43,7 +43,7 @@ RELU_LITERATURE_EXPONENT = 6.0  # Du, Zhai, Póczos, Singh (ICLR 2019): m = Ω(n
 @dataclass(frozen=True)
 class Config:
     n_values: tuple = (2, 3, 4, 6, 8, 11, 16, 23, 32)     # ≈ √2 apart
-    activations: tuple = ("softmax", "exp", "relu")   # any of ACTIVATIONS; `ntkcheck compare` runs all six
+    activations: tuple = ("softmax", "exp", "relu")   # any registered ones; `ntkcheck compare` runs all six
     seeds: int = 5                 # GD runs per (activation, n, m)
     d: int | None = 8              # input dimension; None: d = n
     d_out: int = 1
@@ -80,8 +80,8 @@ def validate(cfg: Config) -> Config:
     if not cfg.activations:
         raise ValueError("activations must not be empty")
     for a in cfg.activations:
-        if a not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {a!r}; the width experiment runs {', '.join(ACTIVATIONS)}")
+        if a not in registry.ACTIVATIONS:
+            raise ValueError(f"unknown activation {a!r}; the width experiment runs {', '.join(registry.names())}")
     if cfg.eta_rule not in ETA_RULES:
         raise ValueError(f"eta_rule must be one of {ETA_RULES}, got {cfg.eta_rule!r}")
     V.positive_int(cfg.seeds, "seeds")
@@ -305,7 +305,7 @@ def plot(result: dict, path) -> None:
     styles = {"m_emp": "-", "m_cert_T1p": "--", "m_cert_T1": ":", "m_cert_T1_B7": "-.", "m_cert_T1_B1B7": (0, (1, 4))}
     labels = {"m_emp": "m_emp", "m_cert_T1p": "m_cert T1'", "m_cert_T1": "m_cert T1", "m_cert_T1_B7": "m_cert T1-B7",
               "m_cert_T1_B1B7": "m_cert T1-B1B7"}
-    markers = {"softmax": "o", "exp": "s", "relu": "^"}
+    markers = {a: registry.get(a).style.marker for a in registry.names()}
     all_n, all_m = [], []
     for act in sorted({r["activation"] for r in rows}):
         for key, ls in styles.items():

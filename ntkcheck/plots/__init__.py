@@ -1,4 +1,6 @@
-"""The figures, one module per experiment: ``plot(result, folder) -> list[pathlib.Path]`` writes the figures of
-one experiment's result, each panel a ``draw_<name>(result, ax)``.  matplotlib is imported inside the
-functions (the core install has none) and only through its object-oriented API: no backend is chosen and no
-global state (pyplot, rcParams) is changed."""
+"""Plotting only: one module per experiment, each with ``plot(result, folder) -> list[pathlib.Path]`` writing
+the figures of the experiment's typed result, and panels ``draw_<name>(result, ax)``.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot global state, no backend switch, no rcParams
+change), and matplotlib is imported inside the functions, so the core install imports without it.
+"""
