@@ -107,7 +107,11 @@ def _file_target(option: str, path: str | None) -> Path | None:
     return p
 
 
-def _json_target(path: str | None) -> Path | None:
+def json_target(path: str | None) -> Path | None:
+    """The ``--json`` argument checked before any work is done (shared with ``ntkcheck certify``).
+
+    Parameters: ``path`` the option's value, or None.  Returns: the target Path, or None when not given.
+    Raises UsageError (exit 2) naming ``--json`` when its folder is missing or not writable."""
     return _file_target("--json", path)
 
 
@@ -161,7 +165,7 @@ def cmd_verify(args, console: Console) -> int:
     chosen = _select(args.only)
     seed = _seed(args.seed)
     scale = _scale(args.scale)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     estimate = estimated_seconds(chosen, scale)
     if estimate > ANNOUNCE_ABOVE:
         _stderr().print(f"estimated run time: about {_duration(estimate)} ({len(chosen)} check(s) at scale "
@@ -424,7 +428,7 @@ def cmd_width(args, console: Console) -> int:
         changes["certify_draws"] = True
     cfg = _configured(width, cfg, changes)
     engine = _engine(args)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     from ntkcheck.plots import width as width_plots
 
@@ -471,7 +475,7 @@ def cmd_diffusion(args, console: Console) -> int:
     if args.no_pictures:
         changes["pictures"] = False
     cfg = _configured(diffusion, cfg, changes)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
@@ -515,7 +519,8 @@ def cmd_diffusion(args, console: Console) -> int:
     console.print(f"slope < 0: {a['slope_nn_negative']}; tracking decreasing in m: {a['tracking_decreasing_in_m']}; "
                   f"network/trivial at n = {result['rows'][-1]['n']}: {a['ratio_nn_trivial_at_largest_n']:.3g} "
                   f"({result['seconds']['total']:.0f} s)")
-    _write_outputs(console, result, target, plot_dir, diffusion.plot)
+    from ntkcheck.plots import diffusion as diffusion_plots
+    _write_outputs(console, result, target, plot_dir, diffusion_plots.plot)
     return 0
 
 
@@ -530,7 +535,7 @@ def cmd_compare(args, console: Console) -> int:
         changes["width"] = False
     cfg = _configured(compare, cfg, changes)
     engine = _engine(args)
-    target = _json_target(args.json)
+    target = json_target(args.json)
     plot_dir = _plot_dir(args.plot_dir)
     run = _with_engine(compare.run, engine)
     result = _run_counting(run, cfg, "beyond softmax", console, args.quiet)

@@ -22,21 +22,8 @@ import sympy as sp
 
 from ._latex import _Printer, latex as _latex, names_for
 
-# How a step is established.  Identities are always proved by sympy; inequality steps say honestly how.
-IDENTITY = "identity, proved by sympy"
-PROVED = "inequality, proved symbolically"
-NUMERIC = "inequality, checked numerically"
-BY_HAND = "by hand"
-DEFINITION = "definition"
-# a general claim whose check ran only at concrete sizes (e.g. m = 2, n = 3): honest, but not a proof
-CONCRETE = "verified at concrete sizes"
-KINDS = (IDENTITY, PROVED, NUMERIC, BY_HAND, DEFINITION, CONCRETE)
-
-# How an export is established (Export.kind; :func:`export_kind` reports it, ``verify`` can print it).
-EXPORT_SYMPY = "derived: every step of its chain is checked by sympy"
-EXPORT_BY_HAND = "derived: sympy checks the expression, some steps of its chain are argued by hand"
-EXPORT_DEFINITION = "definition: nothing to prove; a wrong value is caught by the numeric check named in its doc"
-EXPORT_KINDS = (EXPORT_SYMPY, EXPORT_BY_HAND, EXPORT_DEFINITION)
+from .kinds import (BY_HAND, CONCRETE, DEFINITION, EXPORT_BY_HAND, EXPORT_DEFINITION, EXPORT_KINDS,  # noqa: F401
+                    EXPORT_SYMPY, IDENTITY, KINDS, NUMERIC, PROVED)
 
 
 # a step whose LaTeX is longer than this is shown folded in the book (short form, full form behind a toggle)

@@ -20,7 +20,7 @@ from ntkcheck import bounds as B
 from ntkcheck.core.compile import compiled
 from ntkcheck.checks import find, run
 from ntkcheck.core.stats import binomial_upper
-from ntkcheck.checks.identities import _output_rounding, hessian_blocks
+from ntkcheck.checks.identities import output_rounding, hessian_blocks
 from ntkcheck.core.network import get_activation
 from conftest import assert_claims_state_numbers
 
@@ -237,7 +237,7 @@ def _b5_ratio(p, X, Y, eta, kappa):
     lhs, rhs = B.one_step_sides(p, X, Y, eta, kappa)
     p2 = p.with_W(p.W - eta * nk.gradient(p, X, Y, kappa))
     q = X.shape[0] * p.d_out
-    allowance = math.sqrt(q) * (_output_rounding(p, X, kappa) + _output_rounding(p2, X, kappa)) \
+    allowance = math.sqrt(q) * (output_rounding(p, X, kappa) + output_rounding(p2, X, kappa)) \
         + 4 * q * EPS * float(np.linalg.norm(nk.residual(p, X, Y, kappa)))
     return lhs / (rhs + allowance)
 

@@ -8,6 +8,7 @@ import pytest
 from ntkcheck import checks
 from ntkcheck.experiments import diffusion as D
 from conftest import assert_claims_state_numbers
+from ntkcheck.experiments.diffusion import learners as DL   # where f_lin takes H* from
 
 
 def _run(code, seed=0, scale=1.0):
@@ -25,13 +26,13 @@ def test_D5_holds(seed, scale):
 
 
 def _wrong_sigma(monkeypatch):
-    orig = D.limit_kernel
-    monkeypatch.setattr(D, "limit_kernel", lambda X1, X2=None, sigma=1.0, **kw: orig(X1, X2, sigma=1.2 * sigma))
+    orig = DL.limit_kernel
+    monkeypatch.setattr(DL, "limit_kernel", lambda X1, X2=None, sigma=1.0, **kw: orig(X1, X2, sigma=1.2 * sigma))
 
 
 def _exp_kernel(monkeypatch):
-    orig = D.limit_kernel
-    monkeypatch.setattr(D, "limit_kernel", lambda X1, X2=None, sigma=1.0, **kw: orig(X1, X2, sigma=sigma,
+    orig = DL.limit_kernel
+    monkeypatch.setattr(DL, "limit_kernel", lambda X1, X2=None, sigma=1.0, **kw: orig(X1, X2, sigma=sigma,
                                                                                      activation="exp"))
 
 

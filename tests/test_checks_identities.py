@@ -155,7 +155,7 @@ def test_G4_fails_when_only_the_large_fast_path_is_wrong(monkeypatch):
     """A fast-path bug that shows only for n > 5 (where the mpmath twin is not run): the Hadamard factor
     of the last row block dropped."""
     import ntkcheck.core.network as net
-    orig = net._hadamard_gram
+    orig = net.hadamard_gram
 
     def broken(H, X1, X2, q, c):
         before = H.copy()
@@ -163,7 +163,7 @@ def test_G4_fails_when_only_the_large_fast_path_is_wrong(monkeypatch):
         if X1.shape[0] > 5:                       # the last row block keeps (PPᵀ)·c², without ∘ G
             H[-q:, :] = c * c * before[-q:, :]
             H[:, -q:] = c * c * before[:, -q:]
-    monkeypatch.setattr(net, "_hadamard_gram", broken)
+    monkeypatch.setattr(net, "hadamard_gram", broken)
     rec = _run("G4", scale=1.0)
     assert rec.holds is False and rec.details["max_rel_error_jacobian"] > rec.tolerance
     assert rec.details["max_rel_error_mpmath"] <= rec.tolerance

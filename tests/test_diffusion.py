@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from ntkcheck.experiments import diffusion as D
+from ntkcheck.plots import diffusion as PD
 from ntkcheck.checks import diffusion as CD
 from ntkcheck.cli import main
 from conftest import assert_claims_state_numbers
@@ -476,12 +477,30 @@ def test_one_blas_thread_limits_blas():
     from threadpoolctl import threadpool_info
 
     np.ones((64, 64)) @ np.ones((64, 64))          # load BLAS
-    with D._one_blas_thread():
+    with D.one_blas_thread():
         blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
         assert blas and all(i["num_threads"] == 1 for i in blas), blas
 
 
 # ------------------------------------------------------------------------------------------ D6
+@pytest.mark.parametrize("learner", ["network", "kernel", "linearized"])
+def test_the_learners_enforce_A2_on_the_lifted_inputs(learner):
+    """The network's lemmas, and the invertibility of H* that f_lin needs, assume (A2): distinct points of
+    the sphere.  The lift puts every point on S^d; a repeated training point is refused by name."""
+    mix, t = D.default_mixture(), 0.4
+    tr, va = D.denoising_data(mix, 16, t, seed=1), D.denoising_data(mix, 16, t, seed=2)
+    rho = D.choose_rho(mix, t, 1e-2).rho
+    fit = {"network": lambda x: D.fit_network(x, tr.y, va.x, va.y, rho, m=8, steps=5),
+           "kernel": lambda x: D.fit_kernel(x, tr.y, va.x, va.y, rho, 1.5),
+           "linearized": lambda x: D.LinearizedPredictor(x, tr.y, rho, 1.5, 0.1)}[learner]
+    x = tr.x.copy()
+    x[3] = x[7]                                             # one repeated point
+    with pytest.raises(ValueError, match=r"^hypothesis \(A2\) violated: the lifted x has repeated rows$"):
+        fit(x)
+    x[3] += 1e-3                                            # distinct again: accepted
+    fit(x)
+
+
 def test_fit_network_early_stops_on_the_held_out_minimum():
     mix, t = D.default_mixture(), 0.4
     tr, va = D.denoising_data(mix, 64, t, seed=1), D.denoising_data(mix, 64, t, seed=2)
@@ -526,8 +545,8 @@ def test_run_tiny(tiny_run):
 
 @needs_matplotlib
 def test_plot_tiny(tiny_run, tmp_path):
-    paths = D.plot(tiny_run, tmp_path)
-    assert sorted(p.name for p in paths) == sorted(D.FIGURES)
+    paths = PD.plot(tiny_run, tmp_path)
+    assert sorted(p.name for p in paths) == sorted(PD.FIGURES)
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
 
 
@@ -541,7 +560,7 @@ def test_cli_diffusion(tmp_path, monkeypatch, capsys):
     data = json.loads(target.read_text(encoding="utf-8"))
     assert data["rows"][0]["n"] == 16 and data["settings"]["m"] == 16
     if plots:
-        assert all((tmp_path / f).is_file() for f in D.FIGURES)
+        assert all((tmp_path / f).is_file() for f in PD.FIGURES)
 
 
 @pytest.mark.parametrize("argv,msg", [
@@ -565,3 +584,27 @@ def test_registered_check_holds(code):
     assert rec.holds, rec.details
     assert rec.id == checks.REGISTRY[code].id and rec.statement
     assert_claims_state_numbers(rec)
+
+
+@needs_matplotlib
+def test_plot_leaves_matplotlib_global_state_alone(tiny_run, tmp_path):
+    """plots/diffusion.py draws through the OO API: in a fresh interpreter whose backend is svg, plotting a
+    result neither imports pyplot nor changes the backend or an rcParam (a notebook's settings stay)."""
+    import subprocess
+    import sys
+
+    from ntkcheck.core.results import write_json
+
+    write_json(tmp_path / "r.json", tiny_run)
+    code = (
+        "import json, sys, matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "before = (matplotlib.get_backend(), dict(matplotlib.rcParams))\n"
+        "from ntkcheck.plots import diffusion as PD\n"
+        f"paths = PD.plot(json.load(open({str(tmp_path / 'r.json')!r})), {str(tmp_path)!r})\n"
+        "assert len(paths) == 4, paths\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+        "assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before, 'global state changed'\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

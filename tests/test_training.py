@@ -88,3 +88,44 @@ def test_history_records_what_it_says():
     for _ in range(3):
         ref = nk.gd_step(ref, c.X, c.Y, eta)
     assert np.allclose(s.params.W, ref.W, rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ the thread pool
+def _gd_threads(before=()):
+    """The GD pool threads alive now that were not in ``before`` (another test's unclosed trainer is not ours)."""
+    import threading
+    return [t for t in threading.enumerate() if t.name.startswith("ntkcheck-gd") and t not in before]
+
+
+def _wide():
+    """A softmax network wide enough (n·m ≥ PARALLEL_MIN) for the fused path to run on the thread pool."""
+    from ntkcheck.core.training import PARALLEL_MIN
+    n, m = 64, 4096
+    assert n * m >= PARALLEL_MIN
+    X = nk.sphere(n, 3, seed=0)
+    p = nk.init_params(3, m, d_out=1, sigma=1.0, scheme="symmetric", seed=0)
+    return p, X, np.zeros((n, 1))
+
+
+def test_train_leaves_no_thread_behind():
+    """The pool of the fused path is the trainer's and train() closes it: no process-wide pool outlives a
+    call (the previous design kept one for the life of the process)."""
+    p, X, Y = _wide()
+    before = _gd_threads()
+    train(p, X, Y, 1e-3, 3, threads=2)
+    assert not _gd_threads(before), _gd_threads(before)
+
+
+def test_trainer_closes_its_pool_and_steps_on():
+    p, X, Y = _wide()
+    before = _gd_threads()
+    with Trainer(p, X, Y, 1e-3, threads=2) as tr:
+        tr.step()
+        assert _gd_threads(before)              # the pool ran the step
+    assert not _gd_threads(before)
+    E1 = tr.step()                              # a closed trainer still steps (a new pool), same numbers
+    tr.close()
+    assert not _gd_threads(before)
+    with Trainer(p, X, Y, 1e-3, threads=1) as serial:
+        serial.step()
+        np.testing.assert_array_equal(serial.step(), E1)   # each row is computed the same way on any thread

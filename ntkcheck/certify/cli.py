@@ -28,7 +28,7 @@ def _usage(msg: str):
 
 def _json_target(path):
     """--json PATH checked as every other command checks it (writable folder, not empty, not a directory)."""
-    from ntkcheck.cli import _json_target as checked
+    from ntkcheck.cli import json_target as checked
 
     return checked(path)
 

@@ -23,7 +23,7 @@ from ntkcheck.certify import arb as A
 from ntkcheck.certify import kernel as C1
 from ntkcheck.certify import convergence as C2
 from ntkcheck.certify import inputs as I
-from ntkcheck.proofs._core import BY_HAND, DEFINITION
+from ntkcheck.proofs.kinds import BY_HAND, DEFINITION
 
 FORMAT = 1
 DIGITS = 20

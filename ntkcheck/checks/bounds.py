@@ -18,7 +18,7 @@ from ntkcheck.core import bounds as B
 from ntkcheck.core.compile import compiled
 from ntkcheck.checks import Claim, Outcome, register
 from ntkcheck.core.stats import binomial_upper, loglog_slope
-from ntkcheck.checks.identities import _output_rounding, hessian_blocks
+from ntkcheck.checks.identities import output_rounding, hessian_blocks
 from ntkcheck.core.network import get_activation
 
 EPS = np.finfo(float).eps
@@ -444,7 +444,7 @@ def _b5_ratio(p, X, Y, eta, kappa) -> float:
     q = X.shape[0] * p.d_out
     e = nk.residual(p, X, Y, kappa)
     p2 = p.with_W(p.W - eta * nk.gradient(p, X, Y, kappa))
-    allowance = np.sqrt(q) * (_output_rounding(p, X, kappa) + _output_rounding(p2, X, kappa)) \
+    allowance = np.sqrt(q) * (output_rounding(p, X, kappa) + output_rounding(p2, X, kappa)) \
         + 4 * q * EPS * float(np.linalg.norm(e))
     return lhs / (rhs + allowance)
 

@@ -94,7 +94,7 @@ def score_rounding_bound(x, t, mix: D.Mixture) -> np.ndarray:
     ‖x − m_k‖‖m_k‖/σ_k²), which perturbs γ_k relatively by as much.  Summing: 16ε[(K + d + 2 max|ℓ| +
     max_k ‖x − m_k‖‖m_k‖/σ_k²) Σ_k γ_k‖c_k‖ + Σ_k γ_k(‖x‖ + ‖m_k‖)/σ_k²] (16 for the remaining sums and products)."""
     x = np.asarray(x, float)
-    ell, m, s2 = D._logits(x, t, mix)
+    ell, m, s2 = D.logits(x, t, mix)
     top = ell.max(axis=1, keepdims=True)
     g = np.exp(ell - top)
     g /= g.sum(axis=1, keepdims=True)

@@ -58,7 +58,7 @@ G1_TOL_MP = 1e-11     # float64 gradient vs the 50-digit twin, normwise relative
 G1_TOL_FD = 1e-6      # vs central differences (h = ε^{1/3}·(1+|w|)), normwise relative, above rounding
 
 
-def _output_rounding(p, X, kappa) -> float:
+def output_rounding(p, X, kappa) -> float:
     """A float64 rounding bound for one output F_ℓ(x): logits carry error ε|z|, S inherits twice that
     relatively, and the κ-weighted sum over m neurons adds mε: 4κε(m + 2 + max|z|)."""
     return 4 * kappa * EPS * (p.m + 2 + float(np.max(np.abs(X @ p.W))))
@@ -84,7 +84,7 @@ def check_g1(ctx) -> Outcome:
                 fd[j, r] = (nk.loss(p.with_W(Wp), X, Y, kappa) - nk.loss(p.with_W(Wm), X, Y, kappa)) / (2 * h)
         # a central difference cannot resolve below (rounding error of L)/h, with the rounding error of L
         # at most Σ|e|·(rounding of F) (+ its square); allow 10× that floor on top of the tolerance
-        dF = _output_rounding(p, X, kappa)
+        dF = output_rounding(p, X, kappa)
         e1 = float(np.abs(nk.residual(p, X, Y, kappa)).sum())
         floor = 10 * (e1 * dF + dF**2) / (EPS ** (1 / 3))
         worst_fd = max(worst_fd, float(np.max(np.abs(fd - g)) / (G1_TOL_FD * np.max(np.abs(g)) + floor)))
@@ -116,7 +116,7 @@ def check_g2(ctx) -> Outcome:
         F0 = nk.forward(p, X, kappa)
         pv = p.with_W(p.W + v)
         F1 = nk.forward(pv, X, kappa)
-        bound = _output_rounding(p, X, kappa) + _output_rounding(pv, X, kappa)
+        bound = output_rounding(p, X, kappa) + output_rounding(pv, X, kappa)
         worst["shift"] = max(worst["shift"], float(np.max(np.abs(F1 - F0))) / bound)
         # (b) each row of P sums to 0: Σ_r S_r(a_r − c) = ⟨a,S⟩ − cΣS vanishes up to the rounding of c and
         # of ΣS = 1, at most (2m + 8)ε Σ_r S_r(|a_r| + |c|) = 2(2m + 8)ε for ±1 signs
@@ -188,7 +188,7 @@ def check_g3(ctx) -> Outcome:
             Jm = nk.ntk_jacobian(p.with_W(wm.reshape(p.W.shape)), X, kappa)
             fd[:, :, c] = (Jp - Jm) / (2 * h)
         # rounding floor of a central difference of the Jacobian (whose entries carry κ·P·x rounding)
-        floor = 10 * _output_rounding(p, X, kappa) * np.max(np.abs(x)) / EPS ** (1 / 3)
+        floor = 10 * output_rounding(p, X, kappa) * np.max(np.abs(x)) / EPS ** (1 / 3)
         worst = max(worst, float(np.max(np.abs(fd - Hs)) / (G3_TOL * np.max(np.abs(Hs)) + floor)))
         ctx.advance((t + 1) / trials)
     claims = [Claim(f"|finite difference of the Jacobian − κM⊗xxᵀ| / (1e-6·max|κM⊗xxᵀ| + 10·rounding floor), "
@@ -220,7 +220,7 @@ def independent_jacobian(p, X, kappa) -> np.ndarray:
 def fd_jacobian(p, X, kappa, cols=None) -> tuple[np.ndarray, np.ndarray]:
     """Central differences of ``forward`` in the weights ``cols`` (indices into vec W; default all),
     h_c = ε^{1/3}(1 + |w_c|); also the rounding floor of each column, 10·(rounding of F)/h_c (two outputs,
-    each within _output_rounding)."""
+    each within output_rounding)."""
     w = p.W.reshape(-1)
     cols = np.arange(w.size) if cols is None else np.asarray(cols)
     J = np.empty((X.shape[0] * p.d_out, len(cols)))
@@ -232,7 +232,7 @@ def fd_jacobian(p, X, kappa, cols=None) -> tuple[np.ndarray, np.ndarray]:
         wm[c] -= h
         pp, pm = p.with_W(wp.reshape(p.W.shape)), p.with_W(wm.reshape(p.W.shape))
         J[:, k] = ((nk.forward(pp, X, kappa) - nk.forward(pm, X, kappa)) / (2 * h)).reshape(-1)
-        floor[k] = 10 * (_output_rounding(pp, X, kappa) + _output_rounding(pm, X, kappa)) / (2 * h)
+        floor[k] = 10 * (output_rounding(pp, X, kappa) + output_rounding(pm, X, kappa)) / (2 * h)
     return J, floor
 
 

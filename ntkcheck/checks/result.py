@@ -198,7 +198,7 @@ def describe_derivation(der) -> str:
 
     Parameters: ``der`` a Derivation.  Returns the line, e.g. "G1 softmax-gradient: 14 steps — asserted
     when derive() runs: 9 sympy identities, 3 verified at concrete sizes; argued by hand: 1; definitions: 1"."""
-    from ntkcheck.proofs._core import BY_HAND, CONCRETE, DEFINITION, IDENTITY, NUMERIC, PROVED
+    from ntkcheck.proofs.kinds import BY_HAND, CONCRETE, DEFINITION, IDENTITY, NUMERIC, PROVED
 
     counts = dict(der.summary())
     names = ((IDENTITY, "sympy identity", "sympy identities"),

@@ -135,13 +135,22 @@ def params_from(W, A, activation: str = "softmax") -> Params:
 
 
 # ------------------------------------------------------------------------------------------ core maps
-def _check(params: Params, X, name: str = "X") -> np.ndarray:
+def as_inputs(params: Params, X, name: str = "X") -> np.ndarray:
+    """``X`` checked as the inputs of ``params``: an n×d float matrix, d = ``params.d``.
+
+    Parameters: ``params`` a :class:`Params`; ``X`` array-like; ``name`` the argument named in errors.
+    Returns: X as a float64 array of shape (n, d).  Raises ValueError (one line, naming the argument)."""
     if not isinstance(params, Params):
         raise ValueError(f"params must be a Params from init_params, got {type(params).__name__}")
     return V.matrix(X, name, cols=params.d)
 
 
-def _features(params: Params, X: np.ndarray):
+def features(params: Params, X: np.ndarray):
+    """The feature map at checked inputs (see :func:`as_inputs`): one product X W and the activation.
+
+    Parameters: ``params`` the network; ``X`` an n×d float array.
+    Returns: ``(act, Phi, cache)``: the activation object, Φ(XW) of shape (n, m), and what the activation's
+    ``vjp`` and ``tangent`` need (the softmax S, or the pre-activations)."""
     act = get_activation(params.activation)
     Phi, cache = act.features(X @ params.W)
     return act, Phi, cache
@@ -149,15 +158,15 @@ def _features(params: Params, X: np.ndarray):
 
 def forward(params: Params, X, kappa=None) -> np.ndarray:
     """F(W, X) of shape (n, d_out); ``kappa=None`` means κ = m."""
-    X = _check(params, X)
+    X = as_inputs(params, X)
     k = V.kappa(kappa, params.m)
-    _, Phi, _ = _features(params, X)
+    _, Phi, _ = features(params, X)
     return k * (Phi @ params.A.T)
 
 
 def residual(params: Params, X, Y, kappa=None) -> np.ndarray:
     """E = F(W, X) − Y, shape (n, d_out); its row-major flattening is the book's e."""
-    X = _check(params, X)
+    X = as_inputs(params, X)
     Y = V.targets(Y, X, params.d_out)
     return forward(params, X, kappa) - Y
 
@@ -168,8 +177,12 @@ def loss(params: Params, X, Y, kappa=None) -> float:
     return 0.5 * float(np.vdot(E, E))
 
 
-def _grad_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, cache) -> np.ndarray:
-    # ∇_{w_r} L = κ Σ_i x_i Σ_ℓ e_{iℓ} P_{(i,ℓ),r}  (G1): one VJP of Φ, then Xᵀ G.
+def gradient_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, cache) -> np.ndarray:
+    """∇_W L (d×m) from the residual and the features already computed (the GD loop's path).
+
+    Parameters: ``params`` the network; ``X`` the n×d inputs; ``E`` the n×d_out residual F − Y; ``k`` κ;
+    ``act``, ``cache`` from :func:`features` at (params, X).
+    Returns: ∇_W L = κ Σ_i x_i Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (G1): one VJP of Φ, then Xᵀ G."""
     G = np.asarray(act.vjp(cache, SignedResidual.of(E, params.A)))
     G *= k
     return X.T @ G
@@ -177,12 +190,12 @@ def _grad_from(params: Params, X: np.ndarray, E: np.ndarray, k: float, act, cach
 
 def gradient(params: Params, X, Y, kappa=None) -> np.ndarray:
     """∇_W L (d×m), by G1 (no Jacobian is formed)."""
-    X = _check(params, X)
+    X = as_inputs(params, X)
     Y = V.targets(Y, X, params.d_out)
     k = V.kappa(kappa, params.m)
-    act, Phi, cache = _features(params, X)
+    act, Phi, cache = features(params, X)
     E = k * (Phi @ params.A.T) - Y
-    return _grad_from(params, X, E, k, act, cache)
+    return gradient_from(params, X, E, k, act, cache)
 
 
 def gd_step(params: Params, X, Y, eta, kappa=None) -> Params:
@@ -194,11 +207,11 @@ def gd_step(params: Params, X, Y, eta, kappa=None) -> Params:
 def tangent_features(params: Params, X) -> np.ndarray:
     """P of G4, shape (n·d_out, m), rows (i, ℓ) row-major: the Jacobian of F_ℓ(x_i) w.r.t. w_r is
     κ P_{(i,ℓ),r} x_i."""
-    X = _check(params, X)
+    X = as_inputs(params, X)
     n = X.shape[0]
     V.memory({"P": 8 * n * params.d_out * params.m, "softmax/logits": 16 * n * params.m},
              f"tangent_features (n = {n}, d_out = {params.d_out}, m = {params.m})")
-    act, _, cache = _features(params, X)
+    act, _, cache = features(params, X)
     return act.tangent(cache, params.A).reshape(n * params.d_out, params.m)
 
 
@@ -215,12 +228,12 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     Memory: H and the features P (freed before the Hadamard pass), and the Gram matrix only in row blocks
     of GRAM_BLOCK_BYTES; a call that would need more than the available memory is refused up front.
     """
-    X1 = _check(params, X1, "X1")
+    X1 = as_inputs(params, X1, "X1")
     k = V.kappa(kappa, params.m)
     q, m = params.d_out, params.m
     same = X2 is None or X2 is X1
     if not same:
-        X2 = _check(params, X2, "X2")
+        X2 = as_inputs(params, X2, "X2")
         same = X2.shape == X1.shape and np.array_equal(X2, X1)
     n1, n2 = X1.shape[0], (X1 if same else X2).shape[0]
     P_bytes = 8 * q * m * (n1 if same else n1 + n2)
@@ -237,7 +250,7 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
         H = P1 @ tangent_features(params, X2).T
         Xb = X2
     del P1
-    _hadamard_gram(H, X1, Xb, q, c)
+    hadamard_gram(H, X1, Xb, q, c)
     return H
 
 
@@ -263,10 +276,29 @@ def _syrk(P: np.ndarray) -> np.ndarray:
     return H
 
 
-def _hadamard_gram(H: np.ndarray, X1: np.ndarray, X2: np.ndarray, q: int, c: float) -> None:
+def ntk_from_features(params: Params, X: np.ndarray, act, cache, k: float) -> np.ndarray:
+    """H(W) of G4 at X against itself from the features already computed (one pass of X W serves H and
+    whatever else the caller needs from the same S: the theorem's draw).
+
+    Parameters: ``params`` the network; ``X`` the n×d checked inputs; ``act``, ``cache`` from
+    :func:`features` at (params, X); ``k`` κ.
+    Returns: H of shape (n·d_out, n·d_out), the arithmetic of :func:`empirical_ntk` (one syrk, then the
+    Hadamard pass), so the two agree to the last bit."""
+    n, q = X.shape[0], params.d_out
+    P = act.tangent(cache, params.A).reshape(n * q, params.m)
+    H = _syrk(P)                         # one dsyrk (one triangle), mirrored: as empirical_ntk does
+    del P
+    hadamard_gram(H, X, X, q, k / np.sqrt(params.m))
+    return H
+
+
+def hadamard_gram(H: np.ndarray, X1: np.ndarray, X2: np.ndarray, q: int, c: float) -> None:
     """H ← c²·(H ∘ (X₁X₂ᵀ ⊗ 11ᵀ)) in place, the Gram matrix formed in row blocks (no n1×n2 copy).  c² is
     folded into the Gram block when it is finite; otherwise (c > 1.3e154) c is applied twice,
-    c·(H ∘ cG), so that no intermediate overflows where the result does not."""
+    c·(H ∘ cG), so that no intermediate overflows where the result does not.
+
+    Parameters: ``H`` (n1·q × n2·q, float64, modified in place); ``X1``, ``X2`` the inputs; ``q`` = d_out;
+    ``c`` = κ/√m.  Returns: None."""
     n1, n2 = X1.shape[0], X2.shape[0]
     c2 = c * c
     split = not np.isfinite(c2)
@@ -300,7 +332,7 @@ def ntk_jacobian(params: Params, X, kappa=None) -> np.ndarray:
 
     Slow and memory-hungry (a factor d over P): for tests and small checks only; H = J Jᵀ / m.
     """
-    X = _check(params, X)
+    X = as_inputs(params, X)
     k = V.kappa(kappa, params.m)
     V.memory({"J": 8 * X.shape[0] * params.d_out * params.d * params.m},
              f"ntk_jacobian (n = {X.shape[0]}, d_out = {params.d_out}, d = {params.d}, m = {params.m})")

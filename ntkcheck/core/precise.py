@@ -34,7 +34,7 @@ from ntkcheck.core import validate as V
 from ntkcheck.core.compile import compiled
 from ntkcheck.core import activations as registry
 from ntkcheck.core.kernels import closed_form_kernel_mp
-from ntkcheck.core.network import Params, _check
+from ntkcheck.core.network import Params, as_inputs
 
 DEFAULT_DPS = 50
 MIN_DPS = 15               # fewer digits than float64 carries make no reference
@@ -112,7 +112,7 @@ def _features(params: Params, X, definition: bool = False):
 
 def forward_mp(params: Params, X, kappa=None, dps: int = DEFAULT_DPS) -> np.ndarray:
     """F(W, X) at ``dps`` digits (an integer ≥ 15), shape (n, d_out), dtype object (mpf)."""
-    X = _check(params, X)
+    X = as_inputs(params, X)
     dps = _dps(dps)
     with mpmath.workdps(dps + GUARD_DIGITS):
         F = _forward(params, X, kappa)
@@ -129,7 +129,7 @@ def _forward(params: Params, X, kappa) -> np.ndarray:
 
 def gradient_mp(params: Params, X, Y, kappa=None, dps: int = DEFAULT_DPS, *, definition: bool = False) -> np.ndarray:
     """∇_W L at ``dps`` digits, shape (d, m): Σ_{i,ℓ} e_{iℓ} ∂F_ℓ(x_i)/∂W[j,r] with the G1 entry."""
-    X = _check(params, X)
+    X = as_inputs(params, X)
     Y = V.targets(Y, X, params.d_out)
     dps = _dps(dps)
     work = _work(params, dps, definition, X)
@@ -163,8 +163,8 @@ def gradient_mp(params: Params, X, Y, kappa=None, dps: int = DEFAULT_DPS, *, def
 def empirical_ntk_mp(params: Params, X1, X2=None, kappa=None, dps: int = DEFAULT_DPS, *,
                      definition: bool = False) -> np.ndarray:
     """H(W) at ``dps`` digits, (n1·d_out, n2·d_out), from the G4 entry ntk_scale · Σ_r P P."""
-    X1 = _check(params, X1, "X1")
-    X2 = X1 if X2 is None else _check(params, X2, "X2")
+    X1 = as_inputs(params, X1, "X1")
+    X2 = X1 if X2 is None else as_inputs(params, X2, "X2")
     dps = _dps(dps)
     work = _work(params, dps, definition, X1, X2)
     m, q = params.m, params.d_out

@@ -7,7 +7,6 @@ import math
 import os
 import platform
 import signal
-import sys
 import tempfile
 import threading
 from importlib import metadata
@@ -17,6 +16,9 @@ PACKAGES = ("ntkcheck", "numpy", "scipy", "sympy", "mpmath")
 
 
 def versions() -> dict[str, str]:
+    """The versions every result records: Python, the platform and :data:`PACKAGES`.
+
+    Returns: {name: version string}; a package that is not installed is "not installed"."""
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for name in PACKAGES:
         try:
@@ -112,12 +114,11 @@ def write_json(path, data) -> Path:
 
 
 def read_json(path):
+    """The JSON document at ``path`` (UTF-8), as Python objects.
+
+    Parameters: ``path`` a file path.  Returns: the decoded document (dict, list, …)."""
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def command_line() -> str:
-    return " ".join(Path(sys.argv[0]).name if k == 0 else a for k, a in enumerate(sys.argv))
 
 
 # Cached results are compared with the configuration that produced them, never bit for bit: numpy's SIMD

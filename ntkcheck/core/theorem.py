@@ -28,7 +28,7 @@ from ntkcheck.core import validate as V
 from ntkcheck.core import bounds
 from ntkcheck.core.compile import compiled
 from ntkcheck.core.stats import loglog_slope
-from ntkcheck.core.network import SCHEMES, Params, _check, _features, _hadamard_gram
+from ntkcheck.core.network import SCHEMES, Params, as_inputs, features, ntk_from_features
 
 VARIANTS = ("T1", "T1'")
 EPS = np.finfo(float).eps
@@ -97,19 +97,23 @@ class Report:
 
     @property
     def holds(self) -> bool:
+        """True when every hypothesis holds (the theorem then applies to this draw)."""
         return all(h.holds for h in self.hypotheses)
 
     @property
     def failing(self) -> list[str]:
+        """The names of the hypotheses that fail, in order."""
         return [h.name for h in self.hypotheses if not h.holds]
 
     def hypothesis(self, name: str) -> Hypothesis:
+        """The hypothesis called ``name``; raises KeyError (naming the known ones) if there is none."""
         for h in self.hypotheses:
             if h.name == name:
                 return h
         raise KeyError(f"no hypothesis {name!r}; have {[h.name for h in self.hypotheses]}")
 
     def as_dict(self) -> dict:
+        """Every field as plain data, with ``holds`` and ``failing`` (JSON-ready through results.write_json)."""
         return asdict(self) | {"holds": self.holds, "failing": self.failing}
 
 
@@ -142,7 +146,7 @@ def _softmax_only(params: Params) -> None:
 def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     _softmax_only(params)
     variant = _variant(variant)
-    X = _check(params, X)
+    X = as_inputs(params, X)
     V.unit_ball(X)
     Y = V.targets(Y, X, params.d_out)
     k = V.kappa(kappa, params.m)
@@ -150,13 +154,10 @@ def _draw(X, Y, params: Params, variant: str, kappa=None, sigma=None) -> _Draw:
     # one pass of the features serves every quantity (the draw can be wide: m = 10⁷ happens):
     # H(W(0)) as network.empirical_ntk computes it, and B3's Q and B4's bound by ntkcheck.core.bounds from the
     # same S (Q_from_features, hessian_bound_from) — tests/test_theorem.py checks they match the public path
-    act, S, cache = _features(params, X)
+    act, S, cache = features(params, X)
     S0 = float(S.max())
     e0 = float(np.linalg.norm(k * (S @ params.A.T) - Y))
-    P = act.tangent(cache, params.A).reshape(n * q, params.m)
-    H0 = P @ P.T                          # as network.empirical_ntk: one syrk, then (κ/√m)²·(∘ G ⊗ 11ᵀ)
-    del P
-    _hadamard_gram(H0, X, X, q, k / np.sqrt(params.m))
+    H0 = ntk_from_features(params, X, act, cache, k)     # network.empirical_ntk's arithmetic, on the same S
     if variant == "T1":
         if k != params.m:
             raise ValueError(f"T1 compares H(W(0)) with its κ = m limit H*; got κ = {k:g} ≠ m = {params.m} "

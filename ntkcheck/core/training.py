@@ -6,7 +6,7 @@ neuron movement max_r ‖w_r(t) − w_r(0)‖₂, the drift of Σ_r w_r(t) (zero
 it).
 
 One step is: logits Z = XW, features, one vector-Jacobian product, Xᵀ·G — no Jacobian, no loop over
-neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.core.network` (``_features``/``_grad_from``).
+neurons.  Pointwise activations use the VJP path of :mod:`ntkcheck.core.network` (``features``/``gradient_from``).
 The softmax network has a fused path, written for speed (the step is dominated by the n·m exponentials):
 
 * the neurons are grouped by their output-sign column a_r (A ∈ {±1}^{d'×m} has at most 2^{d'} distinct
@@ -19,7 +19,9 @@ The softmax network has a fused path, written for speed (the step is dominated b
   the fused path needs A ∈ {±1} (other A take the generic path);
 * rows are independent until Xᵀ·G, so max-subtraction, exp, block sums, residual and scaling run per
   block of rows small enough to stay in cache, on a thread pool (numpy releases the GIL), into a buffer
-  reused across steps; W is updated in place.
+  reused across steps; W is updated in place.  The pool belongs to its :class:`Trainer` (created at the
+  first parallel step, shut down by :meth:`Trainer.close`, the ``with`` block, or when the trainer is
+  collected); :func:`train` closes its own, so no thread outlives a call.
 The result equals :func:`ntkcheck.gd_step` up to rounding (tests/test_training.py) and does not depend
 on the thread count (each row is computed the same way whichever thread runs it).
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,27 +38,17 @@ import numpy as np
 
 from ntkcheck.core import validate as V
 from ntkcheck.core.compile import compiled
-from ntkcheck.core.network import Params, _features, _grad_from, empirical_ntk, pm1
+from ntkcheck.core.network import Params, features, gradient_from, empirical_ntk, pm1
 
 MAX_GROUPS = 64            # distinct columns of A for the fused softmax path (d' ≤ 6 with ±1 signs)
 BLOCK_ELEMS = 1 << 17      # entries of Z per row block of the fused path (1 MiB: an L2 cache)
 PARALLEL_MIN = 1 << 18     # below this many entries of Z the fused path runs on the calling thread
-
-_POOL: ThreadPoolExecutor | None = None
-
 
 def _threads() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="ntkcheck-gd")
-    return _POOL
 
 
 class Trainer:
@@ -65,6 +58,9 @@ class Trainer:
     evaluates E at the current W without moving it.  ``current()`` is the network at the current W (in
     the trainer's internal neuron order, which changes no quantity summed over neurons: F, L, H, λ, the
     movement and Σ_r w_r); ``params()`` returns it in the original order, as a copy.
+
+    The fused path's thread pool is the trainer's own: ``close()`` (or leaving a ``with Trainer(...) as tr``
+    block) shuts it down; an unclosed trainer's pool is shut down when the trainer is collected.
     """
 
     def __init__(self, params: Params, X, Y, eta, kappa=None, threads: int | None = None):
@@ -102,6 +98,29 @@ class Trainer:
             self.W = np.array(params.W, dtype=np.float64, copy=True)
         self.grad = np.empty_like(self.W)
         self._serial = self.threads == 1 or n * m < PARALLEL_MIN
+        self._pool: ThreadPoolExecutor | None = None
+        self._finalizer = None
+
+    # -- the thread pool -------------------------------------------------------------------------------
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="ntkcheck-gd")
+            self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
+        return self._pool
+
+    def close(self) -> None:
+        """Shut down the trainer's thread pool (if it has one); the trainer can still step (a new pool is
+        made when needed).  Returns None."""
+        if self._pool is not None:
+            self._finalizer.detach()
+            self._pool.shutdown(wait=True)
+            self._pool = self._finalizer = None
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- the network at the current weights --------------------------------------------------------
     def current(self) -> Params:
@@ -145,10 +164,10 @@ class Trainer:
 
     def _generic(self, gradient: bool) -> np.ndarray:
         p = self.current()
-        act, Phi, cache = _features(p, self.X)
+        act, Phi, cache = features(p, self.X)
         E = self.kappa * (Phi @ p.A.T) - self.Y
         if gradient:
-            np.multiply(_grad_from(p, self.X, E, self.kappa, act, cache), self.eta, out=self.grad)
+            np.multiply(gradient_from(p, self.X, E, self.kappa, act, cache), self.eta, out=self.grad)
         return E
 
     def _fused(self, scale: bool) -> None:
@@ -158,7 +177,8 @@ class Trainer:
             return
         nb = len(self._row_blocks)
         cuts = np.linspace(0, nb, min(self.threads, nb) + 1).astype(int)
-        jobs = [_pool().submit(self._rows, int(a), int(b), scale) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        pool = self._workers()
+        jobs = [pool.submit(self._rows, int(a), int(b), scale) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
         for j in jobs:
             j.result()
 
@@ -204,6 +224,7 @@ class History:
     seconds: float
 
     def as_dict(self) -> dict:
+        """The recorded arrays and η, κ, seconds (not the network): JSON-ready through results.write_json."""
         return {"steps": self.steps, "loss": self.loss, "residual_norm": self.residual_norm,
                 "max_move": self.max_move, "sum_drift": self.sum_drift, "lam_steps": self.lam_steps,
                 "lam_min": self.lam_min, "eta": self.eta, "kappa": self.kappa, "seconds": self.seconds}
@@ -224,7 +245,11 @@ def train(params: Params, X, Y, eta, steps, kappa=None, record_every=1, lam_ever
     lam_every = None if lam_every is None else V.positive_int(lam_every, "lam_every")
     stop_below = None if stop_below is None else float(stop_below)
     t0 = time.perf_counter()
-    tr = Trainer(params, X, Y, eta, kappa, threads)
+    with Trainer(params, X, Y, eta, kappa, threads) as tr:      # its thread pool ends with the call
+        return _train(tr, steps, record_every, lam_every, progress, stop_below, t0)
+
+
+def _train(tr: Trainer, steps, record_every, lam_every, progress, stop_below, t0) -> History:
     W0 = tr.W.copy()
     sum0 = W0.sum(axis=1)
     rec = {k: [] for k in ("steps", "loss", "residual_norm", "max_move", "sum_drift")}

@@ -64,6 +64,10 @@ def seed(value, name: str = "seed"):
 
 
 def positive_int(value, name: str, minimum: int = 1) -> int:
+    """``value`` checked as an integer >= ``minimum`` (bool refused).
+
+    Parameters: ``value`` the user's value; ``name`` the argument named in the error; ``minimum`` the least
+    value allowed.  Returns: int(value).  Raises ValueError (one line, naming ``name``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
@@ -72,6 +76,10 @@ def positive_int(value, name: str, minimum: int = 1) -> int:
 
 
 def positive_float(value, name: str) -> float:
+    """``value`` checked as a finite real number > 0 (bool refused).
+
+    Parameters: ``value`` the user's value; ``name`` the argument named in the error.  Returns:
+    float(value).  Raises ValueError (one line, naming ``name``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
     v = float(value)
