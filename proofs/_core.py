@@ -62,8 +62,14 @@ class Step:
         full = self.latex(code)
         if len(full) <= budget:
             return full
-        side = max(budget // 2, 60)
-        short = f"{_fold(sp.sympify(self.lhs), side, code)} {_RELATION[self.relation]} {_fold(sp.sympify(self.rhs), side, code)}"
+        # fold to the budget; where the folded form is still longer (a side keeps its outer structure), fold
+        # again with less room per side, so that the short form fits the column
+        for room in (budget, int(0.7 * budget), budget // 2):
+            side = max(room // 2, 60)
+            short = (f"{_fold(sp.sympify(self.lhs), side, code)} {_RELATION[self.relation]} "
+                     f"{_fold(sp.sympify(self.rhs), side, code)}")
+            if len(short) <= budget:
+                break
         return short if len(short) < 0.8 * len(full) else full
 
 
