@@ -27,7 +27,7 @@ from .kinds import (BY_HAND, CONCRETE, DEFINITION, EXPORT_BY_HAND, EXPORT_DEFINI
 
 
 # a step whose LaTeX is longer than this is shown folded in the book (short form, full form behind a toggle)
-FOLD_AT = 320
+FOLD_AT = 200
 _RELATION = {"=": "=", "<=": r"\le", ">=": r"\ge", ":=": ":="}
 
 

@@ -30,9 +30,10 @@ def certified_width(X, Y, sigma: float, widths, *, delta: float = 0.2, level: fl
     Parameters: ``X`` (n, d) data with ‖x_i‖₂ ≤ 1 exactly ((A1); ValueError otherwise), ``Y`` (n, d') labels,
     ``sigma`` the init scale, ``widths`` ascending even ints (the grid), ``delta`` the failure fraction δ,
     ``level`` the Clopper–Pearson confidence, ``draws`` draws per width (default :func:`draws_needed`, the
-    fewest that can pass), ``seed0`` draw j is ``init_params(d, m, d', σ, scheme, seed=seed0 + j)`` — with
-    the default 10 000 these are the draws of the sampled search ``ntkcheck.core.theorem.certified_width`` at
-    data_seed 0, so the two widths compare draw by draw —, ``scheme`` the init, ``progress`` an optional
+    fewest that can pass), ``seed0`` draw j is ``init_params(d, m, d', σ, scheme, seed=seed0 + j)`` (the width
+    experiment passes a seed0 derived by ``ntkcheck.seeds`` for the purpose "certify.init": its C3 draws are
+    their own, not the streamed draws of its sampled m_cert, so the two widths compare as two samples of the
+    same law, not draw by draw), ``scheme`` the init, ``progress`` an optional
     callback(m, j, K).
 
     For each m (ascending) T1' is certified on K draws.  A width passes when the lower confidence bound of
