@@ -488,39 +488,41 @@ def cmd_diffusion(args, console: Console) -> int:
             progress.update(tasks[phase], completed=100 * frac)
 
         result = diffusion.run(cfg, progress=report)
-    st, a = result["settings"], result["assertions"]
-    table = Table(title=f"score error E‖ŝ − ∇log p_t‖² at t = {st['t']:g} ({'full' if args.full else 'quick'}; "
-                        f"m = {st['m']}, σ = {st['sigma']:g}, {st['seeds']} seed(s), ρ = {st['rho']:.3g})")
+    st, a = result.settings, result.claims
+    table = Table(title=f"score error E‖ŝ − ∇log p_t‖² at t = {st.t:g} ({'full' if args.full else 'quick'}; "
+                        f"m = {st.m}, σ = {st.sigma:g}, {st.seeds} seed(s), ρ = {st.rho:.3g})")
     for col in ("n", "network", "kernel H*", "affine", "trivial", "network/trivial", "early stop", "kernel k"):
         table.add_column(col, justify="right")
-    for r in result["rows"]:
-        table.add_row(str(r["n"]), *(f"{r[k]:.3g}" for k in ("error_nn", "error_kernel", "error_affine",
-                                                               "error_trivial", "ratio_nn_trivial")),
-                      ",".join(str(s) for s in r["early_stop_steps"]) + (" (budget)" if r["any_hit_budget"] else ""),
-                      ",".join(str(k) for k in r["kernel_k"]))
+    for r in result.rows:
+        table.add_row(str(r.n), *(f"{v:.3g}" for v in (r.error_nn, r.error_kernel, r.error_affine, r.error_trivial,
+                                                      r.ratio_nn_trivial)),
+                      ",".join(str(s) for s in r.early_stop_steps) + (" (budget)" if r.any_hit_budget else ""),
+                      ",".join(str(k) for k in r.kernel_k))
     console.print(table)
-    console.print(f"fitted slope of log error vs log n: network {a['slope_nn']:.2f} "
-                  f"[{a['slope_nn_ci'][0]:.2f}, {a['slope_nn_ci'][1]:.2f}], kernel {a['slope_kernel']:.2f} "
-                  f"[{a['slope_kernel_ci'][0]:.2f}, {a['slope_kernel_ci'][1]:.2f}] (95%)")
-    trk = result["tracking"]
-    tt = Table(title=f"tracking: max_k RMS ‖f_NN − f_lin‖ (n = {trk['n']}, {trk['steps']} steps)")
+    console.print(f"fitted slope of log error vs log n: network {a.slope_nn:.2f} "
+                  f"[{a.slope_nn_ci[0]:.2f}, {a.slope_nn_ci[1]:.2f}], kernel {a.slope_kernel:.2f} "
+                  f"[{a.slope_kernel_ci[0]:.2f}, {a.slope_kernel_ci[1]:.2f}] (95%)")
+    trk = result.tracking
+    tt = Table(title=f"tracking: max_k RMS ‖f_NN − f_lin‖ (n = {trk.n}, {trk.steps} steps)")
     for col in ("m", "H* train", "H* fresh", "H(W(0)) train", "H(W(0)) fresh"):
         tt.add_column(col, justify="right")
-    series = ("star_train", "star_fresh", "emp_train", "emp_fresh")
-    for r in trk["per_m"]:
-        tt.add_row(str(r["m"]), *(f"{r[f'max_{k}']:.3g}" for k in series))
-    tt.add_row("slope", *(f"{trk['slopes'][k]['slope']:.2f}" for k in series))
+    for r in trk.per_m:
+        tt.add_row(str(r.m), *(f"{v:.3g}" for v in (r.max_star_train, r.max_star_fresh, r.max_emp_train,
+                                                   r.max_emp_fresh)))
+    sl = trk.slopes
+    tt.add_row("slope", *(f"{f.slope:.2f}" for f in (sl.star_train, sl.star_fresh, sl.emp_train, sl.emp_fresh)))
     console.print(tt)
-    if result["pictures"]:
-        ed = result["pictures"]["energy_distance"]
+    if result.pictures:
+        ed = result.pictures.energy_distance
         console.print("probability-flow ODE, energy distance to p_(t_min): learned score "
-                      f"{ed['learned_ode_vs_p_tmin']:.4f}, true score {ed['exact_ode_vs_p_tmin']:.4f}, "
-                      f"sampling floor {ed['p_tmin_vs_p_tmin (sampling floor)']:.4f}")
-    console.print(f"slope < 0: {a['slope_nn_negative']}; tracking decreasing in m: {a['tracking_decreasing_in_m']}; "
-                  f"network/trivial at n = {result['rows'][-1]['n']}: {a['ratio_nn_trivial_at_largest_n']:.3g} "
-                  f"({result['seconds']['total']:.0f} s)")
+                      f"{ed.learned_ode_vs_p_tmin:.4f}, true score {ed.exact_ode_vs_p_tmin:.4f}, "
+                      f"sampling floor {ed.sampling_floor:.4f}")
+    console.print(f"slope < 0: {a.slope_nn_negative}; tracking decreasing in m: {a.tracking_decreasing_in_m}; "
+                  f"network/trivial at n = {result.rows[-1].n}: {a.ratio_nn_trivial_at_largest_n:.3g} "
+                  f"({result.seconds.total:.0f} s)")
     from ntkcheck.plots import diffusion as diffusion_plots
-    _write_outputs(console, result, target, plot_dir, diffusion_plots.plot)
+    _write_outputs(console, result.to_json(), target, plot_dir,
+                   lambda res, folder: diffusion_plots.plot(result, folder))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from importlib.util import find_spec
+from pathlib import Path
 from typing import NamedTuple
 
 import autograd.numpy as anp
@@ -534,13 +535,43 @@ def tiny_run():
 
 def test_run_tiny(tiny_run):
     res = tiny_run
-    assert [r["n"] for r in res["rows"]] == [16, 24, 32]
-    for r in res["rows"]:
-        assert {"error_nn", "error_kernel", "error_trivial", "ratio_nn_trivial"} <= r.keys()
-    a = res["assertions"]
-    assert {"slope_nn", "slope_nn_ci", "tracking_decreasing_in_m", "ratio_nn_trivial_at_largest_n"} <= a.keys()
-    assert {"d", "mixture", "t", "m", "seeds"} <= res["settings"].keys() and "numpy" in res["versions"]
-    assert D.run(TINY)["rows"] == res["rows"]                           # same settings, same numbers
+    assert isinstance(res, D.DiffusionResult)
+    assert [r.n for r in res.rows] == [16, 24, 32]
+    for r in res.rows:
+        assert np.isclose(r.ratio_nn_trivial, r.error_nn / r.error_trivial, rtol=1e-12)
+    a = res.claims
+    assert a.slope_nn == res.fit.error_nn.slope and a.ratio_nn_trivial_at_largest_n == res.rows[-1].ratio_nn_trivial
+    assert res.settings.m == 16 and res.settings.d == 2 and "numpy" in res.versions
+    assert D.run(TINY).rows == res.rows                                 # same settings, same numbers
+
+
+def test_result_json_round_trip(tiny_run):
+    """to_json has today's keys (prose key of the sampling floor included) and from_json reads it back."""
+
+    data = json.loads(json.dumps(tiny_run.to_json()))
+    assert list(data) == ["experiment", "settings", "versions", "rows", "runs", "fit", "tracking", "pictures",
+                          "assertions", "seconds"]
+    assert "p_tmin_vs_p_tmin (sampling floor)" in data["pictures"]["energy_distance"]
+    back = D.DiffusionResult.from_json(data)
+    assert back.to_json() == data
+    assert back.pictures.energy_distance.sampling_floor == data["pictures"]["energy_distance"][
+        "p_tmin_vs_p_tmin (sampling floor)"]
+
+
+def test_shipped_results_round_trip():
+    """results/diffusion.json (what the D5 and D6 chapters read) parses into a DiffusionResult and back."""
+    path = Path(__file__).resolve().parents[1] / "results" / "diffusion.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert D.DiffusionResult.from_json(data).to_json() == data
+
+
+@pytest.mark.parametrize("edit,msg", [(lambda d: d.pop("runs"), "missing key 'runs'"),
+                                      (lambda d: d["rows"][0].update(extra=1), "unknown key 'extra'")])
+def test_result_from_json_refuses_bad_keys(tiny_run, edit, msg):
+    data = json.loads(json.dumps(tiny_run.to_json()))
+    edit(data)
+    with pytest.raises(ValueError, match=msg):
+        D.DiffusionResult.from_json(data)
 
 
 @needs_matplotlib
@@ -595,13 +626,15 @@ def test_plot_leaves_matplotlib_global_state_alone(tiny_run, tmp_path):
 
     from ntkcheck.core.results import write_json
 
-    write_json(tmp_path / "r.json", tiny_run)
+    write_json(tmp_path / "r.json", tiny_run.to_json())
     code = (
         "import json, sys, matplotlib\n"
         "matplotlib.use('svg')\n"
         "before = (matplotlib.get_backend(), dict(matplotlib.rcParams))\n"
         "from ntkcheck.plots import diffusion as PD\n"
-        f"paths = PD.plot(json.load(open({str(tmp_path / 'r.json')!r})), {str(tmp_path)!r})\n"
+        "from ntkcheck.experiments.diffusion import DiffusionResult\n"
+        f"res = DiffusionResult.from_json(json.load(open({str(tmp_path / 'r.json')!r})))\n"
+        f"paths = PD.plot(res, {str(tmp_path)!r})\n"
         "assert len(paths) == 4, paths\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
         "assert (matplotlib.get_backend(), dict(matplotlib.rcParams)) == before, 'global state changed'\n"

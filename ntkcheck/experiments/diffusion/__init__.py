@@ -54,10 +54,11 @@ from ntkcheck.experiments.diffusion.learners import (KernelFit, LinearizedPredic
 from ntkcheck.experiments.diffusion.d5_tracking import tracking
 from ntkcheck.experiments.diffusion.d6_generalization import (energy_distance, flow_samples, mode_fractions,
                                                               score_error, time_grid, train_over_time)
+from ntkcheck.experiments.diffusion.result import DiffusionResult
 from ntkcheck.experiments.diffusion.experiment import DEMO, FULL, QUICK, Config, pictures, quick_demo, run, validate
 
 __all__ = [
-    "Config", "DEMO", "DenoisingData", "FAR_LOGIT", "FULL", "KernelFit", "LinearizedPredictor", "Mixture",
+    "Config", "DEMO", "DiffusionResult", "DenoisingData", "FAR_LOGIT", "FULL", "KernelFit", "LinearizedPredictor", "Mixture",
     "NetworkFit", "QUICK", "RhoChoice", "as_delta", "as_points", "as_time", "choose_rho", "concentration_radius",
     "default_mixture", "denoising_data", "energy_distance", "fit_kernel", "fit_network", "flow_samples",
     "forward_sample", "gd_filter", "gmm_log_density", "gmm_score", "gmm_score_mp", "gmm_score_naive", "kernel_c",

@@ -18,6 +18,9 @@ from ntkcheck.experiments.diffusion.d5_tracking import tracking
 from ntkcheck.experiments.diffusion.d6_generalization import (energy_distance, flow_samples, mode_fractions,
                                                               score_error, time_grid, train_over_time)
 from ntkcheck.experiments.diffusion.learners import fit_kernel, fit_network
+from ntkcheck.experiments.diffusion.result import (ERRORS, Claims, DiffusionResult, EnergyDistances, ErrorFits,
+                                                   ErrorRow, ErrorRun, Fit, ModeFractions, Pictures, PictureTime,
+                                                   Samples, ScoreField, Seconds, Settings, Tracking)
 
 
 @dataclass(frozen=True)
@@ -123,57 +126,54 @@ def _one_run(cfg: Config, rho: float, tr, va, sd: int, err, progress):
     e_kb = err(lambda z: kf.lin.predict(z, k_budget))
     e_tr = err(lambda z: np.broadcast_to(ybar, z.shape))
     e_af = err(_affine_fit(tr.x, tr.y))
-    row = {"n": int(tr.x.shape[0]), "seed": sd, "error_nn": e_nn["mean"], "error_nn_ci": e_nn["ci"],
-           "error_kernel": e_k["mean"], "error_kernel_ci": e_k["ci"],
-           "error_kernel_budget": e_kb["mean"], "error_kernel_budget_ci": e_kb["ci"],
-           "error_trivial": e_tr["mean"], "error_trivial_ci": e_tr["ci"],
-           "error_affine": e_af["mean"], "error_affine_ci": e_af["ci"],
-           "early_stop_step": nf.best_step, "steps_run": nf.steps_run, "hit_budget": nf.hit_budget,
-           "eta": nf.eta, "kernel_k": kf.k_best, "kernel_k_budget": k_budget,
-           "val_loss_nn": float(nf.val_loss.min()), "val_loss_kernel": float(kf.val_loss.min()),
-           "seconds_nn": nf.seconds, "seconds_kernel": time.perf_counter() - c0 - nf.seconds}
+    row = ErrorRun(n=int(tr.x.shape[0]), seed=sd, error_nn=e_nn["mean"], error_nn_ci=e_nn["ci"],
+                   error_kernel=e_k["mean"], error_kernel_ci=e_k["ci"],
+                   error_kernel_budget=e_kb["mean"], error_kernel_budget_ci=e_kb["ci"],
+                   error_trivial=e_tr["mean"], error_trivial_ci=e_tr["ci"],
+                   error_affine=e_af["mean"], error_affine_ci=e_af["ci"],
+                   early_stop_step=nf.best_step, steps_run=nf.steps_run, hit_budget=nf.hit_budget,
+                   eta=nf.eta, kernel_k=kf.k_best, kernel_k_budget=k_budget,
+                   val_loss_nn=float(nf.val_loss.min()), val_loss_kernel=float(kf.val_loss.min()),
+                   seconds_nn=nf.seconds, seconds_kernel=time.perf_counter() - c0 - nf.seconds)
     return row, nf, kf
 
 
-def _rows(n_values, runs: list[dict]) -> list[dict]:
+def _rows(n_values, runs: list[ErrorRun]) -> list[ErrorRow]:
     """The per-n rows: each error's mean over seeds, the seeds' values and their interval."""
     rows = []
     for n in n_values:
-        rs = [r for r in runs if r["n"] == int(n)]
-        row = {"n": int(n), "seeds": len(rs)}
-        for key in ("error_nn", "error_kernel", "error_kernel_budget", "error_trivial", "error_affine"):
-            vals = [r[key] for r in rs]
-            row[key] = float(np.mean(vals))
-            row[f"{key}_seeds"] = vals
-            row[f"{key}_ci"] = _seed_interval(vals) or rs[0].get(f"{key}_ci")
-        row["ratio_nn_trivial"] = row["error_nn"] / row["error_trivial"]
-        row["early_stop_steps"] = [r["early_stop_step"] for r in rs]
-        row["kernel_k"] = [r["kernel_k"] for r in rs]
-        row["any_hit_budget"] = any(r["hit_budget"] for r in rs)
-        rows.append(row)
+        rs = [r for r in runs if r.n == int(n)]
+        cols = {}
+        for key in ERRORS:
+            vals = [getattr(r, key) for r in rs]
+            cols[key] = float(np.mean(vals))
+            cols[f"{key}_seeds"] = vals
+            cols[f"{key}_ci"] = _seed_interval(vals) or getattr(rs[0], f"{key}_ci")
+        rows.append(ErrorRow(n=int(n), seeds=len(rs), **cols, ratio_nn_trivial=cols["error_nn"] / cols["error_trivial"],
+                             early_stop_steps=[r.early_stop_step for r in rs], kernel_k=[r.kernel_k for r in rs],
+                             any_hit_budget=any(r.hit_budget for r in rs)))
     return rows
 
 
-def _assertions(rows: list[dict], fit_nn: dict, fit_k: dict, trk: dict) -> dict:
+def _claims(rows: list[ErrorRow], fit_nn: Fit, fit_k: Fit, trk: Tracking) -> Claims:
     """What the experiment claims (D5, D6), read off its rows, fits and tracking."""
     last = rows[-1]
-    return {
-        "slope_nn": fit_nn["slope"], "slope_nn_ci": fit_nn["ci"],
-        "slope_nn_negative": bool(fit_nn["ci"][1] < 0),
-        "slope_kernel": fit_k["slope"], "slope_kernel_ci": fit_k["ci"],
-        "slope_kernel_negative": bool(fit_k["ci"][1] < 0),
-        "ratio_nn_trivial": [r["ratio_nn_trivial"] for r in rows],
-        "ratio_nn_trivial_at_largest_n": last["ratio_nn_trivial"],
-        "nn_below_trivial_every_n": bool(all(r["error_nn"] < r["error_trivial"] for r in rows)),
-        "nn_below_affine_at_largest_n": bool(last["error_nn"] < last["error_affine"]),
-        "tracking_slopes": {k: v["slope"] for k, v in trk["slopes"].items()},
-        "tracking_slope_cis": {k: v["ci"] for k, v in trk["slopes"].items()},
-        "tracking_decreasing_in_m": bool(all(v["ci"][1] < 0 for v in trk["slopes"].values())),
-    }
+    slopes = trk.slopes.to_json()
+    return Claims(
+        slope_nn=fit_nn.slope, slope_nn_ci=fit_nn.ci, slope_nn_negative=bool(fit_nn.ci[1] < 0),
+        slope_kernel=fit_k.slope, slope_kernel_ci=fit_k.ci, slope_kernel_negative=bool(fit_k.ci[1] < 0),
+        ratio_nn_trivial=[r.ratio_nn_trivial for r in rows],
+        ratio_nn_trivial_at_largest_n=last.ratio_nn_trivial,
+        nn_below_trivial_every_n=bool(all(r.error_nn < r.error_trivial for r in rows)),
+        nn_below_affine_at_largest_n=bool(last.error_nn < last.error_affine),
+        tracking_slopes={k: v["slope"] for k, v in slopes.items()},
+        tracking_slope_cis={k: v["ci"] for k, v in slopes.items()},
+        tracking_decreasing_in_m=bool(all(v["ci"][1] < 0 for v in slopes.values())),
+    )
 
 
-def _settings(cfg: Config, mix: Mixture, rc, fisher: float) -> dict:
-    return {**asdict(cfg), "d": mix.d, "d_out": mix.d, "mixture": mix.as_dict(), "kappa": "m",
+def _settings(cfg: Config, mix: Mixture, rc, fisher: float) -> Settings:
+    return Settings(**{**asdict(cfg), "d": mix.d, "d_out": mix.d, "mixture": mix.as_dict(), "kappa": "m",
             "init": "symmetric", "rho": rc.rho, "rho_method": rc.method, "truncated_mass": rc.mass,
             "truncated_mass_kind": "exact (noncentral chi-square)", "rho_bound": rc.bound_rho,
             "fisher_information": fisher, "eta_rule": "eta = 1/(m·max(λ_max(H*), λ_max(H(W(0)))))",
@@ -183,17 +183,18 @@ def _settings(cfg: Config, mix: Mixture, rc, fisher: float) -> dict:
                                  "kernel_k_max; error_kernel_budget restricts k to the network's budget",
             "error_ci": "rows: t-interval over seeds, lower end clipped at 0 (the MC interval of seed 0 "
                         "when seeds = 1); "
-                        "runs: CLT interval of the Monte Carlo mean over n_eval fresh points"}
+                        "runs: CLT interval of the Monte Carlo mean over n_eval fresh points"})
 
 
-def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
+def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> DiffusionResult:
     """The application experiment of the book's D1–D6 part (D5, D6).
 
     Parameters: ``cfg`` a :class:`Config` (QUICK, FULL, DEMO or a replace of one); ``mix`` the data's
     :class:`Mixture` (default :func:`default_mixture`); ``progress(phase, fraction)`` called as the work
     proceeds (phases "error vs n", "tracking", "pictures").
-    Returns: a JSON-ready dict (settings, versions, rows, runs, fit, tracking, pictures, assertions,
-    seconds).  Same ``cfg`` and mixture ⇒ same numbers."""
+    Returns: a :class:`~ntkcheck.experiments.diffusion.result.DiffusionResult` (settings, versions, rows,
+    runs, fit, tracking, pictures, claims, seconds; ``to_json()`` is what ``ntkcheck diffusion --json``
+    writes).  Same ``cfg`` and mixture ⇒ same numbers."""
     from ntkcheck.core.results import versions
     from ntkcheck.core.stats import loglog_slope
 
@@ -225,15 +226,15 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
             if a == len(cfg.n_values) - 1 and sd == 0:
                 field_fits = (nf, kf)
     rows = _rows(cfg.n_values, runs)
-    fit_nn = loglog_slope([r["n"] for r in runs], [r["error_nn"] for r in runs])
-    fit_k = loglog_slope([r["n"] for r in runs], [r["error_kernel"] for r in runs])
+    fit_nn = Fit.from_json(loglog_slope([r.n for r in runs], [r.error_nn for r in runs]))
+    fit_k = Fit.from_json(loglog_slope([r.n for r in runs], [r.error_kernel for r in runs]))
     t_err = time.perf_counter() - t0
 
     # -- D5: tracking against m -----------------------------------------------------------------------------
     t1 = time.perf_counter()
-    trk = tracking(mix, t, n=cfg.track_n, widths=cfg.track_widths, sigma=cfg.sigma, delta=cfg.delta,
+    trk = Tracking.from_json(tracking(mix, t, n=cfg.track_n, widths=cfg.track_widths, sigma=cfg.sigma, delta=cfg.delta,
                    steps=cfg.track_steps, seeds=cfg.track_seeds, data_seed=cfg.seed + 77,
-                   progress=lambda f: tick("tracking", f))
+                   progress=lambda f: tick("tracking", f)))
     t_trk = time.perf_counter() - t1
 
     # -- pictures -----------------------------------------------------------------------------------------------
@@ -241,33 +242,30 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> dict:
     if cfg.pictures and mix.d == 2:
         t2 = time.perf_counter()
         pics = pictures(mix, cfg, field_fits, progress=lambda f: tick("pictures", f))
-        pics["seconds"] = time.perf_counter() - t2
-    return {
-        "experiment": "diffusion (D5–D6)",
-        "settings": _settings(cfg, mix, rc, fisher),
-        "versions": versions(),
-        "rows": rows,
-        "runs": runs,
-        "fit": {"error_nn": fit_nn, "error_kernel": fit_k},
-        "tracking": trk,
-        "pictures": pics,
-        "assertions": _assertions(rows, fit_nn, fit_k, trk),
-        "seconds": {"error_vs_n": t_err, "tracking": t_trk, "total": time.perf_counter() - t0},
-    }
+        pics = replace(pics, seconds=time.perf_counter() - t2)
+    return DiffusionResult(
+        experiment="diffusion (D5–D6)", settings=_settings(cfg, mix, rc, fisher), versions=versions(),
+        rows=rows, runs=runs, fit=ErrorFits(error_nn=fit_nn, error_kernel=fit_k), tracking=trk, pictures=pics,
+        claims=_claims(rows, fit_nn, fit_k, trk),
+        seconds=Seconds(error_vs_n=t_err, tracking=t_trk, total=time.perf_counter() - t0))
 
 
-def pictures(mix: Mixture, cfg: Config, field_fits, progress=None) -> dict:
+def pictures(mix: Mixture, cfg: Config, field_fits, progress=None) -> Pictures:
     """The two-dimensional pictures' data: the true and learned score fields at cfg.t (the network and the
     kernel fitted at the largest n, seed 0), and probability-flow ODE samples driven by one network per
-    time of a geometric grid, next to the same ODE with the true score and to samples of p_0."""
+    time of a geometric grid, next to the same ODE with the true score and to samples of p_0.
+
+    Parameters: ``mix`` the data's mixture (d = 2); ``cfg`` the run's Config; ``field_fits`` (network fit,
+    kernel fit) at the largest n; ``progress(fraction)`` or None.  Returns: a :class:`Pictures`
+    (``seconds`` left None)."""
     nf, kf = field_fits
     t = cfg.t
     lim = 2.5
     g = np.linspace(-lim, lim, cfg.field_grid)
     G = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
     # the arrays for pictures are stored rounded to 4 decimals (plenty for a plot; keeps the JSON small)
-    field = {"grid": g, "true": np.round(mix.score(G, t), 4), "network": np.round(nf.predict(G), 4),
-             "kernel": np.round(kf.predict(G), 4)}
+    field = ScoreField(grid=g, true=np.round(mix.score(G, t), 4), network=np.round(nf.predict(G), 4),
+                       kernel=np.round(kf.predict(G), 4))
     times = time_grid(cfg.pic_t_min, cfg.pic_t_max, cfg.pic_times)
     nets = train_over_time(mix, times, n=cfg.pic_n, n_val=cfg.n_val, m=cfg.pic_m, sigma=cfg.sigma,
                            delta=cfg.delta, steps=cfg.pic_steps, record_every=cfg.record_every,
@@ -280,24 +278,23 @@ def pictures(mix: Mixture, cfg: Config, field_fits, progress=None) -> dict:
     per_time = []
     for j, (tt, nfj) in enumerate(zip(times, nets)):
         e = score_error(nfj.predict, mix, tt, n_eval=2000, seed=cfg.seed + 400 + j)
-        per_time.append({"t": float(tt), "error_nn": e["mean"], "error_nn_ci": e["ci"],
-                         "fisher": mix.fisher(tt, 20000, seed=cfg.seed + 500 + j)[0],
-                         "early_stop_step": nfj.best_step, "hit_budget": nfj.hit_budget})
-    return {
-        "t_field": t, "field": field, "times": times, "per_time": per_time,
-        "samples": {"learned_ode": np.round(learned, 4), "exact_ode": np.round(exact, 4), "p0": np.round(p0, 4)},
-        "energy_distance": {"learned_ode_vs_p_tmin": energy_distance(learned, p_tmin),
-                            "exact_ode_vs_p_tmin": energy_distance(exact, p_tmin),
-                            "learned_ode_vs_p0": energy_distance(learned, p0),
-                            "p_tmin_vs_p_tmin (sampling floor)": energy_distance(p_tmin_2, p_tmin)},
-        "mode_fractions": {"weights": mix.weights, "learned_ode": mode_fractions(learned, mix),
-                           "exact_ode": mode_fractions(exact, mix), "p0": mode_fractions(p0, mix)},
-        "design": "one network per time on a geometric grid (no time conditioning); Heun's method on that grid "
-                  "from t_max (start N(0, I)) to t_min for dx/dt = −x − ŝ(x, t)",
-    }
+        per_time.append(PictureTime(t=float(tt), error_nn=e["mean"], error_nn_ci=e["ci"],
+                                    fisher=mix.fisher(tt, 20000, seed=cfg.seed + 500 + j)[0],
+                                    early_stop_step=nfj.best_step, hit_budget=nfj.hit_budget))
+    return Pictures(
+        t_field=t, field=field, times=times, per_time=per_time,
+        samples=Samples(learned_ode=np.round(learned, 4), exact_ode=np.round(exact, 4), p0=np.round(p0, 4)),
+        energy_distance=EnergyDistances(learned_ode_vs_p_tmin=energy_distance(learned, p_tmin),
+                                        exact_ode_vs_p_tmin=energy_distance(exact, p_tmin),
+                                        learned_ode_vs_p0=energy_distance(learned, p0),
+                                        sampling_floor=energy_distance(p_tmin_2, p_tmin)),
+        mode_fractions=ModeFractions(weights=mix.weights, learned_ode=mode_fractions(learned, mix),
+                                     exact_ode=mode_fractions(exact, mix), p0=mode_fractions(p0, mix)),
+        design="one network per time on a geometric grid (no time conditioning); Heun's method on that grid "
+               "from t_max (start N(0, I)) to t_min for dx/dt = −x − ŝ(x, t)")
 
 
-def quick_demo(seed: int = 0) -> dict:
+def quick_demo(seed: int = 0) -> DiffusionResult:
     """The DEMO configuration (≈ 20 s on two cores): a notebook cell's worth of the experiment.
 
     Parameters: ``seed`` the experiment's seed.  Returns: the :func:`run` result; its figures are
