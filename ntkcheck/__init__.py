@@ -16,8 +16,9 @@ __version__ = "0.1.0"
 _SOURCES = {
     "ntkcheck.core.results": ("config_differences",),
     "ntkcheck.core.data": ("ball", "labels", "sphere"),
-    "ntkcheck.core.kernels": ("closed_form_kernel", "closed_form_kernel_mp", "finite_width_errors", "limit_kernel",
+    "ntkcheck.core.kernels": ("closed_form_kernel", "closed_form_kernel_mp", "init_ntk_errors", "limit_kernel",
                          "limit_ntk", "quadrature_kernel", "quadrature_kernel_mp"),
+    "ntkcheck.experiments.finite_width": ("finite_width_errors",),
     "ntkcheck.core.network": ("ACTIVATIONS", "Params", "empirical_ntk", "forward", "gd_step", "gradient", "init_params",
                          "loss", "ntk_jacobian", "params_from", "residual", "tangent_features"),
     "ntkcheck.core.precise": ("eigvalsh_mp", "empirical_ntk_mp", "forward_mp", "gradient_mp", "limit_kernel_mp",

@@ -88,6 +88,7 @@ def test_B7_fails_when_the_heavy_tail_regime_decays(monkeypatch):
             return Hs + (noise + noise.T) / np.sqrt(params.m)
         return orig_emp(params, X1, X2, kappa)
     monkeypatch.setattr(nk, "empirical_ntk", emp)
+    monkeypatch.setattr(nk.kernels, "empirical_ntk", emp)     # the decay loop is kernels.init_ntk_errors
     rec = _run("B7", scale=0.25)
     assert rec.holds is False and not rec.details["verdict"]["sigma_2_below_threshold_not_decaying"]
     assert_claims_state_numbers(rec)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import ntkcheck as nk
 from ntkcheck import kernels as kk
+from ntkcheck.experiments import finite_width
 
 from conftest import EPS
 
@@ -330,7 +331,7 @@ def test_finite_width_error_decays_like_inverse_sqrt_m(activation, sigma):
     """finite_width_errors: ‖H(W(0)) − K_φ⊗I‖₂/‖K_φ⊗I‖₂ falls with slope −1/2 in log-log over m = 64…4096
     (fitted slope within ±0.15 of −0.5); a wrong kernel would make it plateau (slope near 0)."""
     X = nk.sphere(5, 3, seed=12)
-    out = kk.finite_width_errors(X, [64, 256, 1024, 4096], sigma=sigma, activation=activation, seeds=8)
+    out = finite_width.finite_width_errors(X, [64, 256, 1024, 4096], sigma=sigma, activation=activation, seeds=8)
     assert out["errors"].shape == (4, 8)
     assert abs(out["slope"] + 0.5) <= 0.15, out
     assert np.all(out["mean"][1:] < out["mean"][:-1])

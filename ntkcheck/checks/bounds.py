@@ -748,8 +748,7 @@ def check_b7(ctx) -> Outcome:
         Hs = nk.limit_ntk(X, sigma=sigma, d_out=qd)
         nH = float(np.linalg.norm(Hs, 2))
         m_th = n_ev * np.exp(4 * sigma**2) / B7_DECAY_DELTA
-        errs = [[np.linalg.norm(nk.empirical_ntk(nk.init_params(3, m, qd, sigma, seed=ctx.seed_from_rng()), X) - Hs, 2)
-                 for _ in range(seeds)] for m in widths]
+        errs = nk.init_ntk_errors(X, Hs, widths, seeds, lambda k, s: ctx.seed_from_rng(), sigma, qd)
         means = [float(np.mean(e)) for e in errs]
         above = [k for k, m in enumerate(widths) if m >= m_th]
         fit = loglog_slope(widths, means)

@@ -21,12 +21,12 @@ Three independent evaluations:
 * :func:`quadrature_kernel_mp` (mpmath.quad of the same polar integral, split at the kinks, at high
   precision) and :func:`closed_form_kernel_mp`, the references for the tests;
 
-and the check against finite networks, :func:`finite_width_errors`.
+and the distance of finite networks to it, :func:`init_ntk_errors` (the finite-width experiment,
+``ntkcheck.experiments.finite_width``, is built on it).
 """
 from __future__ import annotations
 
 import functools
-import math
 
 import mpmath
 import numpy as np
@@ -480,29 +480,20 @@ def quadrature_kernel_mp(X1, X2=None, sigma=1.0, activation="softmax", dps=20, m
 
 
 # ------------------------------------------------------------------------------------------ finite width
-def finite_width_errors(X, widths, sigma=1.0, activation="softmax", d_out=1, seeds=10, scheme="iid",
-                        tol=DEFAULT_TOL) -> dict:
-    """‖H(W(0)) − K_φ ⊗ I‖₂ / ‖K_φ ⊗ I‖₂ over ``seeds`` initializations at each width in ``widths``
-    (κ = m), for ``init_params(d, m, d_out, sigma, scheme, seed, activation)``.
+def init_ntk_errors(X, Hstar, widths, draws, seed_of, sigma=1.0, d_out=1, scheme="iid",
+                    activation="softmax") -> np.ndarray:
+    """‖H(W(0)) − H*‖₂ at each width in ``widths`` for ``draws`` initializations (κ = m): the loop that the
+    finite-width experiment, compare's finite-width section and B7's decay check share.  It is core, not an
+    experiment, because a check (B7) calls it and checks import the core only.
 
-    Returns a dict with ``m`` (the widths), ``errors`` (len(widths) × seeds), ``mean`` and ``stderr`` of
-    the relative error at each width, and ``slope``, the least-squares slope of log(mean) against log(m)
-    (−1/2 expected once m is large enough: the error is a Monte Carlo error over m neurons)."""
-    X = V.matrix(X, "X")
-    act = registry.get(activation).name
-    d_out = V.positive_int(d_out, "d_out")
-    seeds = V.positive_int(seeds, "seeds")
-    widths = [V.positive_int(m, "width") for m in widths]
-    if not widths:
-        raise ValueError("widths must not be empty")
-    Hstar = limit_ntk(X, None, sigma, d_out, act, tol)
-    scale = np.linalg.norm(Hstar, 2)
-    errs = np.empty((len(widths), seeds))
+    Parameters: ``X`` (n×d), ``Hstar`` (the nd'×nd' reference kernel), ``widths`` (positive ints),
+    ``draws`` (a positive int), ``seed_of(k, s) -> int`` the init seed of draw ``s`` at width ``widths[k]``
+    (called in the order k = 0, 1, …, and s = 0 … draws − 1 within each k), and ``sigma``, ``d_out``,
+    ``scheme``, ``activation`` as in :func:`init_params`.  Returns the len(widths) × draws array of
+    spectral-norm distances (not divided by anything)."""
+    errs = np.empty((len(widths), draws))
     for k, m in enumerate(widths):
-        for s in range(seeds):
-            p = init_params(X.shape[1], m, d_out, sigma, scheme, seed=s, activation=act)
-            errs[k, s] = np.linalg.norm(empirical_ntk(p, X) - Hstar, 2) / scale
-    mean = errs.mean(axis=1)
-    stderr = errs.std(axis=1, ddof=1) / math.sqrt(seeds) if seeds > 1 else np.full(len(widths), np.nan)
-    slope = float(np.polyfit(np.log(widths), np.log(mean), 1)[0]) if len(widths) > 1 else float("nan")
-    return {"m": np.array(widths), "errors": errs, "mean": mean, "stderr": stderr, "slope": slope}
+        for s in range(draws):
+            p = init_params(X.shape[1], m, d_out, sigma, scheme, seed=seed_of(k, s), activation=activation)
+            errs[k, s] = np.linalg.norm(empirical_ntk(p, X) - Hstar, 2)
+    return errs

@@ -160,8 +160,9 @@ def finite_width_section(cfg: Config, X: np.ndarray, lam: dict) -> dict:
     out = {}
     for act in cfg.activations:
         Hs = nk.limit_ntk(X, sigma=cfg.sigma, d_out=cfg.d_out, activation=act)
-        errs = [float(np.linalg.norm(nk.empirical_ntk(_init(cfg, act, _seed(cfg, s)), X) - Hs, 2)) / lam[act]
-                for s in range(cfg.seeds)]
+        dist = nk.init_ntk_errors(X, Hs, [cfg.m], cfg.seeds, lambda k, s: _seed(cfg, s), cfg.sigma, cfg.d_out,
+                                  "symmetric", act)[0]
+        errs = [float(e) / lam[act] for e in dist]
         out[act] = {"error_over_lambda": errs, "mean_error_over_lambda": float(np.mean(errs)),
                     "max_error_over_lambda": max(errs)}
     return out
