@@ -342,13 +342,10 @@ def _engine(args) -> dict:
     if args.cache is not None:
         if not args.cache.strip():
             raise UsageError("--cache: empty path, give a folder")
-        folder = Path(args.cache)
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"--cache {args.cache}: exists and is not a folder")
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--cache {args.cache}: cannot create the folder: {exc.strerror or exc}") from None
+            folder = sweep.cache_folder(args.cache)
+        except sweep.EngineError as exc:
+            raise UsageError(f"--cache {args.cache}: {exc}") from None
         _writable_folder("--cache", args.cache, folder)
         engine["cache"] = folder
     try:

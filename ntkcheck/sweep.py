@@ -79,17 +79,27 @@ def _call(fn, cell: Cell) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ cache
+def cache_folder(folder) -> Path:
+    """The cache folder ``folder`` as a Path, created if missing.  Raises :class:`EngineError` (a phrase
+    without the option's name, which the caller adds) when it is a file or cannot be created."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise EngineError("exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EngineError(f"cannot create the folder ({exc.strerror or exc})") from None
+    return folder
+
+
 class Cache:
     """The JSON-lines file of finished cells in a folder (see the module docstring)."""
 
     def __init__(self, folder):
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise EngineError(f"cache {folder}: exists and is not a folder")
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EngineError(f"cache {folder}: cannot create the folder ({exc.strerror})") from None
+            folder = cache_folder(folder)
+        except EngineError as exc:
+            raise EngineError(f"cache {folder}: {exc}") from None
         self.path = folder / CACHE_FILE
         self.results: dict[str, dict] = {}
         if self.path.exists():
