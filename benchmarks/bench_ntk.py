@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     def numpy_route():              # empirical_ntk before it called dsyrk: numpy's P @ P.T
         Q = nk.tangent_features(params, X)
         G = Q @ Q.T
-        network._hadamard_gram(G, X, X, a.d_out, kappa / np.sqrt(a.m))
+        network.hadamard_gram(G, X, X, a.d_out, kappa / np.sqrt(a.m))
         return G
 
     res["agreement"]["numpy_route"] = rel(numpy_route(), H)
