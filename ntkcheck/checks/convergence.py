@@ -13,7 +13,9 @@ from ntkcheck.core.training import train
 # The instance: fixed data (n = 4, d = 8, labels in [−0.05, 0.05]) on which, at σ = 0.5, T1' holds from m ≈ 10³
 # and T1 from m ≈ 4·10³ (λ = λ_min(K) = 0.74); run at two widths where both hold, over T1_DRAWS initializations
 # per width drawn from the check's seed.  (Small labels make ‖e(0)‖ and so hypothesis (iv)'s width small.)
-T1_SIZES = {"n": 4, "d": 8, "d_out": 1, "sigma": 0.5, "label_scale": 0.05, "data_seed": 0}
+# The data are the instance, not a draw from the user's seed: X = sphere(seed=0), Y = labels(seed=1); at other
+# data (e.g. seeds derived by purpose) (i)–(iv) fail at these widths on every draw.
+T1_SIZES = {"n": 4, "d": 8, "d_out": 1, "sigma": 0.5, "label_scale": 0.05, "data_seed": 0, "label_seed": 1}
 T1_WIDTHS = (2**13, 2**14)
 T1_DRAWS = 8                # per width at scale 1 (at least 8 at every scale)
 T1_SMALL_M = 2**9           # a width at which (iv) fails: the check names the failing hypotheses there
@@ -113,7 +115,7 @@ def _one_draw(X, Y, params, rate_p_factor=None):
 def check_t1(ctx) -> Outcome:
     s = T1_SIZES
     X = nk.sphere(s["n"], s["d"], seed=s["data_seed"])
-    Y = nk.labels(s["n"], s["d_out"], seed=s["data_seed"] + 1, scale=s["label_scale"])
+    Y = nk.labels(s["n"], s["d_out"], seed=s["label_seed"], scale=s["label_scale"])
     draws = max(T1_DRAWS, ctx.trials(T1_DRAWS))
     runs = []
     for a, m in enumerate(T1_WIDTHS):

@@ -10,6 +10,7 @@ import mpmath
 import numpy as np
 from scipy import stats
 
+from ntkcheck import seeds
 from ntkcheck.experiments import diffusion as D
 from ntkcheck.checks import Claim, Outcome, register
 from ntkcheck.core.stats import loglog_slope
@@ -369,15 +370,15 @@ def check_d6(ctx) -> Outcome:
     n_eval = max(1000, ctx.trials(2000))
     rho = D.choose_rho(mix, t, 1e-2).rho
     seed = int(ctx.rng.integers(2**31))
-    x_eval = mix.sample_t(n_eval, t, seed)
+    x_eval = mix.sample_t(n_eval, t, seeds.derived_seed(seed, "check.eval"))
     errs = {"nn": [], "kernel": [], "trivial": []}     # per n: list over draws of score_error records
     done = 0
     for a, n in enumerate(D6_SIZES):
         for k in range(draws):
-            s = seed + 1 + 1000 * a + 10 * k
-            tr = D.denoising_data(mix, n, t, seed=s)
-            va = D.denoising_data(mix, max(64, n // 2), t, seed=s + 1)
-            nf = D.fit_network(tr.x, tr.y, va.x, va.y, rho, m=D6_M, sigma=sigma, seed=s + 2, steps=steps,
+            tr = D.denoising_data(mix, n, t, seed=seeds.derived_seed(seed, "check.data", a, k, 0))
+            va = D.denoising_data(mix, max(64, n // 2), t, seed=seeds.derived_seed(seed, "check.data", a, k, 1))
+            nf = D.fit_network(tr.x, tr.y, va.x, va.y, rho, m=D6_M, sigma=sigma,
+                               seed=seeds.derived_seed(seed, "check.init", a, k), steps=steps,
                                record_every=10)
             # kernel regression early-stopped on the same held-out pairs within the same step budget
             kf = D.fit_kernel(tr.x, tr.y, va.x, va.y, rho, sigma, c=nf.eta * D6_M, k_max=steps, grid=81)

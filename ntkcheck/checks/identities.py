@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import ntkcheck as nk
+from ntkcheck import seeds
 from ntkcheck.core.compile import compiled
 from ntkcheck.checks import CERTIFIED, Claim, Outcome, register
 from ntkcheck.core.stats import loglog_slope
@@ -18,9 +19,9 @@ def _random_case(rng, n_max=6, d_max=4, q_max=3, m_max=12, sigma_range=(1e-3, 10
     m = int(rng.integers(1, m_max + 1))
     sigma = float(np.exp(rng.uniform(*np.log(sigma_range))))
     seed = int(rng.integers(2**31 - 1))
-    p = nk.init_params(d, m, d_out=q, sigma=sigma, seed=seed)
-    X = nk.ball(n, d, seed=seed + 1)
-    Y = nk.labels(n, q, seed=seed + 2)
+    p = nk.init_params(d, m, d_out=q, sigma=sigma, seed=seeds.derived_seed(seed, "check.init"))
+    X = nk.ball(n, d, seed=seeds.derived_seed(seed, "check.data"))
+    Y = nk.labels(n, q, seed=seeds.derived_seed(seed, "check.labels"))
     kappa = float(m) if rng.random() < 0.5 else float(np.sqrt(m))
     return p, X, Y, kappa
 
