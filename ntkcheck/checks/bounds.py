@@ -694,15 +694,14 @@ def _b7_deterministic_ratio(params, X, sigma) -> float:
     return float(np.max(np.where(N > 0, err / np.where(N > 0, N, 1.0), np.where(err > 0, np.inf, 0.0))))
 
 
-@register("B7", short="P(‖H(W(0)) − H*‖₂ ≤ ε(m,δ,σ,X)) ≥ 1 − δ", id="ntk-concentration", proof="ntk_concentration",
-          what="coverage of ε over many inits (binomial bound) and the deterministic part; the mean error's m^{−1/2} "
-               "slope at σ = 0.5 fitted above the heavy-tail threshold m ≳ N_ev e^{4σ²}/δ; no decay yet at σ = 2, "
-               "below it")
-def check_b7(ctx) -> Outcome:
-    rng = ctx.rng
-    draws = max(ctx.trials(150), 40)   # a floor: 0 violations in N draws certify ≤ δ = 0.1 only for N ≥ 29
-    rows, holds, worst, det = [], True, 0.0, 0.0
-    total = 0
+def _b7_coverage(ctx, draws: int) -> tuple[list, float]:
+    """B7 step 1, coverage: for each configuration of B7_COVERAGE and each of its widths, ``draws`` inits,
+    the number of them with ‖H(W(0)) − H*‖₂ > ε(m, δ, σ, X) and its Clopper–Pearson upper bound; on the first
+    fifth of the inits also the deterministic part (:func:`_b7_deterministic_ratio`).
+
+    Parameters: ``ctx`` (its rng draws the data and the inits), ``draws`` per width.  Returns ``(rows, det)``:
+    one dict per (configuration, width) and the worst deterministic-part ratio seen."""
+    rows, det = [], 0.0
     for c, (n, d, q, sigma, delta, kind, widths) in enumerate(B7_COVERAGE):
         seed = ctx.seed_from_rng()
         X = nk.sphere(n, d, seed=seed) if kind == "sphere" else nk.ball(n, d, seed=seed)
@@ -717,29 +716,35 @@ def check_b7(ctx) -> Outcome:
                     det = np.nanmax([det, _b7_deterministic_ratio(p, X, sigma)])
             err = np.array(err)
             k = int(np.sum(err > eps))
-            upper = binomial_upper(k, draws, CONFIDENCE)
-            quant = float(np.quantile(err, 1 - delta))
-            holds &= bool(upper <= delta) if np.isfinite(eps) else False
-            worst = max(worst, quant / eps)
-            total += draws
             rows.append({"n": n, "d": d, "d_out": q, "sigma": sigma, "delta": delta, "data": kind, "m": m,
                          "eps": eps, "norm_Hstar": float(np.linalg.norm(Hs, 2)), "mean_error": float(err.mean()),
-                         "max_error": float(err.max()), "quantile_1_minus_delta": quant, "violations": k,
-                         "draws": draws, "violation_upper": upper})
+                         "max_error": float(err.max()), "quantile_1_minus_delta": float(np.quantile(err, 1 - delta)),
+                         "violations": k, "draws": draws, "violation_upper": binomial_upper(k, draws, CONFIDENCE)})
         ctx.advance(0.5 * (c + 1) / len(B7_COVERAGE))
-    # the deterministic part where deviations are large: small m, σ up to 1.5, random data in the ball
-    det_trials = ctx.trials(60)
-    for k in range(det_trials):
+    return rows, float(det)
+
+
+def _b7_deterministic_part(ctx, trials: int) -> float:
+    """B7 step 2, the deterministic part where deviations are large: ``trials`` random cases with small m
+    (20–400), σ in [0.1, 1.5] and data in the ball.  Returns the worst ratio max |H − H*| / N."""
+    rng, det = ctx.rng, 0.0
+    for _ in range(trials):
         n, d, q = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
         sigma = float(rng.uniform(0.1, 1.5))
         X = _data(rng, n, d)
         p = nk.init_params(d, int(rng.integers(20, 400)), q, sigma, seed=ctx.seed_from_rng())
         det = np.nanmax([det, _b7_deterministic_ratio(p, X, sigma)])
-    holds &= bool(det <= 1)
-    # decay: the m^{−1/2} regime at σ = 0.5, fitted above the heavy-tail threshold, and no decay yet at σ = 2,
-    # far below it.  Relative to ‖H*‖ (H*_ii = e^{σ²} on the sphere) B7's radius of C_ii, √(N_ev e^{6σ²}/(mδ)),
-    # is below 1 only for m ≳ m_th = N_ev e^{4σ²}/δ (proofs/ntk_concentration.py; Chebyshev, so up to a factor)
-    seeds = max(24, ctx.trials(24))   # a floor: the slope above m_th is fitted on 5 widths × seeds draws
+    return float(det)
+
+
+def _b7_decay(ctx, seeds: int) -> tuple[dict, float]:
+    """B7 step 3, decay: the mean ‖H(W(0)) − H*‖₂ over ``seeds`` inits per width at σ = 0.5 (m = 2^7…2^15) and
+    σ = 2 (m = 2^6…2^13) on 4 sphere points in R³ (d' = 2), its log-log slope over all widths and, with every
+    draw, over the widths at or above the heavy-tail threshold m_th = N_ev e^{4σ²}/δ.
+
+    Relative to ‖H*‖ (H*_ii = e^{σ²} on the sphere) B7's radius of C_ii, √(N_ev e^{6σ²}/(mδ)), is below 1
+    only for m ≳ m_th (Chebyshev, so up to a factor; the B7 chapter).  Returns ``(decay, n_ev)``: per σ a dict
+    keyed ``sigma_<σ>`` and N_ev."""
     decay = {}
     nd, qd = 4, 2
     X = nk.sphere(nd, 3, seed=ctx.seed_from_rng())
@@ -762,11 +767,19 @@ def check_b7(ctx) -> Outcome:
                                      "slope_above_threshold_ci": None if fit_above is None else fit_above["ci"],
                                      "eps_at_largest_m": B.ntk_concentration_eps(widths[-1], 0.1, sigma, X, qd)}
         ctx.advance(0.5 + 0.5 * (j + 1) / 2)
+    return decay, n_ev
+
+
+def _b7_verdict(rows: list, det: float, decay: dict) -> dict:
+    """B7 step 4, the verdict's parts from the coverage rows, the deterministic part and the decay: every
+    Clopper–Pearson upper bound ≤ δ (an infinite ε fails) and det ≤ 1; at σ = 0.5 a fit on ≥ 3 widths above
+    m_th whose interval is below 0 and contains −1/2 (or |slope + 1/2| ≤ B7_SLOPE_TOL); at σ = 2 no width
+    above m_th, slope > −0.25 and relative error > 0.3 at every width.  Returns {part: bool}."""
+    covered = all(bool(r["violation_upper"] <= r["delta"]) if np.isfinite(r["eps"]) else False for r in rows)
     s05, s2 = decay["sigma_0.5"], decay["sigma_2"]
-    fa = s05["slope_above_threshold"]
-    ci = s05["slope_above_threshold_ci"]
-    verdict = {
-        "coverage_and_deterministic_part": bool(holds),
+    fa, ci = s05["slope_above_threshold"], s05["slope_above_threshold_ci"]
+    return {
+        "coverage_and_deterministic_part": bool(covered and det <= 1),
         # σ = 0.5: fitted on the widths ≥ m_th (≥ 3 of them), decaying, and at the rate m^{−1/2}
         "sigma_0.5_decays_above_threshold": bool(fa is not None and ci[1] < 0),
         "sigma_0.5_slope_minus_half": bool(fa is not None and (ci[0] <= -0.5 <= ci[1]
@@ -775,9 +788,15 @@ def check_b7(ctx) -> Outcome:
         "sigma_2_below_threshold_not_decaying": bool(not s2["widths_above_threshold"] and s2["slope_all"] > -0.25
                                                      and min(s2["relative_error"]) > 0.3),
     }
+
+
+def _b7_claims(rows: list, det: float, decay: dict, draws: int) -> list:
+    """B7's claims, one per part of :func:`_b7_verdict` (the σ = 0.5 slope and the σ = 2 regime in two and three)."""
+    s05, s2 = decay["sigma_0.5"], decay["sigma_2"]
+    fa, ci = s05["slope_above_threshold"], s05["slope_above_threshold_ci"]
     upper_over_delta = max((r["violation_upper"] / r["delta"]) if np.isfinite(r["eps"]) else np.inf for r in rows)
     contains = fa is not None and ci[0] <= -0.5 <= ci[1]
-    claims = [
+    return [
         Claim(f"Clopper–Pearson {CONFIDENCE:.0%} upper bound of P(‖H(W(0)) − H*‖₂ > ε) / δ, worst of {len(rows)} "
               f"(configuration, width) pairs × {draws} inits", float(upper_over_delta), "≤", 1.0),
         Claim("deterministic part: max |H − H*| / N with the radii at the observed deviations", float(det), "≤", 1.0),
@@ -789,8 +808,26 @@ def check_b7(ctx) -> Outcome:
         Claim(f"widths at or above m_th = {s2['threshold_m']:.3g} at σ = 2", len(s2["widths_above_threshold"]), "=", 0),
         Claim("fitted slope of the mean error at σ = 2 (below m_th: no decay yet)", s2["slope_all"], ">", -0.25),
         Claim("smallest relative error ‖H(W(0)) − H*‖₂/‖H*‖₂ at σ = 2", min(s2["relative_error"]), ">", 0.3)]
-    return Outcome(holds=bool(all(verdict.values())), trials=total + det_trials + seeds * 17, claims=claims,
-                   worst_ratio=max(worst, float(det)),
+
+
+@register("B7", short="P(‖H(W(0)) − H*‖₂ ≤ ε(m,δ,σ,X)) ≥ 1 − δ", id="ntk-concentration", proof="ntk_concentration",
+          what="coverage of ε over many inits (binomial bound) and the deterministic part; the mean error's m^{−1/2} "
+               "slope at σ = 0.5 fitted above the heavy-tail threshold m ≳ N_ev e^{4σ²}/δ; no decay yet at σ = 2, "
+               "below it")
+def check_b7(ctx) -> Outcome:
+    draws = max(ctx.trials(150), 40)   # a floor: 0 violations in N draws certify ≤ δ = 0.1 only for N ≥ 29
+    rows, det_cov = _b7_coverage(ctx, draws)
+    det_trials = ctx.trials(60)
+    det = float(np.nanmax([det_cov, _b7_deterministic_part(ctx, det_trials)]))
+    seeds = max(24, ctx.trials(24))   # a floor: the slope above m_th is fitted on 5 widths × seeds draws
+    decay, n_ev = _b7_decay(ctx, seeds)
+    verdict = _b7_verdict(rows, det, decay)
+    claims = _b7_claims(rows, det, decay, draws)
+    s05, s2 = decay["sigma_0.5"], decay["sigma_2"]
+    fa, ci = s05["slope_above_threshold"], s05["slope_above_threshold_ci"]
+    worst = max(r["quantile_1_minus_delta"] / r["eps"] for r in rows)
+    return Outcome(holds=bool(all(verdict.values())), trials=sum(r["draws"] for r in rows) + det_trials + seeds * 17,
+                   claims=claims, worst_ratio=max(worst, det),
                    sizes={"coverage_configs": len(B7_COVERAGE), "draws_per_width": draws, "decay_seeds": seeds,
                           "deterministic_part_trials": det_trials},
                    details={"coverage": rows, "worst_quantile_over_eps": worst,
