@@ -185,13 +185,53 @@ def test_G5_fails_with_wrong_limit_kernel(monkeypatch):
     assert rec.holds is False and rec.max_error > rec.tolerance
 
 
-def test_G6_fails_with_wrong_series_coefficient(monkeypatch):
-    """σ^{2k}/k! replaced by 4σ^{2k}/k!: the 'lower bound' exceeds λ_min(K)."""
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("factor", [4.0, 1.01])
+def test_G6_fails_with_wrong_series_coefficient(monkeypatch, seed, factor):
+    """σ^{2k}/k! replaced by 4σ^{2k}/k! (or 1.01σ^{2k}/k!): the 'lower bound' exceeds λ_min(K) on the
+    near-duplicate data, where the true bound is tight (at seeds 0 and 2 the random data alone left it more than
+    4× below λ_min, and the 4× mutant passed)."""
     coef = ident.compiled("ntk_positive_definite", "hadamard_coefficient", "numpy")
     monkeypatch.setattr(ident, "compiled", _compiled_with(
-        {("ntk_positive_definite", "hadamard_coefficient"): lambda sigma, k: 4 * coef(sigma, k)}))
-    rec = _run("G6")
+        {("ntk_positive_definite", "hadamard_coefficient"): lambda sigma, k: factor * coef(sigma, k)}))
+    rec = _run("G6", seed=seed)
     assert rec.holds is False and rec.worst_ratio > 1
+    assert rec.details["worst_ratio_near_duplicate"] > 1
+
+
+@pytest.mark.parametrize("seed", [0, 6, 9])
+def test_G6_near_duplicate_data_make_the_bound_tight(seed):
+    """The near-duplicate family brings the (correct) bound within 1% of λ_min(K) and the check still holds:
+    its comparison at 100 digits resolves slacks down to the series' tail (≈ 1e-29 for two points at σ ≈ 0.16,
+    seed 6), which a comparison at mpmath's default 15 digits would round to a failure."""
+    rec = _run("G6", seed=seed)
+    assert rec.holds is True, rec.sentences()
+    assert 0.99 <= rec.details["worst_ratio_near_duplicate"] <= 1
+    assert 0 <= rec.details["smallest_slack_near_duplicate"] <= 0.01
+
+
+def test_G6_bound_at_100_digits_matches_the_two_point_closed_form():
+    """Two inputs x₁ = (1, 0), x₂ = (cos θ, sin θ) rounded to float64 (so ⟨x₁,x₂⟩ = c and ‖x₂‖² = b ≈ 1,
+    both exact in mpmath): G^{∘p} = [[1, cᵖ], [cᵖ, bᵖ]] has λ_min = (1 + bᵖ − √((1 − bᵖ)² + 4c^{2p}))/2, which
+    gives the bound in closed form; K's entries are g e^{σ²g}.  Bound and λ_min(K) differ by ~the series' tail,
+    which hadamard_bound_mp must resolve (float64 Hadamard powers cannot)."""
+    import mpmath
+
+    theta, sigma = 0.003, 0.4
+    X = np.array([[1.0, 0.0], [np.cos(theta), np.sin(theta)]])
+    with mpmath.workdps(100):
+        c, b = mpmath.mpf(X[1, 0]), mpmath.mpf(X[1, 0]) ** 2 + mpmath.mpf(X[1, 1]) ** 2
+        s2 = mpmath.mpf(sigma) ** 2
+
+        def lam2(d1, off, d2):
+            return (d1 + d2 - mpmath.sqrt((d1 - d2) ** 2 + 4 * off**2)) / 2
+
+        expected = mpmath.fsum(s2**k / mpmath.factorial(k) * lam2(1, c ** (k + 1), b ** (k + 1))
+                               for k in range(ident.G6_TERMS + 1))
+        lam = lam2(mpmath.exp(s2), c * mpmath.exp(s2 * c), b * mpmath.exp(s2 * b))
+        got = ident.hadamard_bound_mp(X, sigma)
+        assert abs(got - expected) <= mpmath.mpf(10) ** -80 * lam
+        assert 0 < lam - expected < mpmath.mpf(10) ** -15 * lam   # a slack float64 could not see
 
 
 def test_G6_reports_C1_and_fails_when_the_certificate_disagrees(monkeypatch):

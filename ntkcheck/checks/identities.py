@@ -1,6 +1,7 @@
 """Numeric checks of the exact identities G1–G6 (their chapters in the book)."""
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 
 import ntkcheck as nk
@@ -329,6 +330,7 @@ def check_g5(ctx) -> Outcome:
 
 # G6 ----------------------------------------------------------------------------------------------
 G6_TERMS = 12
+G6_DPS = 100         # the digits at which λ_min(K) and the bound are recomputed where float64 cannot decide
 
 
 def hadamard_bound(G: np.ndarray, sigma: float, terms: int = G6_TERMS, eig=None) -> float:
@@ -340,6 +342,25 @@ def hadamard_bound(G: np.ndarray, sigma: float, terms: int = G6_TERMS, eig=None)
         total += float(coef(sigma, k)) * max(eig(Gk), 0.0)
         Gk = Gk * G
     return total
+
+
+def hadamard_bound_mp(X: np.ndarray, sigma: float, terms: int = G6_TERMS, dps: int = 100):
+    """The bound of :func:`hadamard_bound` with every step at ``dps`` digits: G = XXᵀ from the inputs' float64
+    values (taken exactly), its Hadamard powers, the coefficients σ^{2k}/k! and the eigenvalues, so that it can
+    be compared with the ``dps``-digit λ_min(K) to about ``dps`` digits.  (Hadamard powers rounded to float64
+    carry errors ~ε in every entry, far above a tight bound's slack when λ_min(G^{∘p}) is small.)
+
+    Parameters: ``X`` (n×d), ``sigma`` > 0, ``terms`` N, ``dps``.  Returns the bound as an mpf."""
+    coef = compiled("ntk_positive_definite", "hadamard_coefficient", "mpmath")
+    with mpmath.workdps(dps):
+        rows = [[mpmath.mpf(float(v)) for v in row] for row in np.asarray(X, float)]
+        G = np.array([[mpmath.fsum(a * b for a, b in zip(xi, xj)) for xj in rows] for xi in rows], dtype=object)
+        s = mpmath.mpf(float(sigma))
+        total, Gk = mpmath.mpf(0), G.copy()
+        for k in range(terms + 1):
+            total += coef(s, k) * max(nk.eigvalsh_mp(Gk, dps=dps)[0], 0)
+            Gk = Gk * G
+        return +total
 
 
 def certified_lambda_min(X: np.ndarray, sigma: float, lam_reference: float, lam_float64: float) -> dict:
@@ -368,18 +389,45 @@ def certified_lambda_min(X: np.ndarray, sigma: float, lam_reference: float, lam_
             "consistent": bool(contains and cert["positive_definite"] is True)}
 
 
+def near_duplicate_case(rng, seed: int, d_max: int = 5, delta_range=(1e-3, 0.1),
+                        sigma_range=(0.1, 3.0)) -> tuple[np.ndarray, float, float]:
+    """Data where the Hadamard-series bound of G6 is tight: n ≤ d unit inputs of which x₂ is x₁ moved by δ
+    along a unit direction u orthogonal to x₁ and to every other input, x₂ = (x₁ + δu)/√(1 + δ²).
+
+    Then v = (e₁ − e₂)/√2 is, up to O(δ²), the bottom eigenvector of every Hadamard power G^{∘p}, with
+    eigenvalue ≈ pδ²/2, so the sum of the terms' λ_min loses only O(δ⁴) and the series' truncated tail: a
+    bound that is too large by a constant factor exceeds λ_min(K) here (random sphere data often leave the
+    bound 5× or more below λ_min, where such a bound passes).  Parameters: ``rng`` draws n, d, σ, δ and u;
+    ``seed`` the inputs (``data.sphere``); d in 2…``d_max``, n in 2…d, δ and σ log-uniform in
+    ``delta_range`` and ``sigma_range``.  Returns ``(X, sigma, delta)``."""
+    d = int(rng.integers(2, d_max + 1))
+    n = int(rng.integers(2, d + 1))
+    sigma = float(np.exp(rng.uniform(*np.log(sigma_range))))
+    delta = float(np.exp(rng.uniform(*np.log(delta_range))))
+    X = nk.sphere(n, d, seed=seed)
+    Q = np.linalg.qr(np.vstack([X[:1], X[2:]]).T)[0]       # an orthonormal basis of span{x₁, x₃, …, x_n}
+    u = rng.standard_normal(d)
+    u -= Q @ (Q.T @ u)
+    X[1] = (X[0] + delta * u / np.linalg.norm(u)) / np.sqrt(1 + delta**2)
+    return X, sigma, delta
+
+
 @register("G6", short="λ_min(K) ≥ Σ_k σ^{2k}/k! λ_min(G^{∘k+1}) > 0", id="ntk-positive-definite", proof="ntk_positive_definite",
           what="λ_min(K) > 0 on sphere data (mpmath decides when float64 cannot) and ≥ the Hadamard-series bound")
 def check_g6(ctx) -> Outcome:
-    trials = ctx.trials(20)
-    worst, n_mp, lam_min_seen = 0.0, 0, np.inf
+    trials, tight = ctx.trials(20), ctx.trials(8)
+    worst, n_mp, lam_min_seen = {"random": 0.0, "near_duplicate": 0.0}, 0, np.inf
+    slack = {"random": np.inf, "near_duplicate": np.inf}   # smallest (λ_min − bound)/λ_min, per family
     holds = True
     cases = [(18, 2, 0.1)]  # the book's example: float64 eigvalsh says negative, 100 digits say positive
     while len(cases) < trials:
         cases.append((int(ctx.rng.integers(2, 21)), int(ctx.rng.integers(2, 6)),
                       float(np.exp(ctx.rng.uniform(np.log(0.1), np.log(3.0))))))
-    for t, (n, d, sigma) in enumerate(cases):
-        X = nk.sphere(n, d, seed=ctx.seed_from_rng())
+    # random sphere data for coverage, then the near-duplicate family where the bound is tight (its power)
+    data = [(nk.sphere(n, d, seed=ctx.seed_from_rng()), sigma, "random") for n, d, sigma in cases]
+    data += [(*near_duplicate_case(ctx.rng, ctx.seed_from_rng())[:2], "near_duplicate") for _ in range(tight)]
+    for t, (X, sigma, family) in enumerate(data):
+        n = X.shape[0]
         K = nk.limit_kernel(X, sigma=sigma)
         ev = np.linalg.eigvalsh(K)
         lam = float(ev[0])
@@ -388,21 +436,33 @@ def check_g6(ctx) -> Outcome:
         resolution = 8 * n * EPS * ev[-1]
         if lam <= resolution or bound > lam - resolution:
             # float64 cannot decide: recompute λ_min(K) (and the bound) at 100 digits
+            # (the bound too, from the inputs: float64 Hadamard powers carry ~ε per entry, more than the slack
+            # of a tight bound, whose relative gap to λ_min is the series' tail, e.g. 1e-13 for two points)
             n_mp += 1
-            lam = float(nk.eigvalsh_mp(nk.limit_kernel_mp(X, sigma=sigma, dps=100), dps=100)[0])
-            bound = hadamard_bound(X @ X.T, sigma, eig=lambda M: float(nk.eigvalsh_mp(M, dps=100)[0]))
-            resolution = 8 * EPS * abs(bound)  # the eigenvalues are exact to 100 digits; the series sum is float
-        # the bound and λ are each computed to within `resolution`; for n = 2 they coincide exactly
-        holds &= lam > 0 and bound <= lam + resolution
+            lam_mp = nk.eigvalsh_mp(nk.limit_kernel_mp(X, sigma=sigma, dps=G6_DPS), dps=G6_DPS)[0]
+            bound_mp = hadamard_bound_mp(X, sigma, dps=G6_DPS)
+            with mpmath.workdps(G6_DPS):   # compared at G6_DPS digits (the default 15 would round λ_min)
+                res_mp = mpmath.mpf(10) ** (10 - G6_DPS) * n * float(ev[-1])   # both exact to ~G6_DPS digits
+                ok = bool(lam_mp > 0 and bound_mp <= lam_mp + res_mp)
+                lam, ratio_t = float(lam_mp), float(bound_mp / (lam_mp + res_mp)) if lam_mp > 0 else np.inf
+                slack_t = float((lam_mp - bound_mp) / lam_mp) if lam_mp > 0 else -np.inf
+            ratio_t = ratio_t if ok or ratio_t > 1 else float(np.nextafter(1.0, 2.0))   # a failure never rounds to 1
+        else:
+            # the bound and λ are each computed to within `resolution`
+            ok, ratio_t = lam > 0 and bound <= lam + resolution, bound / (lam + resolution)
+            slack_t = (lam - bound) / lam
+        holds &= ok
         if t == 0:
             c1 = certified_lambda_min(X, sigma, lam, lam_float64)
             holds &= c1["consistent"]
         lam_min_seen = min(lam_min_seen, lam)
-        worst = max(worst, bound / (lam + resolution) if lam > 0 else np.inf)
-        ctx.advance((t + 1) / trials)
-    claims = [Claim(f"smallest λ_min(K) over {trials} sphere data sets ({n_mp} decided at 100 digits)",
-                    float(lam_min_seen), ">", 0.0),
-              Claim("Hadamard-series bound / (λ_min(K) + its resolution), worst", float(worst), "≤", 1.0)]
+        worst[family] = max(worst[family], ratio_t)
+        slack[family] = min(slack[family], slack_t)
+        ctx.advance((t + 1) / len(data))
+    ratio = max(worst.values())
+    claims = [Claim(f"smallest λ_min(K) over {trials + tight} sphere data sets ({tight} with a near-duplicate pair; "
+                    f"{n_mp} decided at 100 digits)", float(lam_min_seen), ">", 0.0),
+              Claim("Hadamard-series bound / (λ_min(K) + its resolution), worst", float(ratio), "≤", 1.0)]
     if c1.get("certified"):
         lo, hi = c1["certified"]
         claims += [Claim(f"C1's certified lower end of λ_min(K) on the first data set ({c1['n']} points)",
@@ -411,7 +471,14 @@ def check_g6(ctx) -> Outcome:
                          c1["reference_lambda_min"], "∈",
                          (np.nan if lo is None else lo - c1["slack"], np.nan if hi is None else hi + c1["slack"]),
                          kind=CERTIFIED)]
-    return Outcome(holds=bool(holds), trials=trials, worst_ratio=worst, claims=claims,
-                   sizes={"n": "2–20", "d": "2–5", "sigma": "0.1–3", "series_terms": G6_TERMS},
+    return Outcome(holds=bool(holds), trials=trials + tight, worst_ratio=ratio, claims=claims,
+                   sizes={"n": "2–20", "d": "2–5", "sigma": "0.1–3", "series_terms": G6_TERMS,
+                          "random_cases": trials, "near_duplicate_cases": tight, "near_duplicate_delta": "1e-3–0.1"},
                    details={"decided_with_mpmath": n_mp, "smallest_lambda_min": lam_min_seen, "C1": c1,
-                            "meaning": "worst_ratio is (Hadamard-series bound)/λ_min(K); λ_min > 0 in every trial"})
+                            "worst_ratio_random": worst["random"],
+                            "worst_ratio_near_duplicate": worst["near_duplicate"],
+                            "smallest_slack_random": slack["random"],
+                            "smallest_slack_near_duplicate": slack["near_duplicate"],
+                            "meaning": "worst_ratio is (Hadamard-series bound)/λ_min(K), over random sphere data and "
+                                       "over n ≤ d inputs with one near-duplicate pair (where the bound is tight); "
+                                       "slack is (λ_min − bound)/λ_min; λ_min > 0 in every trial"})
