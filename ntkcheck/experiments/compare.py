@@ -295,9 +295,13 @@ def _width_cfg(cfg: Config) -> width_experiment.Config:
                    data_seed=cfg.data_seed)
 
 
-def _width_cell(cell) -> dict:
+def width_cell(cell) -> dict:
     """One (activation, n) cell of the width section: m_emp by the width experiment's code (a module-level
-    function, so that a Dask worker can run it)."""
+    function, so that a Dask worker can run it; the benchmark of the sweep engine times it).
+
+    Parameters: ``cell`` a :class:`ntkcheck.sweep.Cell` of :func:`width_cells` (its params hold the width
+    configuration, n and the activation).  Returns the row {activation, n, lambda, m_emp, reason, T,
+    failures} of the width section."""
     p = cell.params
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in p["width_config"].items()}
     wcfg = width_experiment.validate(width_experiment.Config(**fields))
@@ -337,7 +341,7 @@ def width_section(cfg: Config, tick=None, *, workers: int = 1, scheduler: str | 
             seen += 1
             tick(f"m_emp: {done}/{total} cells")
 
-    rows = run_cells(width_cells(cfg), _width_cell, workers=workers, scheduler=scheduler, cache=cache,
+    rows = run_cells(width_cells(cfg), width_cell, workers=workers, scheduler=scheduler, cache=cache,
                      progress=progress)
     fits = width_experiment.fits([r | {k: None for k in width_experiment.CERT_VARIANTS.values()} for r in rows])
     return {"config": asdict(wcfg), "eta_rule": width_experiment.eta_rule_text(wcfg), "rows": rows,
