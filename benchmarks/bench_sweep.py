@@ -31,7 +31,7 @@ from ntkcheck.core.results import versions, write_json
 def timed_cell(cell) -> dict:
     """compare's width cell, with its own wall-clock seconds (dropped before the results are compared)."""
     t0 = time.perf_counter()
-    out = compare._width_cell(cell)
+    out = compare.width_cell(cell)
     return out | {"_seconds": time.perf_counter() - t0, "_pid": os.getpid()}
 
 

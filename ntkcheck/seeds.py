@@ -25,7 +25,7 @@ import numpy as np
 PURPOSES = (
     "data", "labels", "init",
     "width.data", "width.labels", "width.init", "width.certified",
-    "compare.data", "compare.labels", "compare.init", "compare.directions",
+    "compare.data", "compare.labels", "compare.ball", "compare.init", "compare.directions",
     "diffusion.data", "diffusion.init", "diffusion.noise", "diffusion.times", "diffusion.samples",
     "check.stream", "check.data", "check.init", "check.labels", "check.directions", "check.noise",
     "check.eval",

@@ -121,8 +121,16 @@ def test_sensitivity_section_is_what_it_says(tiny):
     direct = np.linalg.norm(nk.empirical_ntk(p.with_W(p.W + radii[j] * U), X) - nk.empirical_ntk(p, X), 2)
     assert sens["tanh"]["random"]["change"][s][j] == pytest.approx(direct, rel=1e-12)
     assert max(map(max, sens["softmax"]["shift"]["change"])) < 1e-12 * sens["softmax"]["H_norm_mean"]
-    for act in ("exp", "tanh", "sigmoid", "swish", "relu"):
+    for act in ("exp", "tanh", "sigmoid", "swish"):
         assert min(map(min, sens[act]["shift"]["change"])) > 1e-6 * sens[act]["H_norm_mean"], act
+    # ReLU's NTK depends on W only through the signs of Xw_r: under the shift it changes exactly when a sign flips
+    for s in range(TINY.seeds):
+        W = C._init(TINY, "relu", C._seed(TINY, s)).W
+        V = C._directions(TINY, s)["shift"]
+        for j, r in enumerate(radii):
+            flips = bool(np.any(np.sign(X @ W) != np.sign(X @ (W + r * V))))
+            assert (sens["relu"]["shift"]["change"][s][j] > 1e-6 * sens["relu"]["H_norm_mean"]) == flips, (s, r)
+    assert max(map(max, sens["relu"]["shift"]["change"])) > 1e-6 * sens["relu"]["H_norm_mean"]
     for act in ("softmax", "exp", "tanh", "sigmoid", "swish"):
         v = sens[act]["random"]["max_over_R_lambda"]
         assert v[0] == pytest.approx(v[1], rel=0.05), act
@@ -242,6 +250,82 @@ def test_typed_result_round_trips_and_renders_the_same_rows(tiny_result, tiny, t
         assert row.m_emp == {r.n: r.m_emp for r in tiny_result.width.rows if r.activation == row.activation}
     with pytest.raises(ValueError, match="beyond-softmax"):
         C.CompareResult.from_json({"experiment": "width"})
+
+
+# ------------------------------------------------------------------------------------------ the seed spread
+SPREAD = CACHE.with_name("compare_seeds.json")
+
+
+@given(p=st.floats(0.25, 3.0), log_c=st.floats(-20, 5), draws=st.integers(1, 4))
+@example(p=0.5, log_c=0.0, draws=3)
+def test_local_order_of_a_power_law(p, log_c, draws):
+    """The local order of change = c_s·R^p is p, whatever the draws' constants; a zero median has none."""
+    radii = np.geomspace(1e-3, 1.0, 9)
+    c = np.exp(log_c + np.arange(draws))[:, None]
+    assert C.local_order(c * radii**p, radii) == pytest.approx(p, rel=1e-9)
+    zero = np.zeros((3, 9))
+    zero[0] = radii            # one nonzero draw of three: the median is 0
+    assert C.local_order(zero, radii) is None
+
+
+def test_seed_spread_is_each_seeds_run():
+    """Each data seed's record: its seed-0 entry is the table of the plain run, another seed draws new data
+    (λ and ‖K‖/λ from numpy's eigenvalues of the limit kernel on that data), and the 10-draw finite-width
+    mean is recomputed here from its definition with the seed policy's init draws."""
+    from ntkcheck import seeds
+
+    out = C.seed_spread(TINY, (0, 3))
+    assert out["data_seeds"] == [0, 3] and set(out["per_seed"]) == {"0", "3"}
+    assert nk.config_differences(json.loads(json.dumps(out["config"])), replace(TINY, width=False)) == []
+    plain = {r["activation"]: r for r in C.run(replace(TINY, width=False)).to_json()["table"]}
+    for act in TINY.activations:
+        rec = out["per_seed"]["0"][act]
+        assert {k: rec[k] for k in plain[act] if k != "activation"} == {k: v for k, v in plain[act].items()
+                                                                      if k != "activation"}, act
+        assert rec["steps_per_condition"] == pytest.approx(rec["steps"] / rec["condition"], rel=1e-15)
+        assert rec["collapse"] is None                   # n = d/2 = 2 and 2d = 8 are not in TINY's kernel_n
+    X3 = nk.sphere(TINY.n, TINY.d, seed=seeds.derived_seed(3, "compare.data", TINY.n))
+    for act in ("softmax", "tanh"):
+        ev = np.linalg.eigvalsh(nk.limit_kernel(X3, sigma=TINY.sigma, activation=act))
+        rec = out["per_seed"]["3"][act]
+        assert rec["lambda"] == pytest.approx(ev[0], rel=1e-9) and rec["condition"] == pytest.approx(ev[-1] / ev[0], rel=1e-9)
+        assert rec["lambda"] != pytest.approx(out["per_seed"]["0"][act]["lambda"], rel=1e-3)
+        Hs = nk.limit_ntk(X3, sigma=TINY.sigma, d_out=TINY.d_out, activation=act)
+        inits = [nk.init_params(TINY.d, TINY.m, TINY.d_out, sigma=TINY.sigma, scheme="symmetric", activation=act,
+                                seed=seeds.derived_seed(3, "compare.init", j)) for j in range(C.SPREAD_DRAWS)]
+        errs = [np.linalg.norm(nk.empirical_ntk(p, X3) - Hs, 2) / ev[0] for p in inits]
+        assert rec["finite_width_mean_over_lambda_10"] == pytest.approx(np.mean(errs), rel=1e-9)
+
+
+def test_seed_spread_bad_input(tmp_path, monkeypatch):
+    for bad in ((), (1, 1), (-1,)):
+        with pytest.raises(ValueError, match="data_seeds"):
+            C.seed_spread(TINY, bad)
+
+    def never(*a, **k):
+        raise AssertionError("computed before the folder was checked")
+
+    monkeypatch.setattr(C, "seed_spread", never)
+    with pytest.raises(ValueError, match="does not exist"):
+        C.write_seed_spread(tmp_path / "missing" / "s.json", TINY)
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.skipif(not (CACHE.exists() and SPREAD.exists()), reason="results/compare*.json not generated")
+def test_shipped_seed_spread_agrees_with_compare_json():
+    """results/compare_seeds.json (the book's ranges over data seeds) is QUICK at five or more seeds, records
+    its command and versions, and its entry for compare.json's seed is compare.json's table (a stale file
+    fails here)."""
+    spread, cached = json.loads(SPREAD.read_text()), json.loads(CACHE.read_text())
+    assert nk.config_differences(spread["config"], replace(C.QUICK, width=False)) == []
+    assert len(set(spread["data_seeds"])) >= 5 and set(spread["per_seed"]) == {str(s) for s in spread["data_seeds"]}
+    assert spread["command"] == C.SPREAD_COMMAND and spread["versions"]["numpy"]
+    rows = {r["activation"]: r for r in cached["table"]}
+    here = spread["per_seed"][str(cached["config"]["data_seed"])]
+    for act, row in rows.items():
+        for key in ("lambda", "condition", "condition_ball", "finite_width_over_lambda", "sensitivity_random"):
+            assert here[act][key] == pytest.approx(row[key], rel=1e-6), (act, key)
+        assert here[act]["steps"] == row["steps"] and here[act]["T_predicted"] == row["T_predicted"], act
 
 
 def test_plots_leave_matplotlib_alone(tiny_result, tmp_path):

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 import ntkcheck as nk
+from ntkcheck import seeds
 from ntkcheck.core import validate as V
 from ntkcheck.experiments import width as width_experiment
 from ntkcheck.core import activations as registry
@@ -109,9 +110,13 @@ def validate(cfg: Config) -> Config:
 
 
 def data(cfg: Config, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The width experiment's data: X = sphere(n, d, data_seed), Y = labels(n, d', data_seed + 1)."""
+    """The data of size n (``cfg.n`` by default): X = sphere(n, d) and Y = labels(n, d'), drawn for the
+    purposes "compare.data" and "compare.labels" with key n under ``cfg.data_seed`` (:mod:`ntkcheck.seeds`).
+
+    Returns ``(X, Y)``."""
     n = cfg.n if n is None else n
-    return nk.sphere(n, cfg.d, seed=cfg.data_seed), nk.labels(n, cfg.d_out, seed=cfg.data_seed + 1)
+    return (nk.sphere(n, cfg.d, seed=seeds.derived_seed(cfg.data_seed, "compare.data", n)),
+            nk.labels(n, cfg.d_out, seed=seeds.derived_seed(cfg.data_seed, "compare.labels", n)))
 
 
 def _spectrum(K: np.ndarray) -> dict:
@@ -126,14 +131,15 @@ def _init(cfg: Config, act: str, seed: int, scheme: str = "symmetric"):
 
 
 def _seed(cfg: Config, s: int) -> int:
-    return 10_000 * (cfg.data_seed + 1) + s
+    # draw s of W(0), the same for every activation and section
+    return seeds.derived_seed(cfg.data_seed, "compare.init", s)
 
 
 # ------------------------------------------------------------------------------------------ sections
 def kernel_section(cfg: Config) -> dict:
     """λ_min(K_φ), ‖K_φ‖₂ and their ratio against n (sphere data), against σ (at n), and on ball data."""
     out = {}
-    Xb = nk.ball(cfg.n, cfg.d, seed=cfg.data_seed)
+    Xb = nk.ball(cfg.n, cfg.d, seed=seeds.derived_seed(cfg.data_seed, "compare.ball", cfg.n))
     for act in cfg.activations:
         spectra = {}        # (n, σ) → spectrum: the training set (n, σ) recurs in by_n and by_sigma
 
@@ -171,7 +177,7 @@ def finite_width_section(cfg: Config, X: np.ndarray, lam: dict) -> dict:
 def _directions(cfg: Config, s: int, grad: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-neuron perturbation directions (d×m, unit columns): independent random ones, one common v for
     every neuron, and (given ∇_W L) the direction of the first gradient-descent step, −∇_{w_r}L/‖∇_{w_r}L‖."""
-    rng = np.random.default_rng([cfg.data_seed, s, 7])
+    rng = seeds.rng(cfg.data_seed, "compare.directions", s)
     U = _unit_columns(rng.standard_normal((cfg.d, cfg.m)))
     v = _unit_columns(rng.standard_normal((cfg.d, 1)))
     out = {"random": U, "shift": np.repeat(v, cfg.m, axis=1)}
@@ -295,9 +301,13 @@ def _width_cfg(cfg: Config) -> width_experiment.Config:
                    data_seed=cfg.data_seed)
 
 
-def _width_cell(cell) -> dict:
+def width_cell(cell) -> dict:
     """One (activation, n) cell of the width section: m_emp by the width experiment's code (a module-level
-    function, so that a Dask worker can run it)."""
+    function, so that a Dask worker can run it; the benchmark of the sweep engine times it).
+
+    Parameters: ``cell`` a :class:`ntkcheck.sweep.Cell` of :func:`width_cells` (its params hold the width
+    configuration, n and the activation).  Returns the row {activation, n, lambda, m_emp, reason, T,
+    failures} of the width section."""
     p = cell.params
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in p["width_config"].items()}
     wcfg = width_experiment.validate(width_experiment.Config(**fields))
@@ -337,11 +347,112 @@ def width_section(cfg: Config, tick=None, *, workers: int = 1, scheduler: str | 
             seen += 1
             tick(f"m_emp: {done}/{total} cells")
 
-    rows = run_cells(width_cells(cfg), _width_cell, workers=workers, scheduler=scheduler, cache=cache,
+    rows = run_cells(width_cells(cfg), width_cell, workers=workers, scheduler=scheduler, cache=cache,
                      progress=progress)
     fits = width_experiment.fits([r | {k: None for k in width_experiment.CERT_VARIANTS.values()} for r in rows])
     return {"config": asdict(wcfg), "eta_rule": width_experiment.eta_rule_text(wcfg), "rows": rows,
             "fits": {a: {"m_emp": f["m_emp"], "m_emp·λ²": f.get("m_emp·λ²")} for a, f in fits.items()}}
+
+
+def local_order(change, radii, k: int = 5) -> float | None:
+    """The order p of ‖ΔH‖ ∝ R^p at small R: the least-squares slope of log(median over the draws of the
+    change) against log R over the ``k`` smallest radii.
+
+    Parameters: ``change`` the draws × radii array of a sensitivity record's "change"; ``radii`` the radii;
+    ``k`` how many of the smallest radii to fit.  Returns the slope, or None when the median change is
+    exactly zero at one of them (no logarithm: softmax under the shift)."""
+    ch = np.median(np.asarray(change, dtype=float), axis=0)[:k]
+    if not ch.min() > 0:
+        return None
+    return float(np.polyfit(np.log(np.asarray(radii, dtype=float)[:k]), np.log(ch), 1)[0])
+
+
+#: The data seeds of :func:`seed_spread`'s file, results/compare_seeds.json.
+SPREAD_SEEDS = tuple(range(10))
+SPREAD_DRAWS = 10               # draws of W(0) for the finite-width mean (the perturbation page's count)
+SPREAD_COMMAND = ("python -c 'from ntkcheck.experiments import compare; "
+                  "compare.write_seed_spread(\"results/compare_seeds.json\")'")
+
+
+def spread_record(result: "CompareResult", X: np.ndarray | None = None) -> dict:
+    """The scalars of one comparison that the book's Beyond-softmax pages state, per activation.
+
+    Parameters: ``result`` a :class:`CompareResult` with the kernel, finite-width, sensitivity, shift and
+    training sections; ``X`` its training data, to add the finite-width mean over :data:`SPREAD_DRAWS`
+    draws (skipped when None).  Returns {activation: {name: value}}: the table row's fields, and
+    ``reached``, ``steps_per_condition`` (steps/(‖K‖/λ)), the NTK's movement and final λ_min in units of λ,
+    ``max_move``, ``collapse`` (λ_min at n = d/2 over λ_min at n = 2d, when both are in ``kernel_n``), the
+    local orders of ‖ΔH‖ in R per direction kind, the softmax NTK's largest change under the shift relative
+    to ‖H‖, and the smallest ratio of B3's bound to the random-direction change at the first draw."""
+    cfg = result.config
+    js = result.to_json()
+    fw10 = None
+    if X is not None:
+        lam = {a: js["kernel"][a]["sphere"]["lambda"] for a in cfg.activations}
+        fw10 = finite_width_section(replace(cfg, seeds=SPREAD_DRAWS), X, lam)
+    out = {}
+    for row in js["table"]:
+        act = row["activation"]
+        tr, k, sens = js["training"][act], js["kernel"][act], js["sensitivity"][act]
+        rec = dict(row)
+        del rec["activation"]
+        by_n = {r["n"]: r["lambda"] for r in k["by_n"]}
+        rec |= {"reached": tr["reached"], "steps_per_condition": tr["steps"] / row["condition"],
+                "ntk_change_over_lambda": tr["ntk_change_over_lambda"],
+                "lambda_min_final_over_lambda": tr["lambda_min_final_over_lambda"], "max_move": tr["max_move"],
+                "collapse": (by_n[cfg.d // 2] / by_n[2 * cfg.d]) if {cfg.d // 2, 2 * cfg.d} <= set(by_n) else None,
+                **{f"order_{kind}": local_order(sens[kind]["change"], cfg.radii) for kind in DIRECTIONS},
+                "shift_change_over_H": max(map(max, sens["shift"]["change"])) / sens["H_norm_mean"]}
+        if fw10 is not None:
+            rec["finite_width_mean_over_lambda_10"] = fw10[act]["mean_error_over_lambda"]
+        if "B3_bound_over_R_lambda" in sens:
+            bound = np.asarray(sens["B3_bound_over_R_lambda"]) * np.asarray(cfg.radii) * sens["lambda"]
+            rec["B3_over_random_change"] = float(np.min(bound / np.asarray(sens["random"]["change"][0])))
+        out[act] = rec
+    return out
+
+
+def seed_spread(cfg: Config = QUICK, data_seeds=SPREAD_SEEDS, progress=None) -> dict:
+    """Every section but m_emp at each data seed (new data and new draws of W(0) and of the directions):
+    how much of what one run shows is the seed's.
+
+    Parameters: ``cfg`` the configuration (its ``data_seed`` and ``width`` are replaced); ``data_seeds``
+    distinct non-negative ints; ``progress(done, total, seed)`` after each seed, or None.  Returns
+    {"config", "data_seeds", "draws_finite_width_mean", "per_seed": {seed: :func:`spread_record`},
+    "seconds"} (write it with :func:`write_seed_spread`)."""
+    seeds_ = [int(s) for s in data_seeds]
+    if not seeds_ or len(set(seeds_)) != len(seeds_):
+        raise ValueError(f"data_seeds must be distinct and non-empty, got {tuple(data_seeds)}")
+    for s in seeds_:
+        V.positive_int(s, "data_seeds", minimum=0)
+    base = validate(replace(cfg, width=False))
+    t0 = time.perf_counter()
+    per_seed = {}
+    for i, s in enumerate(seeds_):
+        c = replace(base, data_seed=s)
+        per_seed[str(s)] = spread_record(run(c), data(c)[0])
+        if progress is not None:
+            progress(i + 1, len(seeds_), s)
+    return {"experiment": "beyond-softmax seed spread", "config": asdict(base), "data_seeds": seeds_,
+            "draws_finite_width_mean": SPREAD_DRAWS, "per_seed": per_seed,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def write_seed_spread(path, cfg: Config = QUICK, data_seeds=SPREAD_SEEDS) -> dict:
+    """Run :func:`seed_spread` and write it atomically as JSON to ``path`` (the folder must exist), with the
+    command that made it and the package versions.
+
+    Parameters: ``path`` the file; ``cfg``, ``data_seeds`` as for :func:`seed_spread`.  Returns the dict
+    written."""
+    from pathlib import Path
+
+    from ntkcheck.core.results import write_json
+
+    if not Path(path).parent.is_dir():        # before the minutes of computing
+        raise ValueError(f"cannot write {path}: folder {Path(path).parent} does not exist")
+    out = seed_spread(cfg, data_seeds) | {"command": SPREAD_COMMAND, "versions": versions()}
+    write_json(path, out)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ the typed result
@@ -768,9 +879,10 @@ def run(cfg: Config = QUICK, progress=None, *, workers: int = 1, scheduler: str 
     seconds = {k: round(v, 1) for k, v in seconds.items()}
     seconds["total"] = round(time.perf_counter() - t0, 1)
     return CompareResult.of(
-        cfg, data={"X": f"sphere(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",
-                   "Y": f"labels(n={cfg.n}, d_out={cfg.d_out}, seed={cfg.data_seed + 1})",
-                   "ball": f"ball(n={cfg.n}, d={cfg.d}, seed={cfg.data_seed})",
+        cfg, data={"X": f"sphere(n={cfg.n}, d={cfg.d}, seed=derived_seed({cfg.data_seed}, 'compare.data', {cfg.n}))",
+                   "Y": f"labels(n={cfg.n}, d_out={cfg.d_out}, "
+                        f"seed=derived_seed({cfg.data_seed}, 'compare.labels', {cfg.n}))",
+                   "ball": f"ball(n={cfg.n}, d={cfg.d}, seed=derived_seed({cfg.data_seed}, 'compare.ball', {cfg.n}))",
                    "init": "symmetric (iid for the shift section), the same W(0) and A for every activation",
                    "kappa": "m"},
         kernel=kernel, finite_width=finite, sensitivity=sens, shift=shift, training=training, width=widths,
