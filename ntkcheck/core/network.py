@@ -271,7 +271,7 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None, threads: int | None =
     """
     X1 = as_inputs(params, X1, "X1")
     k = V.kappa(kappa, params.m)
-    threads = default_threads() if threads is None else V.positive_int(threads, "threads")
+    threads = None if threads is None else V.positive_int(threads, "threads")
     q, m = params.d_out, params.m
     same = X2 is None or X2 is X1
     if not same:
@@ -308,7 +308,7 @@ def _run_tasks(pool, fn, tasks) -> None:
         f.result()
 
 
-def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int = 1) -> np.ndarray:
+def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None = None) -> np.ndarray:
     """H(W) of G4 at checked inputs X against themselves, κ/√m = ``c``: the path of :func:`empirical_ntk`.
 
     1. Z = X W once; the tangent features P (n·d' × m) in row blocks of FEATURE_BLOCK_ELEMS entries, each
@@ -320,7 +320,8 @@ def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int = 1) -> 
     the blocks and panels depend on the sizes only, and each is computed the same way whichever thread runs
     it, so H does not depend on ``threads``.
 
-    Parameters: ``params``; ``X`` an n×d float64 array (checked by the caller); ``c`` = κ/√m; ``threads``.
+    Parameters: ``params``; ``X`` an n×d float64 array (checked by the caller); ``c`` = κ/√m; ``threads``
+    (None: :func:`default_threads`).
     Returns: H, C-contiguous and exactly symmetric."""
     from scipy.linalg.blas import dsyrk
 
@@ -330,6 +331,8 @@ def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int = 1) -> 
     blocks = [(a, min(n, a + rb)) for a in range(0, n, rb)]
     if n * q * m < PARALLEL_MIN:
         threads = 1
+    elif threads is None:
+        threads = default_threads()
     Z = X @ params.W
     P = np.empty((n, q, m))
     A = params.A
