@@ -34,11 +34,11 @@ def rel(a, b) -> float:
 
 
 @contextlib.contextmanager
-def blocks(feature_elems, mirror, gram_bytes, parallel_min=0):
+def blocks(feature_elems, mirror, gram_bytes, parallel_min=0, blas_small=1 << 17):
     """The module's block sizes set for the duration (restored after)."""
-    names = ("FEATURE_BLOCK_ELEMS", "MIRROR_BLOCK", "GRAM_BLOCK_BYTES", "PARALLEL_MIN")
+    names = ("FEATURE_BLOCK_ELEMS", "MIRROR_BLOCK", "GRAM_BLOCK_BYTES", "PARALLEL_MIN", "BLAS_SMALL")
     old = [getattr(net, k) for k in names]
-    for k, v in zip(names, (feature_elems, mirror, gram_bytes, parallel_min)):
+    for k, v in zip(names, (feature_elems, mirror, gram_bytes, parallel_min, blas_small)):
         setattr(net, k, v)
     try:
         yield

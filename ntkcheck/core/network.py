@@ -224,6 +224,7 @@ GRAM_BLOCK_BYTES = 512 << 10   # the Gram matrix X₁X₂ᵀ is formed in row bl
 FEATURE_BLOCK_ELEMS = 1 << 17  # entries of P per row block of the tangent features (1 MiB, an L2 cache; the
 # softmax's masses S[block] Aᵀ then stay below OpenBLAS's 2^18 multiply-adds threshold for threading, so a
 # block never starts BLAS threads from inside the pool)
+BLAS_SMALL = 1 << 17           # multiply-adds of a product called from the pool (OpenBLAS threads from 2^18)
 PARALLEL_MIN = 1 << 20         # below this many entries of P the symmetric NTK runs on the calling thread
 MIRROR_BLOCK = 128             # columns of H per panel of the Hadamard-and-mirror pass (cache-sized transposes)
 
@@ -355,7 +356,7 @@ def hadamard_mirror(H: np.ndarray, X: np.ndarray, q: int, c: float, pool=None) -
     """H ← c²·(H ∘ (XXᵀ ⊗ 11ᵀ)) in place from H's lower triangle (what dsyrk wrote), then mirrored: the
     result is exactly symmetric and the upper triangle on entry is ignored.  One task per column panel of
     MIRROR_BLOCK columns (whole samples): scale the panel's part of the lower triangle, its Gram factor
-    X[rows] X[cols]ᵀ formed in blocks of GRAM_BLOCK_BYTES, then copy the panel's transpose into the
+    X[rows] X[cols]ᵀ formed in blocks of GRAM_BLOCK_BYTES (and of BLAS_SMALL multiply-adds), then copy the panel's transpose into the
     panel's rows of the upper triangle.  Panels touch disjoint parts of H, so they run in any order or
     concurrently.  c² is folded into the Gram block when finite; otherwise c is applied twice, as in
     :func:`hadamard_gram`.
@@ -371,7 +372,9 @@ def hadamard_mirror(H: np.ndarray, X: np.ndarray, q: int, c: float, pool=None) -
 
     def panel(a, e):
         Xc = X[a:e]
-        rows = max(1, GRAM_BLOCK_BYTES // (8 * (e - a)))
+        # at most GRAM_BLOCK_BYTES of Gram, and X[rows] Xcᵀ below OpenBLAS's 2^18 multiply-adds threshold
+        # for threading (BLAS threads started from inside the pool would oversubscribe the cores)
+        rows = max(1, min(GRAM_BLOCK_BYTES // (8 * (e - a)), BLAS_SMALL // (X.shape[1] * (e - a))))
         for r in range(a, n, rows):
             s = min(n, r + rows)
             G = X[r:s] @ Xc.T
