@@ -1,17 +1,35 @@
-"""Benchmark: a sweep of independent cells on 1 worker (serial) against 2 Dask workers (issue 15 item 5).
+"""Benchmark: the width experiment's sweep on 1 worker (serial) against 2 Dask workers (issue 15 item 5).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_sweep.py \\
         --json benchmarks/results/sweep.json
+    python benchmarks/bench_sweep.py --tiny          # seconds: that the script runs (tests/test_benchmarks.py)
 
-The cells are those of ``ntkcheck compare``'s width section (m_emp: one (n, activation) pair per cell,
-gradient descent over a grid of widths and seeds, the real workload), at --width-n and --seeds.  Measured in
-the same run: the serial sweep (``run_cells``, workers=1), the same cells on ``workers=2`` end to end
-(starting and closing the LocalCluster included), and on a LocalCluster started beforehand (``scheduler=``,
-the steady-state cost).  The results of every engine must be identical (integers and floats from the same
-code).  Also reported: what limits the speed-up — the per-cell times give the best possible 2-worker
-makespan (longest-processing-time schedule of the measured cells: the load imbalance of a few long cells),
-the cluster start-up, the per-worker warm-up (imports, compiled expressions: each worker process compiles
-its own), and the machine's load (os.getloadavg; the target assumes 2 idle cores).
+The cells are the width experiment's fine ones (``ntkcheck.experiments.width``: ``width.emp`` and
+``width.lazy``, one gradient-descent run per (activation, n, m, draw)), driven by ``width.run`` exactly as
+``ntkcheck width`` drives them: the adaptive width searches are rounds of cells, every open search adding
+its next cells to a round, and a round ends when its last cell does (a barrier).  The default
+configuration is the experiment's quick one without the certified widths, widened to n = 2 … 32 with 20
+m_emp seeds and m_lazy to n = 32 (softmax, exp, relu): 1684 cells in 11 rounds, 51 s of CPU serially
+(measured under load; about as many seconds of wall time on an idle 2-core machine).
+
+Measured in the same run, each from scratch (no cache):
+
+* ``serial``: ``width.run(cfg)`` in this process (Dask not used), with one BLAS thread (threadpoolctl): one
+  worker, like each of the Dask workers;
+* ``end_to_end``: a LocalCluster of 2 single-threaded workers started, ``width.run(cfg, scheduler=…)`` on it,
+  the cluster closed — all inside the timed region (what a sweep on 2 workers costs from nothing);
+* ``steady``: the same sweep again on that started cluster, twice: the first pays each worker's warm-up
+  (imports, compiled expressions, caches), the second is the steady state;
+* ``as_cli`` (``--as-cli`` only; slow): ``width.run(cfg, workers=2)``, which today starts and closes a
+  LocalCluster for every round of the searches (one cluster start per round, reported).
+
+Reported beside them: the cells' own times (each cell's wall and CPU seconds as measured where it ran); the
+bound on the 2-worker speed-up from those times — the longest-processing-time (LPT) schedule of all cells,
+and of each round separately (the round barriers: a round of 3 cells keeps one worker idle for a third of
+it); the rounds and their sizes; the cluster start; the machine's load (os.getloadavg, before and after:
+the target assumes 2 idle cores).  The results of every engine must be the same (the experiment's JSON
+with its timing fields removed); the exit status is 1 when they differ or the target (steady speed-up ≥
+1.7) is not met, 0 otherwise.
 """
 from __future__ import annotations
 
@@ -24,19 +42,52 @@ import time
 from dataclasses import replace
 
 from ntkcheck import sweep
-from ntkcheck.experiments import compare
 from ntkcheck.core.results import versions, write_json
+from ntkcheck.experiments import width
+
+TARGET = 1.7
 
 
-def timed_cell(cell) -> dict:
-    """compare's width cell, with its own wall-clock seconds (dropped before the results are compared)."""
-    t0 = time.perf_counter()
-    out = compare.width_cell(cell)
-    return out | {"_seconds": time.perf_counter() - t0, "_pid": os.getpid()}
+class Rounds:
+    """Records every round of cells that ``width.run`` hands to ``run_cells`` (wrapping the name the width
+    module calls): the cells' count, the round's wall time and the cells' own seconds."""
+
+    def __init__(self):
+        self.rounds = []
+        self._orig = width.run_cells
+
+    def __enter__(self):
+        def recorded(cells, fn, **kw):
+            t0 = time.perf_counter()
+            out = self._orig(cells, fn, **kw)
+            self.rounds.append({"cells": len(cells), "wall": time.perf_counter() - t0,
+                                "cell_seconds": [r.get("seconds") for r in out],
+                                "cell_cpu_seconds": [r.get("cpu_seconds") for r in out]})
+            return out
+        width.run_cells = recorded
+        return self
+
+    def __exit__(self, *exc):
+        width.run_cells = self._orig
+        return False
 
 
-def strip(rows):
-    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+def timed_run(cfg, **engine):
+    """(the result's JSON, seconds, rounds) of one width.run from scratch."""
+    with Rounds() as rec:
+        t0 = time.perf_counter()
+        res = width.run(cfg, **engine)
+        dt = time.perf_counter() - t0
+    return res.to_json(), dt, rec.rounds
+
+
+def untimed(obj):
+    """``obj`` without its timing fields (any key containing "seconds") and versions, for comparison."""
+    if isinstance(obj, dict):
+        return {k: untimed(v) for k, v in obj.items() if "seconds" not in k and k != "versions"}
+    if isinstance(obj, list):
+        return [untimed(v) for v in obj]
+    return obj
 
 
 def lpt_makespan(durations, workers: int) -> float:
@@ -48,79 +99,115 @@ def lpt_makespan(durations, workers: int) -> float:
     return max(loads)
 
 
+def config(a) -> width.Config:
+    if a.tiny:
+        return width.validate(replace(width.QUICK, n_values=(2, 3), activations=("softmax", "relu"), seeds=2,
+                                      certify=False, lazy=True, lazy_n_max=2, m_max=64))
+    return width.validate(replace(width.QUICK, n_values=tuple(int(v) for v in a.n.split(",")),
+                                  activations=tuple(a.activations.split(",")), seeds=a.seeds,
+                                  lazy=not a.no_lazy, lazy_n_max=a.lazy_n_max, certify=False))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--width-n", default="4,6,8,11,16", help="the n values (comma-separated)")
-    ap.add_argument("--seeds", type=int, default=5, help="GD runs per (activation, n, m)")
-    ap.add_argument("--activations", default="softmax,exp,relu,sigmoid,tanh,swish")
+    ap.add_argument("--n", default="2,3,4,6,8,11,16,23,32", help="the n values (comma-separated)")
+    ap.add_argument("--activations", default="softmax,exp,relu")
+    ap.add_argument("--seeds", type=int, default=20, help="m_emp's GD runs per (activation, n, m)")
+    ap.add_argument("--lazy-n-max", type=int, default=32, help="m_lazy for n up to this")
+    ap.add_argument("--no-lazy", action="store_true", help="m_emp only")
+    ap.add_argument("--as-cli", action="store_true",
+                    help="also time width.run(workers=2) as `ntkcheck width --workers 2` runs it (a cluster per round)")
+    ap.add_argument("--tiny", action="store_true", help="a few seconds: that the benchmark runs, not a measurement")
     ap.add_argument("--json", help="write the measurements here (atomically)")
     a = ap.parse_args(argv)
-    cfg = compare.validate(replace(compare.QUICK, width_n=tuple(int(v) for v in a.width_n.split(",")),
-                                   width_seeds=a.seeds, activations=tuple(a.activations.split(","))))
-    cells = compare.width_cells(cfg)
+    try:
+        cfg = config(a)
+    except ValueError as exc:
+        ap.error(str(exc))
     load0 = os.getloadavg()
-    print(f"{len(cells)} cells (compare width section: n = {cfg.width_n}, {cfg.width_seeds} seeds, "
-          f"{len(cfg.activations)} activations); cpus {os.cpu_count()}, load average {load0[0]:.1f}")
+    print(f"width sweep: n = {cfg.n_values}, activations {cfg.activations}, {cfg.seeds} seeds, m_lazy "
+          f"{'on' if cfg.lazy else 'off'}; cpus {os.cpu_count()}, load average {load0[0]:.1f}", flush=True)
 
-    t0 = time.perf_counter()
-    serial = sweep.run_cells(cells, timed_cell)
-    t_serial = time.perf_counter() - t0
-    print(f"serial (workers=1)              {t_serial:8.2f} s")
+    from threadpoolctl import threadpool_limits
 
-    t0 = time.perf_counter()
-    two = sweep.run_cells(cells, timed_cell, workers=2)
-    t_two = time.perf_counter() - t0
-    print(f"workers=2, end to end           {t_two:8.2f} s   speed-up {t_serial / t_two:5.2f}")
+    with threadpool_limits(limits=1):       # one worker = one single-threaded process, as each Dask worker is
+        serial, t_serial, rounds = timed_run(cfg)
+    cells = sum(r["cells"] for r in rounds)
+    print(f"serial                              {t_serial:8.2f} s   ({cells} cells in {len(rounds)} rounds)", flush=True)
 
     t0 = time.perf_counter()
     cluster = sweep.local_cluster(2)
     t_start = time.perf_counter() - t0
     try:
+        first, t_first, _ = timed_run(cfg, scheduler=cluster.scheduler_address)
+        warm, t_warm, warm_rounds = timed_run(cfg, scheduler=cluster.scheduler_address)
         t0 = time.perf_counter()
-        warm = sweep.run_cells(cells, timed_cell, scheduler=cluster.scheduler_address)
-        t_warm_first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        warm2 = sweep.run_cells(cells, timed_cell, scheduler=cluster.scheduler_address)
-        t_warm = time.perf_counter() - t0
     finally:
         cluster.close()
-    print(f"LocalCluster start              {t_start:8.2f} s")
-    print(f"2 workers, started cluster      {t_warm_first:8.2f} s   speed-up {t_serial / t_warm_first:5.2f}"
-          "  (first sweep: per-worker warm-up included)")
-    print(f"2 workers, warm workers         {t_warm:8.2f} s   speed-up {t_serial / t_warm:5.2f}")
+    t_close = time.perf_counter() - t0
+    t_e2e = t_start + t_first + t_close
+    print(f"LocalCluster(2) start / close       {t_start:8.2f} s / {t_close:.2f} s")
+    print(f"end to end (start + sweep + close)  {t_e2e:8.2f} s   speed-up {t_serial / t_e2e:5.2f}")
+    print(f"started cluster, first sweep        {t_first:8.2f} s   speed-up {t_serial / t_first:5.2f}"
+          "   (each worker's warm-up included)")
+    print(f"started cluster, steady state       {t_warm:8.2f} s   speed-up {t_serial / t_warm:5.2f}", flush=True)
+    engines = {"end_to_end": first, "steady": warm}
+    seconds = {"serial": t_serial, "cluster_start": t_start, "cluster_close": t_close, "end_to_end": t_e2e,
+               "started_cluster_first": t_first, "steady": t_warm}
+    if a.as_cli:
+        cli, t_cli, cli_rounds = timed_run(cfg, workers=2)
+        engines["as_cli"] = cli
+        seconds["as_cli"] = t_cli
+        print(f"width.run(workers=2), as the CLI    {t_cli:8.2f} s   speed-up {t_serial / t_cli:5.2f}"
+              f"   ({len(cli_rounds)} rounds, a cluster started for each)")
 
-    same = all(json.dumps(strip(x)) == json.dumps(strip(serial)) for x in (two, warm, warm2))
-    durations = [r["_seconds"] for r in serial]
+    ref = json.dumps(untimed(serial), sort_keys=True)
+    same = {k: json.dumps(untimed(v), sort_keys=True) == ref for k, v in engines.items()}
+    durations = [s for r in rounds for s in r["cell_seconds"]]
+    cpu = [s for r in rounds for s in r["cell_cpu_seconds"]]
     work = sum(durations)
-    best = lpt_makespan(durations, 2)
-    cell_work_2 = [sum(r["_seconds"] for r in warm2 if r["_pid"] == p) for p in {r["_pid"] for r in warm2}]
+    lpt_all = lpt_makespan(durations, 2)
+    lpt_rounds = sum(lpt_makespan(r["cell_seconds"], 2) for r in rounds)
+    warm_cells = sum(s for r in warm_rounds for s in r["cell_seconds"])
+    overhead_serial = t_serial - work
     load1 = os.getloadavg()
+    speedup = {"end_to_end": t_serial / t_e2e, "started_cluster_first": t_serial / t_first, "steady": t_serial / t_warm,
+               "bound_lpt_all_cells": work / lpt_all, "bound_lpt_with_round_barriers": work / lpt_rounds}
+    if a.as_cli:
+        speedup["as_cli"] = t_serial / seconds["as_cli"]
     res = {
         "benchmark": "sweep", "versions": versions(),
-        "sizes": {"cells": len(cells), "width_n": list(cfg.width_n), "width_seeds": cfg.width_seeds,
-                  "activations": list(cfg.activations), "d": cfg.d, "sigma": cfg.sigma, "eps": cfg.eps},
+        "sizes": {"cells": cells, "rounds": len(rounds), "cells_per_round": [r["cells"] for r in rounds],
+                  "n_values": list(cfg.n_values), "activations": list(cfg.activations), "seeds": cfg.seeds,
+                  "lazy": cfg.lazy, "lazy_n_max": cfg.lazy_n_max, "d": cfg.d, "d_out": cfg.d_out, "sigma": cfg.sigma,
+                  "eps": cfg.eps, "tiny": a.tiny},
+        "seed": cfg.data_seed,
         "cpus": os.cpu_count(), "load_average_before_after": [load0[0], load1[0]],
-        "seconds": {"serial": t_serial, "workers2_end_to_end": t_two, "cluster_start": t_start,
-                    "workers2_started_cluster_first": t_warm_first, "workers2_warm": t_warm,
-                    "cell_work_serial": work, "longest_cell": max(durations),
-                    "lpt_makespan_2": best, "cell_work_per_worker_warm": cell_work_2},
-        "speedup": {"end_to_end": t_serial / t_two, "started_cluster_first": t_serial / t_warm_first,
-                    "warm": t_serial / t_warm, "bound_from_cell_imbalance": work / best,
-                    "cell_work_inflation_on_2_workers": sum(cell_work_2) / work},
-        "target": {"speedup >=": 1.7},
+        "seconds": seconds | {"cell_work_serial": work, "cell_cpu_serial": sum(cpu), "longest_cell": max(durations),
+                              "serial_outside_cells": overhead_serial, "lpt_makespan_2_all_cells": lpt_all,
+                              "lpt_makespan_2_round_barriers": lpt_rounds, "cell_work_steady": warm_cells,
+                              "round_walls_serial": [r["wall"] for r in rounds],
+                              "round_walls_steady": [r["wall"] for r in warm_rounds]},
+        "speedup": speedup | {"cell_work_inflation_on_2_workers": warm_cells / work},
+        "target": {"steady speed-up >=": TARGET},
         "identical_results": same,
     }
-    print(f"per-cell work {work:.2f} s, longest cell {max(durations):.2f} s: the best 2-worker schedule of these "
-          f"cells gives at most {work / best:.2f}×")
-    print(f"the cells' own time on 2 workers / serial: {sum(cell_work_2) / work:.2f} (> 1: the two workers slow "
-          "each other or share the cores with other load)")
+    print(f"cells: {cells} in {len(rounds)} rounds (sizes {[r['cells'] for r in rounds]}); work {work:.2f} s "
+          f"(CPU {sum(cpu):.2f} s), longest cell {max(durations):.2f} s, serial time outside the cells "
+          f"{overhead_serial:.2f} s")
+    print(f"bound from the cells' times (LPT on 2 workers): {work / lpt_all:.2f}× without barriers, "
+          f"{work / lpt_rounds:.2f}× with the round barriers")
+    print(f"the cells' own time on 2 workers / serial: {warm_cells / work:.2f} (> 1: the workers slow each other "
+          "or share the cores with other load)")
+    ok_same = all(same.values())
     print(f"identical results in every engine: {same}; load average {load0[0]:.1f} → {load1[0]:.1f}")
-    ok = same and res["speedup"]["warm"] >= 1.7
-    print(f"target warm speed-up ≥ 1.7: {'met' if ok else 'NOT MET'}")
+    met = speedup["steady"] >= TARGET
+    print(f"target steady speed-up ≥ {TARGET}: {'met' if met else 'NOT MET'}")
+    res["target_met"] = bool(met)
     if a.json:
         write_json(a.json, res)
         print(f"wrote {a.json}")
-    return 0 if same else 1
+    return 0 if ok_same and met else 1
 
 
 if __name__ == "__main__":

@@ -155,15 +155,15 @@ def test_G4_fails_when_only_the_large_fast_path_is_wrong(monkeypatch):
     """A fast-path bug that shows only for n > 5 (where the mpmath twin is not run): the Hadamard factor
     of the last row block dropped."""
     import ntkcheck.core.network as net
-    orig = net.hadamard_gram
+    orig = net.hadamard_mirror
 
-    def broken(H, X1, X2, q, c):
-        before = H.copy()
-        orig(H, X1, X2, q, c)
-        if X1.shape[0] > 5:                       # the last row block keeps (PPᵀ)·c², without ∘ G
+    def broken(H, X, q, c, pool=None):            # (the symmetric path's pass: H holds dsyrk's lower triangle)
+        before = np.tril(H) + np.tril(H, -1).T
+        orig(H, X, q, c, pool)
+        if X.shape[0] > 5:                        # the last row block keeps (PPᵀ)·c², without ∘ G
             H[-q:, :] = c * c * before[-q:, :]
             H[:, -q:] = c * c * before[:, -q:]
-    monkeypatch.setattr(net, "hadamard_gram", broken)
+    monkeypatch.setattr(net, "hadamard_mirror", broken)
     rec = _run("G4", scale=1.0)
     assert rec.holds is False and rec.details["max_rel_error_jacobian"] > rec.tolerance
     assert rec.details["max_rel_error_mpmath"] <= rec.tolerance

@@ -534,19 +534,21 @@ def test_ntk_finite_for_a_huge_kappa(kappa):
 # ------------------------------------------------------------------------------------------ memory
 def test_ntk_computes_P_once_when_X2_is_X(monkeypatch):
     """empirical_ntk(X, X) — X2 the same object or equal content — takes the symmetric path: one
-    tangent_features call, not two (and the result is H(X) exactly)."""
+    symmetric_ntk call (P formed once, in its row blocks), no tangent_features call (and the result is
+    H(X) exactly); a different X2 forms P twice."""
     c = build(Spec(n=5, d=3, q=2, m=8, seed=2))
     H = nk.empirical_ntk(c.p, c.X, kappa=c.kappa)
     calls = []
-    orig = nk.network.tangent_features
-    monkeypatch.setattr(nk.network, "tangent_features", lambda *a: calls.append(1) or orig(*a))
+    orig, orig_sym = nk.network.tangent_features, nk.network.symmetric_ntk
+    monkeypatch.setattr(nk.network, "tangent_features", lambda *a: calls.append("P") or orig(*a))
+    monkeypatch.setattr(nk.network, "symmetric_ntk", lambda *a: calls.append("sym") or orig_sym(*a))
     for X2 in (c.X, c.X.copy(), c.X.tolist()):
         calls.clear()
         np.testing.assert_array_equal(nk.empirical_ntk(c.p, c.X, X2, kappa=c.kappa), H)
-        assert len(calls) == 1, len(calls)
+        assert calls == ["sym"], calls
     calls.clear()
     nk.empirical_ntk(c.p, c.X, c.X[:3], kappa=c.kappa)
-    assert len(calls) == 2
+    assert calls == ["P", "P"]
 
 
 def test_ntk_peak_memory_d_out_1():

@@ -8,8 +8,11 @@ activation is one entry of the registry (:mod:`ntkcheck.core.activations`).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,18 +221,58 @@ def tangent_features(params: Params, X) -> np.ndarray:
 GRAM_BLOCK_BYTES = 512 << 10   # the Gram matrix X₁X₂ᵀ is formed in row blocks of at most this size (small
 # blocks also keep OpenBLAS single-threaded for the thin products X₁[block] X₂ᵀ: at 64 rows × 4096 × d = 8
 # it went multi-threaded and was 20× slower per row on a loaded 2-core machine)
+FEATURE_BLOCK_ELEMS = 1 << 17  # entries of P per row block of the tangent features (1 MiB, an L2 cache; the
+# softmax's masses S[block] Aᵀ then stay below OpenBLAS's 2^18 multiply-adds threshold for threading, so a
+# block never starts BLAS threads from inside the pool)
+BLAS_SMALL = 1 << 17           # multiply-adds of a product called from the pool (OpenBLAS threads from 2^18)
+PARALLEL_MIN = 1 << 20         # below this many entries of P the symmetric NTK runs on the calling thread
+MIRROR_BLOCK = 128             # columns of H per panel of the Hadamard-and-mirror pass (cache-sized transposes)
+
+_BLAS = None                   # threadpoolctl's controller, made on first use (reads the BLAS thread count)
 
 
-def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
+def default_threads() -> int:
+    """The threads :func:`empirical_ntk` uses when not told: the BLAS thread count (``OPENBLAS_NUM_THREADS``,
+    or a ``threadpoolctl`` limit such as a sweep's single-thread workers), at most the usable cores.
+
+    Returns: a positive int."""
+    global _BLAS
+    try:
+        cores = max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = max(1, os.cpu_count() or 1)
+    try:
+        if _BLAS is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS = ThreadpoolController()
+        blas = [c.num_threads for c in _BLAS.lib_controllers if c.user_api == "blas"]
+    except Exception:  # pragma: no cover - threadpoolctl is a core dependency; without it, the cores
+        blas = []
+    return max(1, min([cores] + blas))
+
+
+def empirical_ntk(params: Params, X1, X2=None, kappa=None, threads: int | None = None) -> np.ndarray:
     """H(W) of G4, shape (n1·d_out, n2·d_out), rows and columns ordered (i, ℓ) row-major.
 
     H = (κ²/m) (P₁P₂ᵀ) ∘ (X₁X₂ᵀ ⊗ 11ᵀ): one BLAS product of the tangent features (a symmetric rank-k
     update when X2 is None, is X1 or equals it — P is then computed once); the Jacobian is never formed.
-    Memory: H and the features P (freed before the Hadamard pass), and the Gram matrix only in row blocks
+    Memory: H and the features P (freed before the Hadamard pass), and the Gram matrix only in blocks
     of GRAM_BLOCK_BYTES; a call that would need more than the available memory is refused up front.
+
+    The symmetric path (:func:`symmetric_ntk`) computes P in row blocks and applies the Hadamard factor
+    to one triangle in column panels, mirroring each panel as it goes; both run on a thread pool of the
+    call's own (``threads``; numpy releases the GIL), over a partition fixed by the sizes alone, so the
+    result is bit-identical for any thread count.
+
+    Parameters: ``params`` the network; ``X1`` (n1×d) and ``X2`` (n2×d, or None for X1) the inputs;
+    ``kappa`` κ (None: κ = m); ``threads`` the threads of the symmetric path (None:
+    :func:`default_threads`; 1: the calling thread only).
+    Returns: H as a C-contiguous float64 array (exactly symmetric on the symmetric path).
     """
     X1 = as_inputs(params, X1, "X1")
     k = V.kappa(kappa, params.m)
+    threads = None if threads is None else V.positive_int(threads, "threads")
     q, m = params.d_out, params.m
     same = X2 is None or X2 is X1
     if not same:
@@ -242,38 +285,113 @@ def empirical_ntk(params: Params, X1, X2=None, kappa=None) -> np.ndarray:
     # κ²/m = c², c = κ/√m; when c² overflows (κ > 1.3e154·√m) it is applied as c·(… ∘ (c·G)), each
     # intermediate then at most max(1, c)·|H|, finite wherever H is
     c = k / np.sqrt(m)
-    P1 = tangent_features(params, X1)
     if same:
-        H = _syrk(P1)                   # one dsyrk (the lower triangle), mirrored blockwise
-        Xb = X1
-    else:
-        H = P1 @ tangent_features(params, X2).T
-        Xb = X2
-    del P1
-    hadamard_gram(H, X1, Xb, q, c)
+        return symmetric_ntk(params, X1, c, threads)
+    H = tangent_features(params, X1) @ tangent_features(params, X2).T
+    hadamard_gram(H, X1, X2, q, c)
     return H
 
 
-MIRROR_BLOCK = 128   # rows per block of the triangle's mirror (cache-sized transposes)
+def _pool(threads: int, tasks: int):
+    """A thread pool for one call, closed by the caller's ``with`` (None when one thread suffices)."""
+    if threads <= 1 or tasks <= 1:
+        return None
+    return ThreadPoolExecutor(max_workers=min(threads, tasks), thread_name_prefix="ntkcheck-ntk")
 
 
-def _syrk(P: np.ndarray) -> np.ndarray:
-    """P Pᵀ (C-contiguous, exactly symmetric) from ONE BLAS dsyrk, which computes one triangle only (half
-    the flops of a general product), then the triangle mirrored in blocks of MIRROR_BLOCK rows.  numpy's
-    ``P @ P.T`` also calls syrk; with it empirical_ntk took 1.33× one dsyrk, with this 1.15×, in the same
-    run (n·d' = 2048, m = 4096, one BLAS thread, a loaded machine: benchmarks/results/ntk_blas.json)."""
+def _run_tasks(pool, fn, tasks) -> None:
+    """fn(*t) for every t in ``tasks``: on ``pool`` (any order; each task writes its own part) or in order."""
+    if pool is None:
+        for t in tasks:
+            fn(*t)
+        return
+    for f in [pool.submit(fn, *t) for t in tasks]:
+        f.result()
+
+
+def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None = None) -> np.ndarray:
+    """H(W) of G4 at checked inputs X against themselves, κ/√m = ``c``: the path of :func:`empirical_ntk`.
+
+    1. Z = X W once; the tangent features P (n·d' × m) in row blocks of FEATURE_BLOCK_ELEMS entries, each
+       from the activation's own ``features``/``tangent`` on its rows of Z (rows are independent), written
+       into one preallocated P;
+    2. one BLAS dsyrk: the lower triangle of P Pᵀ only;
+    3. :func:`hadamard_mirror`: c²·(· ∘ (XXᵀ ⊗ 11ᵀ)) on the lower triangle, mirrored panel by panel.
+    Steps 1 and 3 run on a pool of ``threads`` threads of this call (none below PARALLEL_MIN entries of P);
+    the blocks and panels depend on the sizes only, and each is computed the same way whichever thread runs
+    it, so H does not depend on ``threads``.
+
+    Parameters: ``params``; ``X`` an n×d float64 array (checked by the caller); ``c`` = κ/√m; ``threads``
+    (None: :func:`default_threads`).
+    Returns: H, C-contiguous and exactly symmetric."""
     from scipy.linalg.blas import dsyrk
 
-    U = dsyrk(1.0, np.ascontiguousarray(P).T, trans=1)   # Fortran order: its upper triangle = Pᵀ's …
-    H = U.T                                              # … lower triangle of this C-order view
-    N = H.shape[0]
-    for a in range(0, N, MIRROR_BLOCK):
-        e = min(N, a + MIRROR_BLOCK)
-        H[a:e, e:] = H[e:, a:e].T
-        D = H[a:e, a:e]
-        iu = np.triu_indices(e - a, 1)
-        D[iu] = D.T[iu]
+    act = get_activation(params.activation)
+    n, q, m = X.shape[0], params.d_out, params.m
+    rb = max(1, FEATURE_BLOCK_ELEMS // (q * m))
+    blocks = [(a, min(n, a + rb)) for a in range(0, n, rb)]
+    if n * q * m < PARALLEL_MIN:
+        threads = 1
+    elif threads is None:
+        threads = default_threads()
+    Z = X @ params.W
+    P = np.empty((n, q, m))
+    A = params.A
+
+    def rows(a, b):
+        _, cache = act.features(Z[a:b])
+        P[a:b] = act.tangent(cache, A)
+
+    with _pool(threads, len(blocks)) or contextlib.nullcontext() as pool:
+        _run_tasks(pool, rows, blocks)
+        del Z
+        # Fortran order: the upper triangle of U = (Pᵀ)ᵀ Pᵀ is the lower triangle of its C-order view Uᵀ
+        H = dsyrk(1.0, P.reshape(n * q, m).T, trans=1).T
+        del P
+        hadamard_mirror(H, X, q, c, pool)
     return H
+
+
+def hadamard_mirror(H: np.ndarray, X: np.ndarray, q: int, c: float, pool=None) -> None:
+    """H ← c²·(H ∘ (XXᵀ ⊗ 11ᵀ)) in place from H's lower triangle (what dsyrk wrote), then mirrored: the
+    result is exactly symmetric and the upper triangle on entry is ignored.  One task per column panel of
+    MIRROR_BLOCK columns (whole samples): scale the panel's part of the lower triangle, its Gram factor
+    X[rows] X[cols]ᵀ formed in blocks of GRAM_BLOCK_BYTES (and of BLAS_SMALL multiply-adds), then copy the panel's transpose into the
+    panel's rows of the upper triangle.  Panels touch disjoint parts of H, so they run in any order or
+    concurrently.  c² is folded into the Gram block when finite; otherwise c is applied twice, as in
+    :func:`hadamard_gram`.
+
+    Parameters: ``H`` (n·q × n·q, C-contiguous float64, modified in place); ``X`` the n×d inputs; ``q`` =
+    d_out; ``c`` = κ/√m; ``pool`` a ThreadPoolExecutor or None (the calling thread).  Returns: None."""
+    n = X.shape[0]
+    with np.errstate(over="ignore"):
+        c2 = c * c
+    split = not np.isfinite(c2)
+    H3 = H.reshape(n, q, n * q)
+    cs = max(1, MIRROR_BLOCK // q)                       # samples per panel
+
+    def panel(a, e):
+        Xc = X[a:e]
+        # at most GRAM_BLOCK_BYTES of Gram, and X[rows] Xcᵀ below OpenBLAS's 2^18 multiply-adds threshold
+        # for threading (BLAS threads started from inside the pool would oversubscribe the cores)
+        rows = max(1, min(GRAM_BLOCK_BYTES // (8 * (e - a)), BLAS_SMALL // (X.shape[1] * (e - a))))
+        for r in range(a, n, rows):
+            s = min(n, r + rows)
+            G = X[r:s] @ Xc.T
+            G *= c if split else c2
+            if q == 1:
+                H[r:s, a:e] *= G
+            else:     # G ⊗ 11ᵀ by rows: each of the q rows of sample i takes G[i] repeated q times
+                H3[r:s, :, a * q:e * q] *= np.repeat(G, q, axis=1)[:, None, :]
+            if split:
+                H[r * q:s * q, a * q:e * q] *= c
+        lo, hi = a * q, e * q
+        H[lo:hi, hi:] = H[hi:, lo:hi].T
+        D = H[lo:hi, lo:hi]
+        iu = np.triu_indices(hi - lo, 1)
+        D[iu] = D.T[iu]
+
+    _run_tasks(pool, panel, [(a, min(n, a + cs)) for a in range(0, n, cs)])
 
 
 def ntk_from_features(params: Params, X: np.ndarray, act, cache, k: float) -> np.ndarray:
@@ -282,13 +400,16 @@ def ntk_from_features(params: Params, X: np.ndarray, act, cache, k: float) -> np
 
     Parameters: ``params`` the network; ``X`` the n×d checked inputs; ``act``, ``cache`` from
     :func:`features` at (params, X); ``k`` κ.
-    Returns: H of shape (n·d_out, n·d_out), the arithmetic of :func:`empirical_ntk` (one syrk, then the
-    Hadamard pass), so the two agree to the last bit."""
+    Returns: H of shape (n·d_out, n·d_out): one dsyrk of the features, then :func:`hadamard_mirror`, the
+    arithmetic of :func:`empirical_ntk` (agreement to rounding: the features there are formed per row
+    block)."""
+    from scipy.linalg.blas import dsyrk
+
     n, q = X.shape[0], params.d_out
     P = act.tangent(cache, params.A).reshape(n * q, params.m)
-    H = _syrk(P)                         # one dsyrk (one triangle), mirrored: as empirical_ntk does
+    H = dsyrk(1.0, np.ascontiguousarray(P).T, trans=1).T
     del P
-    hadamard_gram(H, X, X, q, k / np.sqrt(params.m))
+    hadamard_mirror(H, X, q, k / np.sqrt(params.m))
     return H
 
 
