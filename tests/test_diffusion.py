@@ -641,3 +641,43 @@ def test_plot_leaves_matplotlib_global_state_alone(tiny_run, tmp_path):
         "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------------------ the seed policy
+def test_every_draw_comes_from_the_seed_policy(monkeypatch):
+    """Each integer seed the experiment hands to numpy (training and held-out sets, inits, evaluation points,
+    the tracking data, the pictures' networks, flow starts and samples) is a seed of ntkcheck.seeds: the
+    63-bit state of SeedSequence(cfg.seed, spawn_key=(crc32(purpose), *keys)) for a "diffusion.*" purpose
+    (the seed policy's definition, recomputed here), never an offset such as seed + 77.  The one exception is
+    the fixed start vector of the Lanczos iteration for λ_max (an algorithm's constant, not a draw)."""
+    import zlib
+
+    from ntkcheck import seeds
+    from ntkcheck.experiments.diffusion import learners as DL
+
+    real_ss, real_rng = np.random.SeedSequence, np.random.default_rng
+    made, used = [], []
+
+    class Recording(real_ss):
+        def __init__(self, entropy=None, *, spawn_key=(), **kw):
+            super().__init__(entropy, spawn_key=spawn_key, **kw)
+            made.append((entropy, tuple(spawn_key)))
+
+    def default_rng(seed=None):
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            used.append(int(seed))
+        return real_rng(seed)
+
+    monkeypatch.setattr(np.random, "SeedSequence", Recording)
+    monkeypatch.setattr(np.random, "default_rng", default_rng)
+    D.run(replace(TINY, seed=3))
+    monkeypatch.undo()
+    names = {zlib.crc32(p.encode()): p for p in seeds.PURPOSES}
+    policy = {int(real_ss(e, spawn_key=k).generate_state(1, np.uint64)[0] >> np.uint64(1)): (e, names[k[0]])
+              for e, k in made if k and k[0] in names}
+    stray = sorted({s for s in used if s not in policy} - {DL._LANCZOS_SEED})
+    assert not stray, f"seeds not from ntkcheck.seeds: {stray[:10]}"
+    assert len(used) > 20
+    assert {policy[s] for s in used if s in policy} >= {(3, p) for p in ("diffusion.data", "diffusion.init",
+                                                                         "diffusion.samples", "diffusion.noise")}
+    assert all(e == 3 and p.startswith("diffusion.") for e, p in (policy[s] for s in used if s in policy))

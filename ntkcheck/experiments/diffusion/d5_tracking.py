@@ -9,7 +9,8 @@ from ntkcheck.experiments.diffusion.d1_forward import as_time
 from ntkcheck.experiments.diffusion.d2_gmm import Mixture
 from ntkcheck.experiments.diffusion.d3_dsm import denoising_data
 from ntkcheck.experiments.diffusion.d4_lift import choose_rho, lift
-from ntkcheck.experiments.diffusion.learners import LinearizedPredictor, one_blas_thread, step_factor
+from ntkcheck.experiments.diffusion.learners import TRACKING, LinearizedPredictor, one_blas_thread, step_factor
+from ntkcheck.seeds import derived_seed
 
 
 def _rms(a: np.ndarray) -> float:
@@ -25,18 +26,21 @@ def tracking(mix: Mixture, t, n=128, widths=(128, 512, 2048, 8192), sigma=1.5, d
     means the same time), and at ``n_records`` steps k (geometric in
     [1, steps]) the RMS distance sqrt(mean_i ‖f_NN(x_i; k) − f_lin(x_i; k)‖²) is measured on the training
     points and on ``n_fresh`` fresh points of p_t.  Reported per width: the largest distance over the
-    recorded k (mean over seeds), and fitted log-log slopes against m."""
+    recorded k (mean over seeds), and fitted log-log slopes against m.  Every draw (the training set, the
+    fresh points, the init of each seed, shared by the widths) derives from ``data_seed`` through
+    :mod:`ntkcheck.seeds` (purposes ``diffusion.data``, ``diffusion.samples``, ``diffusion.init``)."""
     from ntkcheck.core.stats import loglog_slope
     from ntkcheck.core.training import Trainer
 
     t = as_time(t)
     rho = choose_rho(mix, t, delta).rho
-    data = denoising_data(mix, n, t, seed=data_seed)
-    fresh = mix.sample_t(n_fresh, t, data_seed + 1)
+    data = denoising_data(mix, n, t, seed=derived_seed(data_seed, "diffusion.data", TRACKING))
+    fresh = mix.sample_t(n_fresh, t, derived_seed(data_seed, "diffusion.samples", TRACKING))
     U = lift(data.x, rho, clip=True)
     Uf = lift(fresh, rho, clip=True)
     inits = {(int(m), sd): init_params(U.shape[1], int(m), d_out=mix.d, sigma=sigma, scheme="symmetric",
-                                       seed=1000 * sd + 17) for m in widths for sd in range(seeds)}
+                                       seed=derived_seed(data_seed, "diffusion.init", TRACKING, sd))
+             for m in widths for sd in range(seeds)}
     c = step_factor(U, sigma, inits.values())     # one c for every width, so "step k" means the same
     star = LinearizedPredictor(data.x, data.y, rho, sigma, c, "limit")
     Bs_train, Bs_fresh = star.cross(data.x), star.cross(fresh)
