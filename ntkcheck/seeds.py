@@ -27,7 +27,8 @@ PURPOSES = (
     "width.data", "width.labels", "width.init", "width.certified",
     "compare.data", "compare.labels", "compare.init", "compare.directions",
     "diffusion.data", "diffusion.init", "diffusion.noise", "diffusion.times", "diffusion.samples",
-    "check.data", "check.init", "check.labels", "check.directions", "check.noise",
+    "check.stream", "check.data", "check.init", "check.labels", "check.directions", "check.noise",
+    "check.eval",
     "certify.init", "sweep.cell", "stream.block",
 )
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from ntkcheck import seeds
 from ntkcheck.core.results import versions
 from ntkcheck.checks.result import (CERTIFIED, CLAIM_KINDS, SAMPLED, SYMBOLIC, CheckResult, Claim,  # noqa: F401
                                     describe_derivation)
@@ -47,9 +49,11 @@ class Context:
     seed: int = 0
     scale: float = 1.0
     advance: Callable[[float], None] = lambda frac: None
+    code: str = ""       # the check's code: each check draws from its own stream under the user's seed
 
     def __post_init__(self):
-        self.rng = np.random.default_rng(self.seed)
+        # purpose "check.stream", keyed by the CRC-32 of the code (ntkcheck.seeds): G1 and G2 never share draws
+        self.rng = seeds.rng(self.seed, "check.stream", zlib.crc32(self.code.encode()))
 
     def trials(self, default: int) -> int:
         """``default`` trials scaled by the user's ``--scale`` (at least one)."""
@@ -166,7 +170,7 @@ def run(check: Check, seed: int = 0, scale: float = 1.0, advance=None) -> CheckR
     ``error``; a numeric check that raises gives ``error = "<ExceptionType>: <message>"`` (both with
     ``holds`` False: a check that raises is reported, not hidden); a verdict that disagrees with the claims
     is an error too.  ``result.to_json()`` is the record ``verify --json`` writes."""
-    ctx = Context(seed=seed, scale=scale, advance=advance or (lambda f: None))
+    ctx = Context(seed=seed, scale=scale, advance=advance or (lambda f: None), code=check.code)
     t0 = time.perf_counter()
     der = derivation(check.proof)
     t1 = time.perf_counter()
