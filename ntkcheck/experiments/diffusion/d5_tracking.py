@@ -112,7 +112,8 @@ def tracking(mix: Mixture, t, n=128, widths=(128, 512, 2048, 8192), sigma=1.5, d
             p0 = init_params(U.shape[1], int(m), d_out=mix.d, sigma=sigma, scheme="symmetric",
                              seed=derived_seed(data_seed, "diffusion.init", TRACKING, sd))
             emp = LinearizedPredictor(data.x, data.y, rho, sigma, c, "empirical", params=p0)
-            conc.append(concentration_paths(emp, emp.cross(data.x), emp.cross(fresh)))
+            # at the training points H(X, X) Q = Q Λ: no second kernel evaluation
+            conc.append(concentration_paths(emp, emp.Q * emp.lam, emp.cross(fresh)))
         common[int(m)] = {"common_inits": n_common, **{f"common_{key}": common_fraction([p[i] for p in conc])
                                                        for i, key in enumerate(("star_train", "star_fresh"))}}
     per_m = []
