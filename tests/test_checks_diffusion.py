@@ -22,6 +22,8 @@ def test_D5_holds(seed, scale):
     rec = _run("D5", seed=seed, scale=scale)
     assert rec.holds is True, rec.details["verdict"]
     assert rec.trials == 5 * rec.sizes["seeds_per_m"] and rec.sizes["seeds_per_m"] >= 3
+    assert rec.sizes["common_inits_per_m"] >= 16
+    assert all(v["common_part_below_half"] for k, v in rec.details["verdict"].items() if k.startswith("star"))
     assert_claims_state_numbers(rec)
 
 
@@ -36,17 +38,25 @@ def _exp_kernel(monkeypatch):
                                                                                      activation="exp"))
 
 
+MUTATION_SEEDS = (0, 1, 2)
+
+
+@pytest.mark.parametrize("seed", MUTATION_SEEDS)
 @pytest.mark.parametrize("mutate", [_wrong_sigma, _exp_kernel])
-def test_D5_fails_with_a_wrong_limit_kernel(monkeypatch, mutate):
-    """f_lin built on a wrong H* leaves a floor in the H* distance: its slope is far from −1/2."""
+def test_D5_fails_with_a_wrong_limit_kernel(monkeypatch, mutate, seed):
+    """f_lin built on a wrong H* leaves a floor in the H* distance, the same path for every init: the part
+    of f_lin(H(W(0))) − f_lin(H*) common to the inits is most of it (the slope alone missed σ·1.2 at some
+    seeds: the floor had not bent it yet over m = 128–2048)."""
     mutate(monkeypatch)
-    rec = _run("D5", seed=0, scale=0.25)
+    rec = _run("D5", seed=seed, scale=0.25)
     assert rec.holds is False
-    v = rec.details["verdict"]
-    assert not (v["star_train"]["slope_reaches_minus_half"] and v["star_fresh"]["slope_reaches_minus_half"])
+    v, common = rec.details["verdict"], rec.details["common"]
+    assert not v["star_train"]["common_part_below_half"] and not v["star_fresh"]["common_part_below_half"], common
+    assert common["star_train"]["mean"] > 0.5 and common["star_fresh"]["mean"] > 0.5
 
 
-def test_D5_fails_when_the_network_does_not_train_lazily(monkeypatch):
+@pytest.mark.parametrize("seed", MUTATION_SEEDS)
+def test_D5_fails_when_the_network_does_not_train_lazily(monkeypatch, seed):
     """A trainer whose step is 10% too long: the network leaves its own linearization at every width."""
     import ntkcheck.core.training as T
     orig = T.Trainer.__init__
@@ -54,7 +64,7 @@ def test_D5_fails_when_the_network_does_not_train_lazily(monkeypatch):
     def init(self, params, X, Y, eta, *a, **kw):
         orig(self, params, X, Y, 1.1 * eta, *a, **kw)
     monkeypatch.setattr(T.Trainer, "__init__", init)
-    rec = _run("D5", seed=0, scale=0.25)
+    rec = _run("D5", seed=seed, scale=0.25)
     assert rec.holds is False
     assert not rec.details["verdict"]["emp_fresh"]["slope_at_most_minus_half"]
 

@@ -465,6 +465,54 @@ def test_tracking_small():
     assert last["max_emp_fresh"] < 1e-3 * res["rows"][-1]["scale_f_lin"]    # lazy training at m = 4096
 
 
+def test_common_fraction_known_values():
+    """(‖Σ r_s‖² − Σ ‖r_s‖²)/((S − 1) Σ ‖r_s‖²) by hand: equal paths 1, opposite −1, orthogonal 0."""
+    e1, e2 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    assert D.common_fraction([e1, e1]) == pytest.approx(1.0)
+    assert D.common_fraction([e1, -e1]) == pytest.approx(-1.0)
+    assert D.common_fraction([e1, e2]) == pytest.approx(0.0)
+    # pairs ⟨e1, e2⟩ = 0, ⟨e1, e1+e2⟩ = ⟨e2, e1+e2⟩ = 1: mean 2/3; mean ‖r‖² = 4/3; ratio 1/2
+    assert D.common_fraction([e1, e2, e1 + e2]) == pytest.approx(0.5)
+    assert D.common_fraction([np.ones((2, 3))]) is None            # one init: no pair
+    # a common path δ plus independent noise: ‖δ‖²/(‖δ‖² + E‖noise‖²) = 1/(1 + 4·(1/4)) = 1/2
+    rng = np.random.default_rng(5)
+    delta = np.array([1.0, 0.0, 0.0, 0.0])
+    paths = delta + 0.5 * rng.standard_normal((4000, 4))
+    assert D.common_fraction(list(paths)) == pytest.approx(0.5, abs=0.05)
+
+
+def test_tracking_common_part_is_over_the_stated_inits():
+    """The common part at a width is the common fraction of f_lin(H(W(0))) − f_lin(H*) at the recorded k,
+    over the trained inits and, at m ≥ common_from, untrained ones with the next seeds (assembled here from
+    the public pieces)."""
+    import ntkcheck as nk
+    from ntkcheck.experiments.diffusion.learners import TRACKING
+    from ntkcheck.seeds import derived_seed
+
+    mix, t, n, sigma, data_seed = D.default_mixture(), 0.4, 8, 0.5, 3
+    res = D.tracking(mix, t, n=n, widths=(32, 64, 128), sigma=sigma, steps=12, n_records=4, seeds=2, n_fresh=6,
+                     data_seed=data_seed, common_inits=5, common_from=64)
+    assert [r["common_inits"] for r in res["per_m"]] == [2, 5, 5]
+    data = D.denoising_data(mix, n, t, seed=derived_seed(data_seed, "diffusion.data", TRACKING))
+    fresh = mix.sample_t(6, t, derived_seed(data_seed, "diffusion.samples", TRACKING))
+    rho, c, ks = res["rho"], res["c"], res["record_steps"]
+    star = D.LinearizedPredictor(data.x, data.y, rho, sigma, c, "limit")
+    for r in res["per_m"]:
+        paths = {"star_train": [], "star_fresh": []}
+        for sd in range(r["common_inits"]):
+            p0 = nk.init_params(3, r["m"], d_out=2, sigma=sigma, scheme="symmetric",
+                                seed=derived_seed(data_seed, "diffusion.init", TRACKING, sd))
+            emp = D.LinearizedPredictor(data.x, data.y, rho, sigma, c, "empirical", params=p0)
+            for key, x in (("star_train", data.x), ("star_fresh", fresh)):
+                paths[key].append(np.concatenate([(emp.predict(x, k) - star.predict(x, k)).ravel() for k in ks]))
+        for key, P in paths.items():
+            P = np.array(P)
+            G = P @ P.T
+            S = len(P)
+            expected = (G.sum() - np.trace(G)) / (S * (S - 1)) / (np.trace(G) / S)
+            assert r[f"common_{key}"] == pytest.approx(expected, rel=1e-9, abs=1e-12), (r["m"], key)
+
+
 def test_ntk_lambda_max_matches_eigvalsh():
     import ntkcheck as nk
 
@@ -641,3 +689,43 @@ def test_plot_leaves_matplotlib_global_state_alone(tiny_run, tmp_path):
         "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------------------ the seed policy
+def test_every_draw_comes_from_the_seed_policy(monkeypatch):
+    """Each integer seed the experiment hands to numpy (training and held-out sets, inits, evaluation points,
+    the tracking data, the pictures' networks, flow starts and samples) is a seed of ntkcheck.seeds: the
+    63-bit state of SeedSequence(cfg.seed, spawn_key=(crc32(purpose), *keys)) for a "diffusion.*" purpose
+    (the seed policy's definition, recomputed here), never an offset such as seed + 77.  The one exception is
+    the fixed start vector of the Lanczos iteration for λ_max (an algorithm's constant, not a draw)."""
+    import zlib
+
+    from ntkcheck import seeds
+    from ntkcheck.experiments.diffusion import learners as DL
+
+    real_ss, real_rng = np.random.SeedSequence, np.random.default_rng
+    made, used = [], []
+
+    class Recording(real_ss):
+        def __init__(self, entropy=None, *, spawn_key=(), **kw):
+            super().__init__(entropy, spawn_key=spawn_key, **kw)
+            made.append((entropy, tuple(spawn_key)))
+
+    def default_rng(seed=None):
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            used.append(int(seed))
+        return real_rng(seed)
+
+    monkeypatch.setattr(np.random, "SeedSequence", Recording)
+    monkeypatch.setattr(np.random, "default_rng", default_rng)
+    D.run(replace(TINY, seed=3))
+    monkeypatch.undo()
+    names = {zlib.crc32(p.encode()): p for p in seeds.PURPOSES}
+    policy = {int(real_ss(e, spawn_key=k).generate_state(1, np.uint64)[0] >> np.uint64(1)): (e, names[k[0]])
+              for e, k in made if k and k[0] in names}
+    stray = sorted({s for s in used if s not in policy} - {DL._LANCZOS_SEED})
+    assert not stray, f"seeds not from ntkcheck.seeds: {stray[:10]}"
+    assert len(used) > 20
+    assert {policy[s] for s in used if s in policy} >= {(3, p) for p in ("diffusion.data", "diffusion.init",
+                                                                         "diffusion.samples", "diffusion.noise")}
+    assert all(e == 3 and p.startswith("diffusion.") for e, p in (policy[s] for s in used if s in policy))

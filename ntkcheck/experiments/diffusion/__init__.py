@@ -12,7 +12,8 @@ One module per lemma (d1_forward, d2_gmm, d3_dsm, d4_lift, d5_tracking, d6_gener
 * D4 the lift to the sphere, :func:`lift` / :func:`unlift`, with ρ from :func:`choose_rho` and the
   truncated mass P(‖X_t‖ > ρ) (:func:`truncated_mass`: exact, from the noncentral chi-square law);
 * D5 the linearized predictor f_lin(x; k) (:class:`LinearizedPredictor`, with H* or H(W(0))) and the
-  tracking distance ‖f_NN − f_lin‖ (:func:`tracking`);
+  tracking distance ‖f_NN − f_lin‖ (:func:`tracking`), with the part of f_lin(H(W(0))) − f_lin(H*)
+  common to independent inits (:func:`common_fraction`);
 * D6 the early-stopped network (:func:`fit_network`), kernel regression with H* (:func:`fit_kernel`), the
   trivial predictor, their score errors with confidence intervals (:func:`score_error`), the experiment
   (:func:`run`, ``ntkcheck diffusion``), the two-dimensional pictures (:func:`pictures`,
@@ -51,18 +52,18 @@ from ntkcheck.experiments.diffusion.d4_lift import (RhoChoice, as_delta, choose_
 from ntkcheck.experiments.diffusion.learners import (KernelFit, LinearizedPredictor, NetworkFit, fit_kernel,
                                                      fit_network, gd_filter, kernel_c, ntk_lambda_max,
                                                      one_blas_thread, step_factor)
-from ntkcheck.experiments.diffusion.d5_tracking import tracking
+from ntkcheck.experiments.diffusion.d5_tracking import common_fraction, tracking
 from ntkcheck.experiments.diffusion.d6_generalization import (energy_distance, flow_samples, mode_fractions,
                                                               score_error, time_grid, train_over_time)
 from ntkcheck.experiments.diffusion.result import DiffusionResult
 from ntkcheck.experiments.diffusion.experiment import DEMO, FULL, QUICK, Config, pictures, quick_demo, run, validate
 
 __all__ = [
-    "Config", "DEMO", "DiffusionResult", "DenoisingData", "FAR_LOGIT", "FULL", "KernelFit", "LinearizedPredictor", "Mixture",
-    "NetworkFit", "QUICK", "RhoChoice", "as_delta", "as_points", "as_time", "choose_rho", "concentration_radius",
-    "default_mixture", "denoising_data", "energy_distance", "fit_kernel", "fit_network", "flow_samples",
-    "forward_sample", "gd_filter", "gmm_log_density", "gmm_score", "gmm_score_mp", "gmm_score_naive", "kernel_c",
-    "lift", "logits", "mean_scale", "mixture", "mode_fractions", "noise_var", "ntk_lambda_max", "one_blas_thread",
-    "pictures", "quick_demo", "run", "score_error", "step_factor", "time_grid", "tracking", "train_over_time",
-    "truncated_mass", "truncated_mass_mc", "unlift", "validate",
+    "Config", "DEMO", "DiffusionResult", "DenoisingData", "FAR_LOGIT", "FULL", "KernelFit", "LinearizedPredictor",
+    "Mixture", "NetworkFit", "QUICK", "RhoChoice", "as_delta", "as_points", "as_time", "choose_rho",
+    "common_fraction", "concentration_radius", "default_mixture", "denoising_data", "energy_distance", "fit_kernel",
+    "fit_network", "flow_samples", "forward_sample", "gd_filter", "gmm_log_density", "gmm_score", "gmm_score_mp",
+    "gmm_score_naive", "kernel_c", "lift", "logits", "mean_scale", "mixture", "mode_fractions", "noise_var",
+    "ntk_lambda_max", "one_blas_thread", "pictures", "quick_demo", "run", "score_error", "step_factor", "time_grid",
+    "tracking", "train_over_time", "truncated_mass", "truncated_mass_mc", "unlift", "validate",
 ]

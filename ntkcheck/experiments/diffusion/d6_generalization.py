@@ -10,7 +10,8 @@ from ntkcheck.core.compile import compiled
 from ntkcheck.experiments.diffusion.d2_gmm import Mixture, as_points
 from ntkcheck.experiments.diffusion.d3_dsm import denoising_data
 from ntkcheck.experiments.diffusion.d4_lift import choose_rho
-from ntkcheck.experiments.diffusion.learners import NetworkFit, fit_network
+from ntkcheck.experiments.diffusion.learners import OVER_TIME, NetworkFit, fit_network
+from ntkcheck.seeds import derived_seed
 
 
 def score_error(predict, mix: Mixture, t, x_eval=None, n_eval: int = 4000, seed: int = 12345,
@@ -33,13 +34,19 @@ def time_grid(t_min=0.05, t_max=2.5, count=10) -> np.ndarray:
 def train_over_time(mix: Mixture, times, n=512, n_val=256, m=512, sigma=1.5, delta=1e-2, steps=1500,
                     record_every=10, seed=0, progress=None) -> list[NetworkFit]:
     """One early-stopped network per time of ``times`` (the simplest honest design: no time conditioning),
-    each on its own n denoising pairs and held-out set at that time, lifted with its own ρ."""
+    each on its own n denoising pairs and held-out set at that time, lifted with its own ρ.
+
+    Parameters: ``mix``, ``times`` (increasing), the sizes ``n``, ``n_val``, ``m``, ``sigma``, ``delta``,
+    ``steps``, ``record_every`` as in :func:`~ntkcheck.experiments.diffusion.fit_network`; ``seed`` the
+    user's seed (each time's data and init derive from it through :mod:`ntkcheck.seeds`);
+    ``progress(fraction)`` or None.  Returns: one :class:`NetworkFit` per time."""
     fits = []
     for j, t in enumerate(times):
-        tr = denoising_data(mix, n, t, seed=seed + 7919 * j)
-        va = denoising_data(mix, n_val, t, seed=seed + 7919 * j + 1)
+        tr = denoising_data(mix, n, t, seed=derived_seed(seed, "diffusion.data", OVER_TIME, j, 0))
+        va = denoising_data(mix, n_val, t, seed=derived_seed(seed, "diffusion.data", OVER_TIME, j, 1))
         rho = choose_rho(mix, t, delta).rho
-        fits.append(fit_network(tr.x, tr.y, va.x, va.y, rho, m=m, sigma=sigma, seed=seed + j, steps=steps,
+        fits.append(fit_network(tr.x, tr.y, va.x, va.y, rho, m=m, sigma=sigma,
+                                seed=derived_seed(seed, "diffusion.init", OVER_TIME, j), steps=steps,
                                 record_every=record_every))
         if progress is not None:
             progress((j + 1) / len(times))

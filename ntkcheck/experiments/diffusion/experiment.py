@@ -17,10 +17,11 @@ from ntkcheck.experiments.diffusion.d4_lift import as_delta, choose_rho
 from ntkcheck.experiments.diffusion.d5_tracking import tracking
 from ntkcheck.experiments.diffusion.d6_generalization import (energy_distance, flow_samples, mode_fractions,
                                                               score_error, time_grid, train_over_time)
-from ntkcheck.experiments.diffusion.learners import fit_kernel, fit_network
+from ntkcheck.experiments.diffusion.learners import ERROR_VS_N, PICTURES, fit_kernel, fit_network
 from ntkcheck.experiments.diffusion.result import (ERRORS, Claims, DiffusionResult, EnergyDistances, ErrorFits,
                                                    ErrorRow, ErrorRun, Fit, ModeFractions, Pictures, PictureTime,
                                                    Samples, ScoreField, Seconds, Settings, Tracking)
+from ntkcheck.seeds import derived_seed
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,11 @@ def _one_run(cfg: Config, rho: float, tr, va, sd: int, err, progress):
     (free k, and k within the network's step budget), the trivial and the affine predictors; returns (the
     run's row, the network fit, the kernel fit)."""
     c0 = time.perf_counter()
-    nf = fit_network(tr.x, tr.y, va.x, va.y, rho, m=cfg.m, sigma=cfg.sigma, seed=cfg.seed + sd,
-                     steps=cfg.steps, record_every=cfg.record_every, progress=progress)
+    # one init per seed index, shared by every n (as before the seed policy): the runs at different n differ by
+    # their data only
+    nf = fit_network(tr.x, tr.y, va.x, va.y, rho, m=cfg.m, sigma=cfg.sigma,
+                     seed=derived_seed(cfg.seed, "diffusion.init", ERROR_VS_N, sd), steps=cfg.steps,
+                     record_every=cfg.record_every, progress=progress)
     kf = fit_kernel(tr.x, tr.y, va.x, va.y, rho, cfg.sigma, c=nf.eta * cfg.m, k_max=cfg.kernel_k_max,
                     extra_k=nf.steps)
     in_budget = kf.k_grid <= cfg.steps
@@ -206,10 +210,11 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> Diffu
     t0 = time.perf_counter()
     t = cfg.t
     rc = choose_rho(mix, t, cfg.delta)
-    x_eval = mix.sample_t(cfg.n_eval, t, cfg.seed + 999_983)
+    x_eval = mix.sample_t(cfg.n_eval, t, derived_seed(cfg.seed, "diffusion.samples", ERROR_VS_N))
     s_eval = mix.score(x_eval, t)
     fisher = float(np.mean(np.sum(s_eval**2, axis=1)))
-    val = [denoising_data(mix, cfg.n_val, t, seed=cfg.seed + 50_000 + sd) for sd in range(cfg.seeds)]
+    val = [denoising_data(mix, cfg.n_val, t, seed=derived_seed(cfg.seed, "diffusion.data", ERROR_VS_N, 0, sd))
+           for sd in range(cfg.seeds)]
 
     def err(pred):
         return score_error(pred, mix, t, x_eval=x_eval)
@@ -219,7 +224,8 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> Diffu
     total = len(cfg.n_values) * cfg.seeds
     for a, n in enumerate(cfg.n_values):
         for sd in range(cfg.seeds):
-            tr = denoising_data(mix, n, t, seed=cfg.seed + 1000 * n + sd)
+            tr = denoising_data(mix, n, t,
+                                seed=derived_seed(cfg.seed, "diffusion.data", ERROR_VS_N, 1, int(n), sd))
             row, nf, kf = _one_run(cfg, rc.rho, tr, val[sd], sd, err,
                                    lambda f, a=a, sd=sd: tick("error vs n", (a * cfg.seeds + sd + f) / total))
             runs.append(row)
@@ -232,9 +238,9 @@ def run(cfg: Config = QUICK, mix: Mixture | None = None, progress=None) -> Diffu
 
     # -- D5: tracking against m -----------------------------------------------------------------------------
     t1 = time.perf_counter()
-    trk = Tracking.from_json(tracking(mix, t, n=cfg.track_n, widths=cfg.track_widths, sigma=cfg.sigma, delta=cfg.delta,
-                   steps=cfg.track_steps, seeds=cfg.track_seeds, data_seed=cfg.seed + 77,
-                   progress=lambda f: tick("tracking", f)))
+    trk = Tracking.from_json(tracking(mix, t, n=cfg.track_n, widths=cfg.track_widths, sigma=cfg.sigma,
+                                      delta=cfg.delta, steps=cfg.track_steps, seeds=cfg.track_seeds,
+                                      data_seed=cfg.seed, progress=lambda f: tick("tracking", f)))
     t_trk = time.perf_counter() - t1
 
     # -- pictures -----------------------------------------------------------------------------------------------
@@ -269,17 +275,21 @@ def pictures(mix: Mixture, cfg: Config, field_fits, progress=None) -> Pictures:
     times = time_grid(cfg.pic_t_min, cfg.pic_t_max, cfg.pic_times)
     nets = train_over_time(mix, times, n=cfg.pic_n, n_val=cfg.n_val, m=cfg.pic_m, sigma=cfg.sigma,
                            delta=cfg.delta, steps=cfg.pic_steps, record_every=cfg.record_every,
-                           seed=cfg.seed + 31, progress=progress)
-    learned = flow_samples(lambda j, x: nets[j].predict(x), times, mix.d, cfg.pic_samples, seed=cfg.seed + 5)
-    exact = flow_samples(lambda j, x: mix.score(x, times[j]), times, mix.d, cfg.pic_samples, seed=cfg.seed + 5)
-    p0 = mix.sample(cfg.pic_samples, cfg.seed + 6)
-    p_tmin = mix.sample_t(cfg.pic_samples, times[0], cfg.seed + 7)
-    p_tmin_2 = mix.sample_t(cfg.pic_samples, times[0], cfg.seed + 8)
+                           seed=cfg.seed, progress=progress)
+    # both flows start from the same N(0, I) draw (common random numbers: the difference is the score's)
+    start = derived_seed(cfg.seed, "diffusion.noise", PICTURES)
+    learned = flow_samples(lambda j, x: nets[j].predict(x), times, mix.d, cfg.pic_samples, seed=start)
+    exact = flow_samples(lambda j, x: mix.score(x, times[j]), times, mix.d, cfg.pic_samples, seed=start)
+    p0 = mix.sample(cfg.pic_samples, derived_seed(cfg.seed, "diffusion.samples", PICTURES, 0))
+    p_tmin = mix.sample_t(cfg.pic_samples, times[0], derived_seed(cfg.seed, "diffusion.samples", PICTURES, 1))
+    p_tmin_2 = mix.sample_t(cfg.pic_samples, times[0], derived_seed(cfg.seed, "diffusion.samples", PICTURES, 2))
     per_time = []
     for j, (tt, nfj) in enumerate(zip(times, nets)):
-        e = score_error(nfj.predict, mix, tt, n_eval=2000, seed=cfg.seed + 400 + j)
+        e = score_error(nfj.predict, mix, tt, n_eval=2000,
+                        seed=derived_seed(cfg.seed, "diffusion.samples", PICTURES, 3, j))
         per_time.append(PictureTime(t=float(tt), error_nn=e["mean"], error_nn_ci=e["ci"],
-                                    fisher=mix.fisher(tt, 20000, seed=cfg.seed + 500 + j)[0],
+                                    fisher=mix.fisher(tt, 20000, seed=derived_seed(cfg.seed, "diffusion.samples",
+                                                                                PICTURES, 4, j))[0],
                                     early_stop_step=nfj.best_step, hit_budget=nfj.hit_budget))
     return Pictures(
         t_field=t, field=field, times=times, per_time=per_time,

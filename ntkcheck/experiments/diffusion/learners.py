@@ -14,6 +14,11 @@ from ntkcheck.core.kernels import limit_kernel
 from ntkcheck.core.network import Params, empirical_ntk, forward, init_params
 from ntkcheck.experiments.diffusion.d4_lift import lift
 
+# The seed policy (ntkcheck.seeds) for the diffusion experiment: every draw is
+# derived_seed(seed, "diffusion.<data|init|samples|noise>", PHASE, ...), the first key naming the phase, so two
+# phases never share a stream by accident.  Within a phase the further keys name the draw (documented where used).
+ERROR_VS_N, TRACKING, OVER_TIME, PICTURES = 0, 1, 2, 3
+
 
 try:  # the GD step is a few skinny products: BLAS threads only add contention (optional speed-up)
     from threadpoolctl import threadpool_limits as _threadpool_limits

@@ -183,12 +183,17 @@ class TrackingRun(_JSON):
 
 @dataclass(frozen=True)
 class TrackingWidth(_JSON):
-    """One width m: each series' max over k, averaged over seeds."""
+    """One width m: each series' max over k, averaged over seeds; for the H* series the fraction of
+    f_lin(H(W(0))) − f_lin(H*) common to the inits (:func:`ntkcheck.experiments.diffusion.common_fraction`;
+    None with one init) and the number of inits it is over."""
     m: int
     max_star_train: float
     max_star_fresh: float
     max_emp_train: float
     max_emp_fresh: float
+    common_inits: int
+    common_star_train: float | None
+    common_star_fresh: float | None
 
 
 @dataclass(frozen=True)
