@@ -395,11 +395,43 @@ class Search:
         return cls(**(d | {"tested": tuple(Tested.from_json(t) for t in d["tested"])}))
 
 
+def _failure_counts(verdicts: list[dict]) -> dict[str, int]:
+    """Why draws failed: {hypothesis or reason: draws}, in order of first appearance."""
+    why: dict[str, int] = {}
+    for v in verdicts:
+        if not v["success"]:
+            for w in (v.get("failing") or [v.get("why") or "fails"]):
+                why[w] = why.get(w, 0) + 1
+    return why
+
+
+def _mean(values) -> float | None:
+    """The mean of the values that are not None (None if there are none)."""
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _cell_info(results: list[dict]) -> dict:
+    """The per-width facts of the draws: the distinct T and check_every, the median λ₀."""
+    info = {}
+    for key in ("T", "check_every"):
+        vals = sorted({r[key] for r in results if r.get(key) is not None})
+        if vals:
+            info[key] = vals
+    lam0 = [r.get("lambda0", (r.get("T1'") or {}).get("lambda0")) for r in results]
+    lam0 = [x for x in lam0 if x is not None]
+    if lam0:
+        info["lambda0_median"] = float(np.median(lam0))
+    return info
+
+
 class _WidthSearch:
     """The smallest passing width: up a geometric sequence (``widths`` given, or doubling from ``start``
     up to ``top``), then — with ``rel_tol`` — bisection between the last failure and the first pass.  A
     width's draws come in two batches (the fewest that can already fail it, then the rest), each a list
     of cells for the next round."""
+
+    rule_level = 0.95    # the Clopper–Pearson confidence of the lower bounds (a search sets its own)
 
     def __init__(self, column, rule, make_cell, K, need, *, widths=None, start=None, top=None, grid=2.0,
                  rel_tol=None, plain=False, verdict=lambda r: r, precheck=None):
@@ -414,11 +446,13 @@ class _WidthSearch:
         self.results: list[dict] = []
 
     def _first(self):
+        """The first width (None if the grid is empty)."""
         if self.widths is not None:
             return self.widths[0] if self.widths else None
         return _even(self.start) if _even(self.start) <= self.top else None
 
     def _after(self, m):
+        """The width after ``m`` going up (None past the top)."""
         if self.widths is not None:
             i = self.widths.index(m) + 1
             return self.widths[i] if i < len(self.widths) else None
@@ -446,42 +480,35 @@ class _WidthSearch:
         """Take the results of the cells of :meth:`next_cells`, in order."""
         self.results += [r | {"_seconds": r.get("seconds")} for r in results]
         verdicts = [self.verdict(r) for r in self.results]
-        ok = sum(bool(v["success"]) for v in verdicts)
-        fails = len(verdicts) - ok
+        fails = sum(not v["success"] for v in verdicts)
         final = any(v.get("final") for v in verdicts)
         if fails > self.K - self.need or len(verdicts) == self.K or final:
-            why: dict[str, int] = {}
-            for v in verdicts:
-                if not v["success"]:
-                    for w in (v.get("failing") or [v.get("why") or "fails"]):
-                        why[w] = why.get(w, 0) + 1
-            lb = None if self.plain or len(verdicts) < self.K else binomial_lower(ok, self.K, self.rule_level)
-            secs = [r["_seconds"] for r in self.results if r.get("_seconds") is not None]
-            cpu = [r["cpu_seconds"] for r in self.results if r.get("cpu_seconds") is not None]
-            info = {}
-            for key in ("T", "check_every"):
-                vals = sorted({r[key] for r in self.results if r.get(key) is not None})
-                if vals:
-                    info[key] = vals
-            lam0 = [r.get("lambda0", (r.get("T1'") or {}).get("lambda0")) for r in self.results]
-            lam0 = [x for x in lam0 if x is not None]
-            if lam0:
-                info["lambda0_median"] = float(np.median(lam0))
-            t = Tested(self.m, len(verdicts), ok, bool(len(verdicts) == self.K and ok >= self.need) or
-                       (self.plain and ok >= self.need), lb, why, float(np.mean(secs)) if secs else None, info,
-                       float(np.mean(cpu)) if cpu else None)
+            t = self._summary(verdicts)
             self.results = []
             if final and not t.passes:
-                self.tested[t.m] = t
-                self.m = None
-                self.reason = f"every width fails the same way ({', '.join(why)}): no width of the grid can pass"
-                self._finish()
-                return
-            self._decide(t)
+                self._give_up(t)
+            else:
+                self._decide(t)
 
-    rule_level = 0.95
+    def _summary(self, verdicts: list[dict]) -> Tested:
+        """The :class:`Tested` record of the current width from its draws' results and verdicts."""
+        ok = sum(bool(v["success"]) for v in verdicts)
+        lb = None if self.plain or len(verdicts) < self.K else binomial_lower(ok, self.K, self.rule_level)
+        passes = bool(len(verdicts) == self.K and ok >= self.need) or (self.plain and ok >= self.need)
+        return Tested(self.m, len(verdicts), ok, passes, lb, _failure_counts(verdicts),
+                      _mean(r["_seconds"] for r in self.results), _cell_info(self.results),
+                      _mean(r.get("cpu_seconds") for r in self.results))
+
+    def _give_up(self, t: Tested) -> None:
+        """Stop at a width whose failure every larger width shares (e.g. m_emp's T > budget)."""
+        self.tested[t.m] = t
+        self.m = None
+        self.reason = f"every width fails the same way ({', '.join(t.failures)}): no width of the grid can pass"
+        self._finish()
 
     def _decide(self, t: Tested) -> None:
+        """Record ``t`` and choose the next width: the next one up until a width passes, then the geometric
+        midpoint of the last failure and the first pass until they are within ``rel_tol``."""
         self.tested[t.m] = t
         m = t.m
         if self.hi is None:              # going up
@@ -505,6 +532,7 @@ class _WidthSearch:
         self.m = mid
 
     def _finish(self) -> None:
+        """Stop: the value is the smallest passing width (None, with the reason, if none passed)."""
         self.done = True
         self.value = self.hi
         if self.hi is None and self.reason is None:
@@ -514,6 +542,7 @@ class _WidthSearch:
             self.reason = f"the smallest width tested ({self.hi}) already passes"
 
     def outcome(self) -> Search:
+        """The :class:`Search` record (the widths tested so far, in increasing order)."""
         return Search(self.column, self.value, self.reason, self.rule, self.K, self.need,
                       tuple(self.tested[m] for m in sorted(self.tested)))
 
@@ -759,6 +788,87 @@ def _c3(cfg: Config, X, Y, m_cert: int | None) -> tuple[int | None, dict | None,
     return r["m_cert"], r, None if r["m_cert"] is not None else f"no width of {widths} certified"
 
 
+def _searches(cfg: Config) -> dict[tuple, _WidthSearch]:
+    """Every width search of ``cfg``, keyed (activation, n, column), none started."""
+    searches: dict[tuple, _WidthSearch] = {}
+    for n in cfg.n_values:
+        X, Y = data(n, cfg)
+        for act in cfg.activations:
+            if cfg.emp:
+                searches[act, n, "m_emp"] = _emp_search(cfg, n, act)
+            if cfg.lazy and n <= cfg.lazy_n_max:
+                searches[act, n, "m_lazy"] = _lazy_search(cfg, n, act)
+        if cfg.certify and "softmax" in cfg.activations and n <= cfg.cert_n_max:
+            for s in _cert_searches(cfg, n, X, Y):
+                searches["softmax", n, s.column] = s
+    return searches
+
+
+def _notes(cfg: Config, n: int, act: str, found: dict) -> dict:
+    """Why each column of the row (act, n) with the searches ``found`` is None (the searched ones' reasons,
+    and the columns this configuration does not measure)."""
+    notes = {col: s.reason for col, s in found.items() if s.value is None}
+    if not cfg.emp:
+        notes["m_emp"] = "not measured (emp off)"
+    if not (cfg.lazy and n <= cfg.lazy_n_max):
+        notes["m_lazy"] = "not measured (lazy off)" if not cfg.lazy else f"not measured beyond n = {cfg.lazy_n_max}"
+    if act != "softmax":
+        for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
+            notes[col] = ("B2–B6, and hence T1/T1', are proved for the softmax network only; "
+                          "no certified width for " + act)
+    elif not cfg.certify:
+        for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
+            notes[col] = "not computed (certify off)"
+    else:
+        for v, col in CERT_VARIANTS.items():
+            if v not in cfg.cert_variants:
+                notes[col] = f"{v} not in this run's variants"
+            elif col not in found:
+                notes[col] = f"not searched beyond n = {cfg.cert_n_max} (the searched widths grow too fast)"
+    return notes
+
+
+def _lam0_at(search: Search) -> float | None:
+    """The median λ₀ over the draws at the width ``search`` found (None if it found none)."""
+    if search.value is None:
+        return None
+    t = next(t for t in reversed(search.tested) if t.m == search.value)
+    return t.info.get("lambda0_median")
+
+
+def _row(cfg: Config, n: int, act: str, lam: tuple, found: dict) -> Row:
+    """The :class:`Row` of (act, n) from its finished searches ``found`` (column → :class:`Search`; the
+    draw-free T1-B1B7 search and C3 run here), ``lam`` = (λ, how decided) of the activation's limit kernel.
+    ``found`` is not modified."""
+    X, Y = data(n, cfg)
+    found = dict(found)
+    if act == "softmax" and cfg.certify and "T1-B1B7" in cfg.cert_variants:
+        found["m_cert_T1_B1B7"] = _b1b7_search(cfg, X, Y)
+    vals = {col: s.value for col, s in found.items()}
+    notes = _notes(cfg, n, act, found)
+    lam0 = _lam0_at(found["m_lazy"]) if "m_lazy" in found else None
+    m_lazy_sq = None if lam0 is None else vals["m_lazy"] * lam0**2
+    c3 = c3_m = None
+    if act == "softmax" and cfg.certify and cfg.certify_draws:
+        if n > C3_N_MAX:
+            notes["m_cert_C3"] = f"per-draw certificates only for n ≤ {C3_N_MAX}"
+        else:
+            c3_m, c3, why = _c3(cfg, X, Y, vals.get("m_cert_T1p"))
+            if why:
+                notes["m_cert_C3"] = why
+    elif act == "softmax" and cfg.certify:
+        notes["m_cert_C3"] = "not computed (--certify-draws off)"
+    return Row(act, n, cfg.dim(n), cfg.d_out, cfg.sigma, lam[0], lam[1],
+               m_emp=vals.get("m_emp"), m_lazy=vals.get("m_lazy"), lam0_at_m_lazy=lam0,
+               m_lazy_lam0_sq=m_lazy_sq, m_cert_T1p=vals.get("m_cert_T1p"),
+               m_cert_T1=vals.get("m_cert_T1"), m_cert_T1_B7=vals.get("m_cert_T1_B7"),
+               m_cert_T1_B1B7=vals.get("m_cert_T1_B1B7"), m_cert_C3=c3_m, searches=found,
+               notes=notes, c3=c3)
+
+
+REFERENCE_EXPONENTS = {"paper (arXiv:2405.03251)": PAPER_EXPONENT, "ReLU, Du et al. ICLR 2019": RELU_LITERATURE_EXPONENT}
+
+
 def run(cfg: Config = QUICK, progress=None, **engine) -> WidthResult:
     """The whole experiment: one :class:`Row` per (activation, n), the fits, the configuration.
 
@@ -768,73 +878,15 @@ def run(cfg: Config = QUICK, progress=None, **engine) -> WidthResult:
     :class:`WidthResult`."""
     cfg = validate(cfg)
     t0 = time.perf_counter()
-    searches: dict[tuple, _WidthSearch] = {}
-    lam = {}
-    for n in cfg.n_values:
-        X, Y = data(n, cfg)
-        for act in cfg.activations:
-            lam[act, n] = _limit(X, cfg.sigma, cfg.d_out, act)[:2]
-            if cfg.emp:
-                searches[act, n, "m_emp"] = _emp_search(cfg, n, act)
-            if cfg.lazy and n <= cfg.lazy_n_max:
-                searches[act, n, "m_lazy"] = _lazy_search(cfg, n, act)
-        if cfg.certify and "softmax" in cfg.activations and n <= cfg.cert_n_max:
-            for s in _cert_searches(cfg, n, X, Y):
-                searches["softmax", n, s.column] = s
+    searches = _searches(cfg)
     cells = _drive(list(searches.values()), engine, progress)
     rows = []
     for n in cfg.n_values:
-        X, Y = data(n, cfg)
+        X, _ = data(n, cfg)
         for act in cfg.activations:
-            found = {col: searches[act, n, col].outcome() for (a, nn, col) in searches if a == act and nn == n}
-            notes = {}
-            if act == "softmax" and cfg.certify and "T1-B1B7" in cfg.cert_variants:
-                found["m_cert_T1_B1B7"] = _b1b7_search(cfg, X, Y)
-            vals = {col: s.value for col, s in found.items()}
-            for col, s in found.items():
-                if s.value is None:
-                    notes[col] = s.reason
-            if not cfg.emp:
-                notes["m_emp"] = "not measured (emp off)"
-            if not (cfg.lazy and n <= cfg.lazy_n_max):
-                notes["m_lazy"] = "not measured (lazy off)" if not cfg.lazy else f"not measured beyond n = {cfg.lazy_n_max}"
-            if act != "softmax":
-                for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
-                    notes[col] = ("B2–B6, and hence T1/T1', are proved for the softmax network only; "
-                                  "no certified width for " + act)
-            elif not cfg.certify:
-                for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
-                    notes[col] = "not computed (certify off)"
-            else:
-                for v, col in CERT_VARIANTS.items():
-                    if v not in cfg.cert_variants:
-                        notes[col] = f"{v} not in this run's variants"
-                    elif col not in found:
-                        notes[col] = f"not searched beyond n = {cfg.cert_n_max} (the searched widths grow too fast)"
-            lam0 = m_lazy_sq = None
-            if vals.get("m_lazy") is not None:
-                t = found["m_lazy"].tested[-1] if found["m_lazy"].tested[-1].m == vals["m_lazy"] else \
-                    next(t for t in found["m_lazy"].tested if t.m == vals["m_lazy"])
-                lam0 = t.info.get("lambda0_median")
-                m_lazy_sq = None if lam0 is None else vals["m_lazy"] * lam0**2
-            c3 = c3_m = None
-            if act == "softmax" and cfg.certify and cfg.certify_draws:
-                if n > C3_N_MAX:
-                    notes["m_cert_C3"] = f"per-draw certificates only for n ≤ {C3_N_MAX}"
-                else:
-                    c3_m, c3, why = _c3(cfg, X, Y, vals.get("m_cert_T1p"))
-                    if why:
-                        notes["m_cert_C3"] = why
-            elif act == "softmax" and cfg.certify:
-                notes["m_cert_C3"] = "not computed (--certify-draws off)"
-            rows.append(Row(act, n, cfg.dim(n), cfg.d_out, cfg.sigma, lam[act, n][0], lam[act, n][1],
-                            m_emp=vals.get("m_emp"), m_lazy=vals.get("m_lazy"), lam0_at_m_lazy=lam0,
-                            m_lazy_lam0_sq=m_lazy_sq, m_cert_T1p=vals.get("m_cert_T1p"),
-                            m_cert_T1=vals.get("m_cert_T1"), m_cert_T1_B7=vals.get("m_cert_T1_B7"),
-                            m_cert_T1_B1B7=vals.get("m_cert_T1_B1B7"), m_cert_C3=c3_m, searches=found,
-                            notes=notes, c3=c3))
-    return WidthResult(cfg, tuple(rows), fit_rows(rows),
-                       {"paper (arXiv:2405.03251)": PAPER_EXPONENT, "ReLU, Du et al. ICLR 2019": RELU_LITERATURE_EXPONENT},
+            found = {col: s.outcome() for (a, nn, col), s in searches.items() if a == act and nn == n}
+            rows.append(_row(cfg, n, act, _limit(X, cfg.sigma, cfg.d_out, act)[:2], found))
+    return WidthResult(cfg, tuple(rows), fit_rows(rows), dict(REFERENCE_EXPONENTS),
                        round(time.perf_counter() - t0, 1), cells, versions(), eta_rule_text(cfg), lazy_rule_text(cfg))
 
 
