@@ -376,7 +376,10 @@ class Tested:
 
 @dataclass(frozen=True)
 class Search:
-    """The outcome of one width search: ``value`` (None, with ``reason``), its rule, every width tested."""
+    """The outcome of one width search: ``value`` (None, with ``reason``), its rule, every width tested.
+    ``pending`` (unfinished searches only, e.g. a result written by :func:`snapshot` while the sweep runs):
+    the width whose draws were being computed, {"m", "draws" computed, "successes" among them, "cpu_seconds"
+    spent on them}; the value is then unknown and :attr:`lower_bound` is what the finished widths say."""
     column: str
     value: int | None
     reason: str | None
@@ -384,10 +387,23 @@ class Search:
     draws_per_width: int
     successes_needed: int
     tested: tuple = ()
+    pending: dict | None = None
+
+    @property
+    def lower_bound(self) -> int | None:
+        """For a search without a value: the largest width that failed while going up (the smallest passing
+        width, if there is one, is larger), None if none failed or the search has a value."""
+        if self.value is not None:
+            return None
+        fails = [t.m for t in self.tested if not t.passes]
+        return max(fails) if fails else None
 
     def to_json(self) -> dict:
-        """The JSON form (a dict)."""
-        return asdict(self) | {"tested": [t.to_json() for t in self.tested]}
+        """The JSON form (a dict; ``pending`` only when set)."""
+        d = asdict(self) | {"tested": [t.to_json() for t in self.tested]}
+        if self.pending is None:
+            d.pop("pending")
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "Search":
@@ -542,20 +558,32 @@ class _WidthSearch:
             self.reason = f"the smallest width tested ({self.hi}) already passes"
 
     def outcome(self) -> Search:
-        """The :class:`Search` record (the widths tested so far, in increasing order)."""
-        return Search(self.column, self.value, self.reason, self.rule, self.K, self.need,
-                      tuple(self.tested[m] for m in sorted(self.tested)))
+        """The :class:`Search` record (the widths tested so far, in increasing order); a search that is not
+        done is recorded unfinished (value None, ``pending`` the width being evaluated)."""
+        tested = tuple(self.tested[m] for m in sorted(self.tested))
+        if self.done:
+            return Search(self.column, self.value, self.reason, self.rule, self.K, self.need, tested)
+        verdicts = [self.verdict(r) for r in self.results]
+        pending = {"m": self.m, "draws": len(verdicts), "successes": sum(bool(v["success"]) for v in verdicts),
+                   "cpu_seconds": sum(r.get("cpu_seconds") or 0.0 for r in self.results)}
+        fails = [t.m for t in tested if not t.passes]
+        below = f"every width up to {max(fails)} failed" if fails else "no width failed yet"
+        above = f", {self.hi} passed" if self.hi is not None else ""
+        reason = (f"unfinished when this result was written: {below}{above}; at m = {self.m}, "
+                  f"{pending['draws']} of the {self.K} draws computed, {pending['successes']} passed")
+        return Search(self.column, None, reason, self.rule, self.K, self.need, tested, pending)
 
 
-def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_before: int = 0) -> int:
-    """Rounds of cells until every search is done; returns the number of cells computed."""
-    done = done_before
+def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_before: int = 0) -> tuple[int, float]:
+    """Rounds of cells until every search is done; returns the number of cells computed and the sum of
+    their CPU seconds."""
+    done, cpu = done_before, 0.0
     cache: dict[str, dict] = {}
     while True:
         want = [(s, s.next_cells()) for s in searches if not s.done]
         want = [(s, cs) for s, cs in want if cs]
         if not want:
-            return done
+            return done, cpu
         todo, seen = [], set()
         for _, cs in want:
             for c in cs:
@@ -574,9 +602,37 @@ def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_befor
 
             for c, r in zip(todo, run_cells(todo, compute_cell, progress=tick, **engine)):
                 cache[c.key()] = r
+                cpu += r.get("cpu_seconds") or 0.0
             done = base + len(todo)
         for s, cs in want:
             s.feed([cache[c.key()] for c in cs])
+
+
+def _replay(searches: list[_WidthSearch], results) -> tuple[int, float, float]:
+    """Feed the searches from finished cell ``results`` (key → result) only, computing nothing, until each
+    is done or needs a cell that is not there (it stays unfinished, with the draws it has).  Returns the
+    number of cells used and the sums of their wall and CPU seconds."""
+    used: dict[str, dict] = {}
+    stalled: set[int] = set()
+    while True:
+        want = [(s, s.next_cells()) for s in searches if not s.done and id(s) not in stalled]
+        want = [(s, cs) for s, cs in want if cs]
+        if not want:
+            break
+        for s, cs in want:
+            got = []
+            for c in cs:
+                r = results.get(c.key())
+                if r is None:
+                    break
+                used[c.key()] = r
+                got.append(r)
+            if len(got) < len(cs):
+                stalled.add(id(s))
+            if got:
+                s.feed(got)
+    return (len(used), sum(r.get("seconds") or 0.0 for r in used.values()),
+            sum(r.get("cpu_seconds") or 0.0 for r in used.values()))
 
 
 # ------------------------------------------------------------------------------------------ typed result
@@ -643,8 +699,9 @@ class Fit:
 @dataclass(frozen=True)
 class WidthResult:
     """The width experiment's result: the configuration, one :class:`Row` per (activation, n), the
-    :class:`Fit` of every column, the reference exponents, the run time, the number of cells and the
-    package versions."""
+    :class:`Fit` of every column, the reference exponents, the run time ``seconds`` (wall), the number of
+    cells, the package versions, the rules in words and ``cpu_seconds``, the sum of the cells' CPU seconds
+    (on a shared machine the wall time measures the load, the CPU time the work)."""
     config: Config
     rows: tuple
     fits: tuple
@@ -654,13 +711,15 @@ class WidthResult:
     versions: dict
     eta_rule: str = ""
     lazy_rule: str = ""
+    cpu_seconds: float | None = None
 
     def to_json(self) -> dict:
         """The JSON form written by ``ntkcheck width --json`` (``experiment`` = "width")."""
         return {"experiment": "width", "config": asdict(self.config), "seed": self.config.data_seed,
                 "rows": [r.to_json() for r in self.rows], "fits": [f.to_json() for f in self.fits],
                 "reference_exponents": self.reference_exponents, "seconds": self.seconds, "cells": self.cells,
-                "versions": self.versions, "eta_rule": self.eta_rule, "lazy_rule": self.lazy_rule}
+                "versions": self.versions, "eta_rule": self.eta_rule, "lazy_rule": self.lazy_rule,
+                "cpu_seconds": self.cpu_seconds}
 
     @classmethod
     def from_json(cls, d: dict) -> "WidthResult":
@@ -670,7 +729,7 @@ class WidthResult:
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in d["config"].items()}
         return cls(Config(**cfg), tuple(Row.from_json(r) for r in d["rows"]),
                    tuple(Fit.from_json(f) for f in d["fits"]), d["reference_exponents"], d["seconds"], d["cells"],
-                   d["versions"], d.get("eta_rule", ""), d.get("lazy_rule", ""))
+                   d["versions"], d.get("eta_rule", ""), d.get("lazy_rule", ""), d.get("cpu_seconds"))
 
     def row(self, activation: str, n: int) -> Row:
         """The row of (activation, n); KeyError if absent."""
@@ -879,15 +938,36 @@ def run(cfg: Config = QUICK, progress=None, **engine) -> WidthResult:
     cfg = validate(cfg)
     t0 = time.perf_counter()
     searches = _searches(cfg)
-    cells = _drive(list(searches.values()), engine, progress)
+    cells, cpu = _drive(list(searches.values()), engine, progress)
+    return _result(cfg, searches, round(time.perf_counter() - t0, 1), cells, cpu)
+
+
+def _result(cfg: Config, searches: dict, seconds: float, cells: int, cpu: float) -> WidthResult:
+    """The :class:`WidthResult` of ``cfg`` from its searches (finished or not)."""
     rows = []
     for n in cfg.n_values:
         X, _ = data(n, cfg)
         for act in cfg.activations:
             found = {col: s.outcome() for (a, nn, col), s in searches.items() if a == act and nn == n}
             rows.append(_row(cfg, n, act, _limit(X, cfg.sigma, cfg.d_out, act)[:2], found))
-    return WidthResult(cfg, tuple(rows), fit_rows(rows), dict(REFERENCE_EXPONENTS),
-                       round(time.perf_counter() - t0, 1), cells, versions(), eta_rule_text(cfg), lazy_rule_text(cfg))
+    return WidthResult(cfg, tuple(rows), fit_rows(rows), dict(REFERENCE_EXPONENTS), seconds, cells, versions(),
+                       eta_rule_text(cfg), lazy_rule_text(cfg), round(cpu, 1))
+
+
+def snapshot(cfg: Config, results) -> WidthResult:
+    """The experiment of ``cfg`` as far as finished cells decide it, computing no cell: e.g. the lines of a
+    sweep's cache (``--cache DIR``) while the sweep still runs, or after it was stopped.
+
+    Parameters: ``cfg`` a :class:`Config`; ``results`` a mapping from :meth:`ntkcheck.sweep.Cell.key` to the
+    cell's result (as :func:`compute_cell` returned it).  Returns the :class:`WidthResult`: where every cell a
+    search needs is there, exactly what :func:`run` returns (up to its timings); a search that needs a missing
+    cell is recorded unfinished (value None, :attr:`Search.pending` the width being evaluated, the reason
+    saying what the finished widths show).  ``seconds`` and ``cpu_seconds`` are the sums of the wall and
+    CPU seconds the cells used took when they were computed, ``cells`` their number."""
+    cfg = validate(cfg)
+    searches = _searches(cfg)
+    cells, wall, cpu = _replay(list(searches.values()), results)
+    return _result(cfg, searches, round(wall, 1), cells, cpu)
 
 
 def _fit(act, key, pts) -> Fit:
@@ -1001,7 +1081,8 @@ def combine(results, config: Config | None = None) -> WidthResult:
 
     Parameters: ``results`` :class:`WidthResult` objects (same seed, sizes and σ); ``config`` the
     configuration to record (default: the first part's).  Returns the combined result; its ``seconds``
-    is the sum of the parts' (the serial time of the whole)."""
+    and ``cpu_seconds`` are the sums of the parts' (the serial time of the whole; ``cpu_seconds`` None if
+    a part does not record it)."""
     results = list(results)
     if not results:
         raise ValueError("combine needs at least one result")
@@ -1028,6 +1109,7 @@ def combine(results, config: Config | None = None) -> WidthResult:
     rows = sorted(merged.values(), key=lambda r: (r.n, acts.index(r.activation)))
     cfg = config if config is not None else results[0].config
     first = results[0]
+    cpu = [r.cpu_seconds for r in results]
     return WidthResult(cfg, tuple(rows), fit_rows(rows), first.reference_exponents,
                        round(sum(r.seconds for r in results), 1), sum(r.cells for r in results), first.versions,
-                       eta_rule_text(cfg), lazy_rule_text(cfg))
+                       eta_rule_text(cfg), lazy_rule_text(cfg), None if None in cpu else round(sum(cpu), 1))
