@@ -1099,6 +1099,7 @@ def combine(results, config: Config | None = None) -> WidthResult:
             old = merged[k]
             searches = old.searches | row.searches
             notes = {c: why for c, why in (old.notes | row.notes).items() if c not in searches}
+            notes |= {c: s.reason for c, s in searches.items() if s.value is None}   # e.g. unfinished: why
             vals = {c: getattr(row, c) if c in row.searches else getattr(old, c) for c in COLUMNS if c != "m_cert_C3"}
             lazy_src = row if "m_lazy" in row.searches else old
             c3_src = row if row.c3 is not None else old
