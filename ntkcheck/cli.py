@@ -583,11 +583,12 @@ def cmd_compare(args, console: Console) -> int:
 
 
 FULL_WIDTH_HELP = ("m_emp to n = 128 (10 seeds), m_lazy to n = 64, the streamed m_cert of T1', T1 and T1-B7 to "
-                   "n = 16 (m ~ 10⁸, memory flat). Measured in parts (CPU time of the cells; the two cores were "
-                   "loaded about tenfold, so each part took about an hour of wall time): m_emp to n = 91 5.3 min, "
-                   "m_lazy to n = 45 1.8 min, m_cert(T1') to n = 11 1.8 min; not finished then: m_emp n = 128 "
-                   "(T ~ 10⁵–10⁶ steps), m_lazy n = 64, m_cert n = 16 (one draw costs about 0.3 µs of CPU per neuron, "
-                   "45 s at m = 1.3·10⁸; a passing width needs 14 draws), and T1/T1-B7 beyond n = 4 — plan hours")
+                   "n = 16 (m ~ 10⁸, memory flat). Measured as the CPU time of its cells (run in parts on a loaded "
+                   "2-core machine; the book's width chapter): m_emp to n = 91 5 min, m_lazy to n = 45 and softmax "
+                   "n = 64 5 min, m_cert(T1') to n = 11 2 min; still unfinished after 18 more CPU min: m_emp n = 128 "
+                   "(about 25 s per GD run at m = 2), m_lazy exp and ReLU n = 64 (about 90 s per draw at m = 4096), "
+                   "m_cert(T1') n = 16 (about 75 s per draw at m = 2.7·10⁸, 14 draws per passing width); T1 and "
+                   "T1-B7 not run beyond n = 4. --workers 2 at best halves the wall time: plan hours")
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
