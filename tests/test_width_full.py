@@ -85,10 +85,16 @@ def test_width_full_values_are_what_their_searches_decide(full):
             if s.pending is not None:
                 unfinished += 1
                 assert s.value is None and r.notes[col] == s.reason and "unfinished" in s.reason
-                assert all(not t.passes for t in s.tested) and s.pending["draws"] < s.draws_per_width
-                assert s.pending["m"] > max((t.m for t in s.tested), default=0)
-                if s.lower_bound is not None:
-                    assert s.lower_bound == max(t.m for t in s.tested) and str(s.lower_bound) in s.reason
+                assert s.pending["draws"] < s.draws_per_width
+                lo, hi = s.lower_bound, s.upper_bound
+                # the widths that passed are exactly those from the smallest passing one up
+                assert all(t.passes == (hi is not None and t.m >= hi) for t in s.tested)
+                if lo is not None:
+                    assert lo == max(t.m for t in s.tested if not t.passes) and str(lo) in s.reason
+                if hi is not None:
+                    assert lo < s.pending["m"] < hi and str(hi) in s.reason
+                else:
+                    assert s.pending["m"] > max((t.m for t in s.tested), default=0)
                 continue
             if s.value is None:
                 continue
@@ -195,6 +201,23 @@ def test_snapshot_records_an_unfinished_search(recorded):
         if (r.activation, r.n) != ("relu", 3):
             assert _untimed(r.to_json()) == _untimed(res.row(r.activation, r.n).to_json())
     assert snap.fit("relu", "m_lazy").points == res.fit("relu", "m_lazy").points - 1
+
+
+def test_snapshot_brackets_an_unfinished_bisection(recorded):
+    """The certified-width search (softmax, n = 2) doubles to its first pass, then bisects: without the
+    cells of the width it bisects at, the search is unfinished between its last failure and its pass."""
+    res, cells, results = recorded
+    s = res.row("softmax", 2).searches["m_cert_T1p"]
+    first_pass = next(t.m for t in s.tested if t.passes)
+    mid = max(t.m for t in s.tested if t.m < first_pass)        # the bisection's width, tested after the pass
+    fails_before = max(t.m for t in s.tested if t.m < mid)
+    assert first_pass / mid < 2 and mid / fails_before < 2    # between two doublings: a bisection width
+    gone = {k for k, c in cells.items() if c.kind == "width.cert" and c.params["n"] == 2 and c.params["m"] == mid}
+    snap = Wd.snapshot(TINY, {k: v for k, v in results.items() if k not in gone})
+    u = snap.row("softmax", 2).searches["m_cert_T1p"]
+    assert u.value is None and u.pending["m"] == mid and u.pending["draws"] == 0
+    assert u.lower_bound == fails_before and u.upper_bound == first_pass
+    assert f"({fails_before}, {first_pass}]" in u.reason and snap.row("softmax", 2).m_cert_T1p is None
 
 
 def test_combine_keeps_the_reason_of_an_unfinished_part(recorded):

@@ -391,12 +391,22 @@ class Search:
 
     @property
     def lower_bound(self) -> int | None:
-        """For a search without a value: the largest width that failed while going up (the smallest passing
-        width, if there is one, is larger), None if none failed or the search has a value."""
+        """For a search without a value: the largest width that failed below every passing one (its width
+        is larger), None if none failed or the search has a value."""
         if self.value is not None:
             return None
-        fails = [t.m for t in self.tested if not t.passes]
+        top = self.upper_bound
+        fails = [t.m for t in self.tested if not t.passes and (top is None or t.m < top)]
         return max(fails) if fails else None
+
+    @property
+    def upper_bound(self) -> int | None:
+        """For an unfinished search: the smallest width that passed (its width is at most that), None if
+        none passed yet or the search has a value."""
+        if self.value is not None:
+            return None
+        passes = [t.m for t in self.tested if t.passes]
+        return min(passes) if passes else None
 
     def to_json(self) -> dict:
         """The JSON form (a dict; ``pending`` only when set)."""
@@ -568,7 +578,7 @@ class _WidthSearch:
                    "cpu_seconds": sum(r.get("cpu_seconds") or 0.0 for r in self.results)}
         fails = [t.m for t in tested if not t.passes]
         below = f"every width up to {max(fails)} failed" if fails else "no width failed yet"
-        above = f", {self.hi} passed" if self.hi is not None else ""
+        above = f", {self.hi} passed: the width is in ({max(fails)}, {self.hi}]" if self.hi is not None and fails else ""
         reason = (f"unfinished when this result was written: {below}{above}; at m = {self.m}, "
                   f"{pending['draws']} of the {self.K} draws computed, {pending['successes']} passed")
         return Search(self.column, None, reason, self.rule, self.K, self.need, tested, pending)

@@ -36,7 +36,8 @@ def _slope(result, act, col):
 def draw_widths(result, ax) -> None:
     """Every width column against n (log–log), one marker per activation, with an n² guide line (the
     paper's exponent) through the softmax m_lazy (or m_emp) points; an unfinished search (``pending``) is
-    drawn as an arrow at its lower bound, the largest width that failed.
+    drawn as an up arrow at its lower bound (the largest width that failed) and, once a width passed, a
+    down arrow there (its upper bound).
 
     Parameters: ``result`` a WidthResult (or its JSON dict); ``ax`` a matplotlib Axes.  Returns None."""
     result = _typed(result)
@@ -56,6 +57,11 @@ def draw_widths(result, ax) -> None:
     for i, (n, lb, col) in enumerate(sorted(bounds)):
         ax.scatter([n], [lb], marker="$\\uparrow$", s=160, color=COLORS[col], zorder=3,
                    label="width > this (search unfinished)" if i == 0 else None)
+    tops = [(r.n, s.upper_bound, col) for r in result.rows for col, s in r.searches.items()
+            if s.pending is not None and s.upper_bound is not None and col in COLORS]
+    for i, (n, ub, col) in enumerate(sorted(tops)):
+        ax.scatter([n], [ub], marker="$\\downarrow$", s=160, color=COLORS[col], zorder=3,
+                   label="width ≤ this (it passed; search unfinished)" if i == 0 else None)
     guide = [(r.n, r.m_lazy or r.m_emp) for r in result.rows if r.activation == acts[0] and (r.m_lazy or r.m_emp)]
     if len(guide) >= 2:
         ns = np.array([g[0] for g in guide], float)
