@@ -584,11 +584,10 @@ def cmd_compare(args, console: Console) -> int:
 
 FULL_WIDTH_HELP = ("m_emp to n = 128 (10 seeds), m_lazy to n = 64, the streamed m_cert of T1', T1 and T1-B7 to "
                    "n = 16 (m ~ 10⁸, memory flat). Measured as the CPU time of its cells (run in parts on a loaded "
-                   "2-core machine; the book's width chapter): m_emp to n = 91 5 min, m_lazy to n = 45 and softmax "
-                   "n = 64 5 min, m_cert(T1') to n = 11 2 min; still unfinished after 18 more CPU min: m_emp n = 128 "
-                   "(about 25 s per GD run at m = 2), m_lazy exp and ReLU n = 64 (about 90 s per draw at m = 4096), "
-                   "m_cert(T1') n = 16 (about 75 s per draw at m = 2.7·10⁸, 14 draws per passing width); T1 and "
-                   "T1-B7 not run beyond n = 4. --workers 2 at best halves the wall time: plan hours")
+                   "2-core machine; the book's width chapter): m_emp 15 min, m_lazy 28 min, m_cert(T1') 32 min "
+                   "(one draw about 75 s at m = 2.7·10⁸, n = 16; 14 draws per passing width), C3 for n ≤ 6 "
+                   "16 min: about 1.5 CPU hours; T1 and T1-B7 not run beyond n = 4. With --workers 2 at least "
+                   "45 min of wall time (an estimate from the CPU time, not measured)")
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
