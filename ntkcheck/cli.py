@@ -583,11 +583,11 @@ def cmd_compare(args, console: Console) -> int:
 
 
 FULL_WIDTH_HELP = ("m_emp to n = 128 (10 seeds), m_lazy to n = 64, the streamed m_cert of T1', T1 and T1-B7 to "
-                   "n = 16 (m ~ 10⁸, memory flat). Measured in parts (CPU time of the cells; the two cores were "
-                   "loaded about tenfold, so each part took about an hour of wall time): m_emp to n = 91 5.3 min, "
-                   "m_lazy to n = 45 1.8 min, m_cert(T1') to n = 11 1.8 min; not finished then: m_emp n = 128 "
-                   "(T ~ 10⁵–10⁶ steps), m_lazy n = 64, m_cert n = 16 (one draw costs about 0.3 µs of CPU per neuron, "
-                   "45 s at m = 1.3·10⁸; a passing width needs 14 draws), and T1/T1-B7 beyond n = 4 — plan hours")
+                   "n = 16 (m ~ 10⁸, memory flat). Measured as the CPU time of its cells (run in parts on a loaded "
+                   "2-core machine; the book's width chapter): m_emp 15 min, m_lazy 28 min, m_cert(T1') 32 min "
+                   "(one draw about 75 s at m = 2.7·10⁸, n = 16; 14 draws per passing width), C3 for n ≤ 6 "
+                   "16 min: about 1.5 CPU hours; T1 and T1-B7 not run beyond n = 4. With --workers 2 at least "
+                   "45 min of wall time (an estimate from the CPU time, not measured)")
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:

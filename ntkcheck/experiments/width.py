@@ -376,7 +376,10 @@ class Tested:
 
 @dataclass(frozen=True)
 class Search:
-    """The outcome of one width search: ``value`` (None, with ``reason``), its rule, every width tested."""
+    """The outcome of one width search: ``value`` (None, with ``reason``), its rule, every width tested.
+    ``pending`` (unfinished searches only, e.g. a result written by :func:`snapshot` while the sweep runs):
+    the width whose draws were being computed, {"m", "draws" computed, "successes" among them, "cpu_seconds"
+    spent on them}; the value is then unknown and :attr:`lower_bound` is what the finished widths say."""
     column: str
     value: int | None
     reason: str | None
@@ -384,10 +387,33 @@ class Search:
     draws_per_width: int
     successes_needed: int
     tested: tuple = ()
+    pending: dict | None = None
+
+    @property
+    def lower_bound(self) -> int | None:
+        """For a search without a value: the largest width that failed below every passing one (its width
+        is larger), None if none failed or the search has a value."""
+        if self.value is not None:
+            return None
+        top = self.upper_bound
+        fails = [t.m for t in self.tested if not t.passes and (top is None or t.m < top)]
+        return max(fails) if fails else None
+
+    @property
+    def upper_bound(self) -> int | None:
+        """For an unfinished search: the smallest width that passed (its width is at most that), None if
+        none passed yet or the search has a value."""
+        if self.value is not None:
+            return None
+        passes = [t.m for t in self.tested if t.passes]
+        return min(passes) if passes else None
 
     def to_json(self) -> dict:
-        """The JSON form (a dict)."""
-        return asdict(self) | {"tested": [t.to_json() for t in self.tested]}
+        """The JSON form (a dict; ``pending`` only when set)."""
+        d = asdict(self) | {"tested": [t.to_json() for t in self.tested]}
+        if self.pending is None:
+            d.pop("pending")
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "Search":
@@ -395,11 +421,43 @@ class Search:
         return cls(**(d | {"tested": tuple(Tested.from_json(t) for t in d["tested"])}))
 
 
+def _failure_counts(verdicts: list[dict]) -> dict[str, int]:
+    """Why draws failed: {hypothesis or reason: draws}, in order of first appearance."""
+    why: dict[str, int] = {}
+    for v in verdicts:
+        if not v["success"]:
+            for w in (v.get("failing") or [v.get("why") or "fails"]):
+                why[w] = why.get(w, 0) + 1
+    return why
+
+
+def _mean(values) -> float | None:
+    """The mean of the values that are not None (None if there are none)."""
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _cell_info(results: list[dict]) -> dict:
+    """The per-width facts of the draws: the distinct T and check_every, the median λ₀."""
+    info = {}
+    for key in ("T", "check_every"):
+        vals = sorted({r[key] for r in results if r.get(key) is not None})
+        if vals:
+            info[key] = vals
+    lam0 = [r.get("lambda0", (r.get("T1'") or {}).get("lambda0")) for r in results]
+    lam0 = [x for x in lam0 if x is not None]
+    if lam0:
+        info["lambda0_median"] = float(np.median(lam0))
+    return info
+
+
 class _WidthSearch:
     """The smallest passing width: up a geometric sequence (``widths`` given, or doubling from ``start``
     up to ``top``), then — with ``rel_tol`` — bisection between the last failure and the first pass.  A
     width's draws come in two batches (the fewest that can already fail it, then the rest), each a list
     of cells for the next round."""
+
+    rule_level = 0.95    # the Clopper–Pearson confidence of the lower bounds (a search sets its own)
 
     def __init__(self, column, rule, make_cell, K, need, *, widths=None, start=None, top=None, grid=2.0,
                  rel_tol=None, plain=False, verdict=lambda r: r, precheck=None):
@@ -414,11 +472,13 @@ class _WidthSearch:
         self.results: list[dict] = []
 
     def _first(self):
+        """The first width (None if the grid is empty)."""
         if self.widths is not None:
             return self.widths[0] if self.widths else None
         return _even(self.start) if _even(self.start) <= self.top else None
 
     def _after(self, m):
+        """The width after ``m`` going up (None past the top)."""
         if self.widths is not None:
             i = self.widths.index(m) + 1
             return self.widths[i] if i < len(self.widths) else None
@@ -446,42 +506,35 @@ class _WidthSearch:
         """Take the results of the cells of :meth:`next_cells`, in order."""
         self.results += [r | {"_seconds": r.get("seconds")} for r in results]
         verdicts = [self.verdict(r) for r in self.results]
-        ok = sum(bool(v["success"]) for v in verdicts)
-        fails = len(verdicts) - ok
+        fails = sum(not v["success"] for v in verdicts)
         final = any(v.get("final") for v in verdicts)
         if fails > self.K - self.need or len(verdicts) == self.K or final:
-            why: dict[str, int] = {}
-            for v in verdicts:
-                if not v["success"]:
-                    for w in (v.get("failing") or [v.get("why") or "fails"]):
-                        why[w] = why.get(w, 0) + 1
-            lb = None if self.plain or len(verdicts) < self.K else binomial_lower(ok, self.K, self.rule_level)
-            secs = [r["_seconds"] for r in self.results if r.get("_seconds") is not None]
-            cpu = [r["cpu_seconds"] for r in self.results if r.get("cpu_seconds") is not None]
-            info = {}
-            for key in ("T", "check_every"):
-                vals = sorted({r[key] for r in self.results if r.get(key) is not None})
-                if vals:
-                    info[key] = vals
-            lam0 = [r.get("lambda0", (r.get("T1'") or {}).get("lambda0")) for r in self.results]
-            lam0 = [x for x in lam0 if x is not None]
-            if lam0:
-                info["lambda0_median"] = float(np.median(lam0))
-            t = Tested(self.m, len(verdicts), ok, bool(len(verdicts) == self.K and ok >= self.need) or
-                       (self.plain and ok >= self.need), lb, why, float(np.mean(secs)) if secs else None, info,
-                       float(np.mean(cpu)) if cpu else None)
+            t = self._summary(verdicts)
             self.results = []
             if final and not t.passes:
-                self.tested[t.m] = t
-                self.m = None
-                self.reason = f"every width fails the same way ({', '.join(why)}): no width of the grid can pass"
-                self._finish()
-                return
-            self._decide(t)
+                self._give_up(t)
+            else:
+                self._decide(t)
 
-    rule_level = 0.95
+    def _summary(self, verdicts: list[dict]) -> Tested:
+        """The :class:`Tested` record of the current width from its draws' results and verdicts."""
+        ok = sum(bool(v["success"]) for v in verdicts)
+        lb = None if self.plain or len(verdicts) < self.K else binomial_lower(ok, self.K, self.rule_level)
+        passes = bool(len(verdicts) == self.K and ok >= self.need) or (self.plain and ok >= self.need)
+        return Tested(self.m, len(verdicts), ok, passes, lb, _failure_counts(verdicts),
+                      _mean(r["_seconds"] for r in self.results), _cell_info(self.results),
+                      _mean(r.get("cpu_seconds") for r in self.results))
+
+    def _give_up(self, t: Tested) -> None:
+        """Stop at a width whose failure every larger width shares (e.g. m_emp's T > budget)."""
+        self.tested[t.m] = t
+        self.m = None
+        self.reason = f"every width fails the same way ({', '.join(t.failures)}): no width of the grid can pass"
+        self._finish()
 
     def _decide(self, t: Tested) -> None:
+        """Record ``t`` and choose the next width: the next one up until a width passes, then the geometric
+        midpoint of the last failure and the first pass until they are within ``rel_tol``."""
         self.tested[t.m] = t
         m = t.m
         if self.hi is None:              # going up
@@ -505,6 +558,7 @@ class _WidthSearch:
         self.m = mid
 
     def _finish(self) -> None:
+        """Stop: the value is the smallest passing width (None, with the reason, if none passed)."""
         self.done = True
         self.value = self.hi
         if self.hi is None and self.reason is None:
@@ -514,19 +568,32 @@ class _WidthSearch:
             self.reason = f"the smallest width tested ({self.hi}) already passes"
 
     def outcome(self) -> Search:
-        return Search(self.column, self.value, self.reason, self.rule, self.K, self.need,
-                      tuple(self.tested[m] for m in sorted(self.tested)))
+        """The :class:`Search` record (the widths tested so far, in increasing order); a search that is not
+        done is recorded unfinished (value None, ``pending`` the width being evaluated)."""
+        tested = tuple(self.tested[m] for m in sorted(self.tested))
+        if self.done:
+            return Search(self.column, self.value, self.reason, self.rule, self.K, self.need, tested)
+        verdicts = [self.verdict(r) for r in self.results]
+        pending = {"m": self.m, "draws": len(verdicts), "successes": sum(bool(v["success"]) for v in verdicts),
+                   "cpu_seconds": sum(r.get("cpu_seconds") or 0.0 for r in self.results)}
+        fails = [t.m for t in tested if not t.passes]
+        below = f"every width up to {max(fails)} failed" if fails else "no width failed yet"
+        above = f", {self.hi} passed: the width is in ({max(fails)}, {self.hi}]" if self.hi is not None and fails else ""
+        reason = (f"unfinished when this result was written: {below}{above}; at m = {self.m}, "
+                  f"{pending['draws']} of the {self.K} draws computed, {pending['successes']} passed")
+        return Search(self.column, None, reason, self.rule, self.K, self.need, tested, pending)
 
 
-def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_before: int = 0) -> int:
-    """Rounds of cells until every search is done; returns the number of cells computed."""
-    done = done_before
+def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_before: int = 0) -> tuple[int, float]:
+    """Rounds of cells until every search is done; returns the number of cells computed and the sum of
+    their CPU seconds."""
+    done, cpu = done_before, 0.0
     cache: dict[str, dict] = {}
     while True:
         want = [(s, s.next_cells()) for s in searches if not s.done]
         want = [(s, cs) for s, cs in want if cs]
         if not want:
-            return done
+            return done, cpu
         todo, seen = [], set()
         for _, cs in want:
             for c in cs:
@@ -545,9 +612,37 @@ def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_befor
 
             for c, r in zip(todo, run_cells(todo, compute_cell, progress=tick, **engine)):
                 cache[c.key()] = r
+                cpu += r.get("cpu_seconds") or 0.0
             done = base + len(todo)
         for s, cs in want:
             s.feed([cache[c.key()] for c in cs])
+
+
+def _replay(searches: list[_WidthSearch], results) -> tuple[int, float, float]:
+    """Feed the searches from finished cell ``results`` (key → result) only, computing nothing, until each
+    is done or needs a cell that is not there (it stays unfinished, with the draws it has).  Returns the
+    number of cells used and the sums of their wall and CPU seconds."""
+    used: dict[str, dict] = {}
+    stalled: set[int] = set()
+    while True:
+        want = [(s, s.next_cells()) for s in searches if not s.done and id(s) not in stalled]
+        want = [(s, cs) for s, cs in want if cs]
+        if not want:
+            break
+        for s, cs in want:
+            got = []
+            for c in cs:
+                r = results.get(c.key())
+                if r is None:
+                    break
+                used[c.key()] = r
+                got.append(r)
+            if len(got) < len(cs):
+                stalled.add(id(s))
+            if got:
+                s.feed(got)
+    return (len(used), sum(r.get("seconds") or 0.0 for r in used.values()),
+            sum(r.get("cpu_seconds") or 0.0 for r in used.values()))
 
 
 # ------------------------------------------------------------------------------------------ typed result
@@ -614,8 +709,9 @@ class Fit:
 @dataclass(frozen=True)
 class WidthResult:
     """The width experiment's result: the configuration, one :class:`Row` per (activation, n), the
-    :class:`Fit` of every column, the reference exponents, the run time, the number of cells and the
-    package versions."""
+    :class:`Fit` of every column, the reference exponents, the run time ``seconds`` (wall), the number of
+    cells, the package versions, the rules in words and ``cpu_seconds``, the sum of the cells' CPU seconds
+    (on a shared machine the wall time measures the load, the CPU time the work)."""
     config: Config
     rows: tuple
     fits: tuple
@@ -625,13 +721,15 @@ class WidthResult:
     versions: dict
     eta_rule: str = ""
     lazy_rule: str = ""
+    cpu_seconds: float | None = None
 
     def to_json(self) -> dict:
         """The JSON form written by ``ntkcheck width --json`` (``experiment`` = "width")."""
         return {"experiment": "width", "config": asdict(self.config), "seed": self.config.data_seed,
                 "rows": [r.to_json() for r in self.rows], "fits": [f.to_json() for f in self.fits],
                 "reference_exponents": self.reference_exponents, "seconds": self.seconds, "cells": self.cells,
-                "versions": self.versions, "eta_rule": self.eta_rule, "lazy_rule": self.lazy_rule}
+                "versions": self.versions, "eta_rule": self.eta_rule, "lazy_rule": self.lazy_rule,
+                "cpu_seconds": self.cpu_seconds}
 
     @classmethod
     def from_json(cls, d: dict) -> "WidthResult":
@@ -641,7 +739,7 @@ class WidthResult:
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in d["config"].items()}
         return cls(Config(**cfg), tuple(Row.from_json(r) for r in d["rows"]),
                    tuple(Fit.from_json(f) for f in d["fits"]), d["reference_exponents"], d["seconds"], d["cells"],
-                   d["versions"], d.get("eta_rule", ""), d.get("lazy_rule", ""))
+                   d["versions"], d.get("eta_rule", ""), d.get("lazy_rule", ""), d.get("cpu_seconds"))
 
     def row(self, activation: str, n: int) -> Row:
         """The row of (activation, n); KeyError if absent."""
@@ -759,6 +857,87 @@ def _c3(cfg: Config, X, Y, m_cert: int | None) -> tuple[int | None, dict | None,
     return r["m_cert"], r, None if r["m_cert"] is not None else f"no width of {widths} certified"
 
 
+def _searches(cfg: Config) -> dict[tuple, _WidthSearch]:
+    """Every width search of ``cfg``, keyed (activation, n, column), none started."""
+    searches: dict[tuple, _WidthSearch] = {}
+    for n in cfg.n_values:
+        X, Y = data(n, cfg)
+        for act in cfg.activations:
+            if cfg.emp:
+                searches[act, n, "m_emp"] = _emp_search(cfg, n, act)
+            if cfg.lazy and n <= cfg.lazy_n_max:
+                searches[act, n, "m_lazy"] = _lazy_search(cfg, n, act)
+        if cfg.certify and "softmax" in cfg.activations and n <= cfg.cert_n_max:
+            for s in _cert_searches(cfg, n, X, Y):
+                searches["softmax", n, s.column] = s
+    return searches
+
+
+def _notes(cfg: Config, n: int, act: str, found: dict) -> dict:
+    """Why each column of the row (act, n) with the searches ``found`` is None (the searched ones' reasons,
+    and the columns this configuration does not measure)."""
+    notes = {col: s.reason for col, s in found.items() if s.value is None}
+    if not cfg.emp:
+        notes["m_emp"] = "not measured (emp off)"
+    if not (cfg.lazy and n <= cfg.lazy_n_max):
+        notes["m_lazy"] = "not measured (lazy off)" if not cfg.lazy else f"not measured beyond n = {cfg.lazy_n_max}"
+    if act != "softmax":
+        for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
+            notes[col] = ("B2–B6, and hence T1/T1', are proved for the softmax network only; "
+                          "no certified width for " + act)
+    elif not cfg.certify:
+        for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
+            notes[col] = "not computed (certify off)"
+    else:
+        for v, col in CERT_VARIANTS.items():
+            if v not in cfg.cert_variants:
+                notes[col] = f"{v} not in this run's variants"
+            elif col not in found:
+                notes[col] = f"not searched beyond n = {cfg.cert_n_max} (the searched widths grow too fast)"
+    return notes
+
+
+def _lam0_at(search: Search) -> float | None:
+    """The median λ₀ over the draws at the width ``search`` found (None if it found none)."""
+    if search.value is None:
+        return None
+    t = next(t for t in reversed(search.tested) if t.m == search.value)
+    return t.info.get("lambda0_median")
+
+
+def _row(cfg: Config, n: int, act: str, lam: tuple, found: dict) -> Row:
+    """The :class:`Row` of (act, n) from its finished searches ``found`` (column → :class:`Search`; the
+    draw-free T1-B1B7 search and C3 run here), ``lam`` = (λ, how decided) of the activation's limit kernel.
+    ``found`` is not modified."""
+    X, Y = data(n, cfg)
+    found = dict(found)
+    if act == "softmax" and cfg.certify and "T1-B1B7" in cfg.cert_variants:
+        found["m_cert_T1_B1B7"] = _b1b7_search(cfg, X, Y)
+    vals = {col: s.value for col, s in found.items()}
+    notes = _notes(cfg, n, act, found)
+    lam0 = _lam0_at(found["m_lazy"]) if "m_lazy" in found else None
+    m_lazy_sq = None if lam0 is None else vals["m_lazy"] * lam0**2
+    c3 = c3_m = None
+    if act == "softmax" and cfg.certify and cfg.certify_draws:
+        if n > C3_N_MAX:
+            notes["m_cert_C3"] = f"per-draw certificates only for n ≤ {C3_N_MAX}"
+        else:
+            c3_m, c3, why = _c3(cfg, X, Y, vals.get("m_cert_T1p"))
+            if why:
+                notes["m_cert_C3"] = why
+    elif act == "softmax" and cfg.certify:
+        notes["m_cert_C3"] = "not computed (--certify-draws off)"
+    return Row(act, n, cfg.dim(n), cfg.d_out, cfg.sigma, lam[0], lam[1],
+               m_emp=vals.get("m_emp"), m_lazy=vals.get("m_lazy"), lam0_at_m_lazy=lam0,
+               m_lazy_lam0_sq=m_lazy_sq, m_cert_T1p=vals.get("m_cert_T1p"),
+               m_cert_T1=vals.get("m_cert_T1"), m_cert_T1_B7=vals.get("m_cert_T1_B7"),
+               m_cert_T1_B1B7=vals.get("m_cert_T1_B1B7"), m_cert_C3=c3_m, searches=found,
+               notes=notes, c3=c3)
+
+
+REFERENCE_EXPONENTS = {"paper (arXiv:2405.03251)": PAPER_EXPONENT, "ReLU, Du et al. ICLR 2019": RELU_LITERATURE_EXPONENT}
+
+
 def run(cfg: Config = QUICK, progress=None, **engine) -> WidthResult:
     """The whole experiment: one :class:`Row` per (activation, n), the fits, the configuration.
 
@@ -768,74 +947,37 @@ def run(cfg: Config = QUICK, progress=None, **engine) -> WidthResult:
     :class:`WidthResult`."""
     cfg = validate(cfg)
     t0 = time.perf_counter()
-    searches: dict[tuple, _WidthSearch] = {}
-    lam = {}
-    for n in cfg.n_values:
-        X, Y = data(n, cfg)
-        for act in cfg.activations:
-            lam[act, n] = _limit(X, cfg.sigma, cfg.d_out, act)[:2]
-            if cfg.emp:
-                searches[act, n, "m_emp"] = _emp_search(cfg, n, act)
-            if cfg.lazy and n <= cfg.lazy_n_max:
-                searches[act, n, "m_lazy"] = _lazy_search(cfg, n, act)
-        if cfg.certify and "softmax" in cfg.activations and n <= cfg.cert_n_max:
-            for s in _cert_searches(cfg, n, X, Y):
-                searches["softmax", n, s.column] = s
-    cells = _drive(list(searches.values()), engine, progress)
+    searches = _searches(cfg)
+    cells, cpu = _drive(list(searches.values()), engine, progress)
+    return _result(cfg, searches, round(time.perf_counter() - t0, 1), cells, cpu)
+
+
+def _result(cfg: Config, searches: dict, seconds: float, cells: int, cpu: float) -> WidthResult:
+    """The :class:`WidthResult` of ``cfg`` from its searches (finished or not)."""
     rows = []
     for n in cfg.n_values:
-        X, Y = data(n, cfg)
+        X, _ = data(n, cfg)
         for act in cfg.activations:
-            found = {col: searches[act, n, col].outcome() for (a, nn, col) in searches if a == act and nn == n}
-            notes = {}
-            if act == "softmax" and cfg.certify and "T1-B1B7" in cfg.cert_variants:
-                found["m_cert_T1_B1B7"] = _b1b7_search(cfg, X, Y)
-            vals = {col: s.value for col, s in found.items()}
-            for col, s in found.items():
-                if s.value is None:
-                    notes[col] = s.reason
-            if not cfg.emp:
-                notes["m_emp"] = "not measured (emp off)"
-            if not (cfg.lazy and n <= cfg.lazy_n_max):
-                notes["m_lazy"] = "not measured (lazy off)" if not cfg.lazy else f"not measured beyond n = {cfg.lazy_n_max}"
-            if act != "softmax":
-                for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
-                    notes[col] = ("B2–B6, and hence T1/T1', are proved for the softmax network only; "
-                                  "no certified width for " + act)
-            elif not cfg.certify:
-                for col in (*CERT_VARIANTS.values(), "m_cert_C3"):
-                    notes[col] = "not computed (certify off)"
-            else:
-                for v, col in CERT_VARIANTS.items():
-                    if v not in cfg.cert_variants:
-                        notes[col] = f"{v} not in this run's variants"
-                    elif col not in found:
-                        notes[col] = f"not searched beyond n = {cfg.cert_n_max} (the searched widths grow too fast)"
-            lam0 = m_lazy_sq = None
-            if vals.get("m_lazy") is not None:
-                t = found["m_lazy"].tested[-1] if found["m_lazy"].tested[-1].m == vals["m_lazy"] else \
-                    next(t for t in found["m_lazy"].tested if t.m == vals["m_lazy"])
-                lam0 = t.info.get("lambda0_median")
-                m_lazy_sq = None if lam0 is None else vals["m_lazy"] * lam0**2
-            c3 = c3_m = None
-            if act == "softmax" and cfg.certify and cfg.certify_draws:
-                if n > C3_N_MAX:
-                    notes["m_cert_C3"] = f"per-draw certificates only for n ≤ {C3_N_MAX}"
-                else:
-                    c3_m, c3, why = _c3(cfg, X, Y, vals.get("m_cert_T1p"))
-                    if why:
-                        notes["m_cert_C3"] = why
-            elif act == "softmax" and cfg.certify:
-                notes["m_cert_C3"] = "not computed (--certify-draws off)"
-            rows.append(Row(act, n, cfg.dim(n), cfg.d_out, cfg.sigma, lam[act, n][0], lam[act, n][1],
-                            m_emp=vals.get("m_emp"), m_lazy=vals.get("m_lazy"), lam0_at_m_lazy=lam0,
-                            m_lazy_lam0_sq=m_lazy_sq, m_cert_T1p=vals.get("m_cert_T1p"),
-                            m_cert_T1=vals.get("m_cert_T1"), m_cert_T1_B7=vals.get("m_cert_T1_B7"),
-                            m_cert_T1_B1B7=vals.get("m_cert_T1_B1B7"), m_cert_C3=c3_m, searches=found,
-                            notes=notes, c3=c3))
-    return WidthResult(cfg, tuple(rows), fit_rows(rows),
-                       {"paper (arXiv:2405.03251)": PAPER_EXPONENT, "ReLU, Du et al. ICLR 2019": RELU_LITERATURE_EXPONENT},
-                       round(time.perf_counter() - t0, 1), cells, versions(), eta_rule_text(cfg), lazy_rule_text(cfg))
+            found = {col: s.outcome() for (a, nn, col), s in searches.items() if a == act and nn == n}
+            rows.append(_row(cfg, n, act, _limit(X, cfg.sigma, cfg.d_out, act)[:2], found))
+    return WidthResult(cfg, tuple(rows), fit_rows(rows), dict(REFERENCE_EXPONENTS), seconds, cells, versions(),
+                       eta_rule_text(cfg), lazy_rule_text(cfg), round(cpu, 1))
+
+
+def snapshot(cfg: Config, results) -> WidthResult:
+    """The experiment of ``cfg`` as far as finished cells decide it, computing no cell: e.g. the lines of a
+    sweep's cache (``--cache DIR``) while the sweep still runs, or after it was stopped.
+
+    Parameters: ``cfg`` a :class:`Config`; ``results`` a mapping from :meth:`ntkcheck.sweep.Cell.key` to the
+    cell's result (as :func:`compute_cell` returned it).  Returns the :class:`WidthResult`: where every cell a
+    search needs is there, exactly what :func:`run` returns (up to its timings); a search that needs a missing
+    cell is recorded unfinished (value None, :attr:`Search.pending` the width being evaluated, the reason
+    saying what the finished widths show).  ``seconds`` and ``cpu_seconds`` are the sums of the wall and
+    CPU seconds the cells used took when they were computed, ``cells`` their number."""
+    cfg = validate(cfg)
+    searches = _searches(cfg)
+    cells, wall, cpu = _replay(list(searches.values()), results)
+    return _result(cfg, searches, round(wall, 1), cells, cpu)
 
 
 def _fit(act, key, pts) -> Fit:
@@ -949,7 +1091,8 @@ def combine(results, config: Config | None = None) -> WidthResult:
 
     Parameters: ``results`` :class:`WidthResult` objects (same seed, sizes and σ); ``config`` the
     configuration to record (default: the first part's).  Returns the combined result; its ``seconds``
-    is the sum of the parts' (the serial time of the whole)."""
+    and ``cpu_seconds`` are the sums of the parts' (the serial time of the whole; ``cpu_seconds`` None if
+    a part does not record it)."""
     results = list(results)
     if not results:
         raise ValueError("combine needs at least one result")
@@ -966,6 +1109,7 @@ def combine(results, config: Config | None = None) -> WidthResult:
             old = merged[k]
             searches = old.searches | row.searches
             notes = {c: why for c, why in (old.notes | row.notes).items() if c not in searches}
+            notes |= {c: s.reason for c, s in searches.items() if s.value is None}   # e.g. unfinished: why
             vals = {c: getattr(row, c) if c in row.searches else getattr(old, c) for c in COLUMNS if c != "m_cert_C3"}
             lazy_src = row if "m_lazy" in row.searches else old
             c3_src = row if row.c3 is not None else old
@@ -976,6 +1120,7 @@ def combine(results, config: Config | None = None) -> WidthResult:
     rows = sorted(merged.values(), key=lambda r: (r.n, acts.index(r.activation)))
     cfg = config if config is not None else results[0].config
     first = results[0]
+    cpu = [r.cpu_seconds for r in results]
     return WidthResult(cfg, tuple(rows), fit_rows(rows), first.reference_exponents,
                        round(sum(r.seconds for r in results), 1), sum(r.cells for r in results), first.versions,
-                       eta_rule_text(cfg), lazy_rule_text(cfg))
+                       eta_rule_text(cfg), lazy_rule_text(cfg), None if None in cpu else round(sum(cpu), 1))

@@ -35,7 +35,9 @@ def _slope(result, act, col):
 
 def draw_widths(result, ax) -> None:
     """Every width column against n (log–log), one marker per activation, with an n² guide line (the
-    paper's exponent) through the softmax m_lazy (or m_emp) points.
+    paper's exponent) through the softmax m_lazy (or m_emp) points; an unfinished search (``pending``) is
+    drawn as an up arrow at its lower bound (the largest width that failed) and, once a width passed, a
+    down arrow there (its upper bound).
 
     Parameters: ``result`` a WidthResult (or its JSON dict); ``ax`` a matplotlib Axes.  Returns None."""
     result = _typed(result)
@@ -50,6 +52,16 @@ def draw_widths(result, ax) -> None:
             ns, ms = zip(*pts)
             ax.loglog(ns, ms, marker=MARKERS.get(act, "x"), linestyle=STYLES[col], color=COLORS[col],
                       markersize=6 if act == "softmax" else 4, label=f"{act} {LABELS[col]}{_slope(result, act, col)}")
+    bounds = [(r.n, s.lower_bound, col) for r in result.rows for col, s in r.searches.items()
+              if s.pending is not None and s.lower_bound is not None and col in COLORS]
+    for i, (n, lb, col) in enumerate(sorted(bounds)):
+        ax.scatter([n], [lb], marker="$\\uparrow$", s=160, color=COLORS[col], zorder=3,
+                   label="width > this (search unfinished)" if i == 0 else None)
+    tops = [(r.n, s.upper_bound, col) for r in result.rows for col, s in r.searches.items()
+            if s.pending is not None and s.upper_bound is not None and col in COLORS]
+    for i, (n, ub, col) in enumerate(sorted(tops)):
+        ax.scatter([n], [ub], marker="$\\downarrow$", s=160, color=COLORS[col], zorder=3,
+                   label="width ≤ this (it passed; search unfinished)" if i == 0 else None)
     guide = [(r.n, r.m_lazy or r.m_emp) for r in result.rows if r.activation == acts[0] and (r.m_lazy or r.m_emp)]
     if len(guide) >= 2:
         ns = np.array([g[0] for g in guide], float)
@@ -62,7 +74,7 @@ def draw_widths(result, ax) -> None:
     ax.set_ylabel("width m")
     ax.set_title(f"widths: sphere data, d = {'n' if cfg.d is None else cfg.d}, symmetric init, κ = m, "
                  f"σ = {cfg.sigma:g}, ε = {cfg.eps:g}, δ = {cfg.delta:g}", fontsize=8)
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=6, ncol=1, loc="center right")   # large n at mid-height widths: empty
     ax.grid(True, which="both", alpha=0.3)
 
 
