@@ -82,7 +82,7 @@ def test_rational_constants_are_exact_balls_and_floats_are_refused():
 
 def test_decimal_intervals_are_rounded_outward():
     """Each written [lo, hi] contains the exact ball endpoints, for random balls (broken once on purpose by
-    flipping the rounding direction in _decimal: this test then fails)."""
+    flipping the rounding direction in decimal: this test then fails)."""
     rng = np.random.default_rng(1)
     with A.workprec(128):
         for _ in range(300):

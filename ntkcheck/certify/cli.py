@@ -150,7 +150,7 @@ def _width(args, console) -> int:
                   f"(δ = {r['delta']:g}, confidence {r['level']:g}; {r['seconds']:.1f} s)", highlight=False)
     console.print(escape(r["meaning"]), highlight=False)
     if target is not None:
-        _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files._versions()})
+        _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files.versions()})
         console.print(f"wrote {target}")
     return 0 if r["m_cert"] else 1
 

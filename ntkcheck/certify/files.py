@@ -103,7 +103,9 @@ def array_hash(arr: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """The package versions a certificate records (numpy, sympy, … as for every result file, and
+    python-flint).  Returns: name → version string."""
     return _results.versions() | {"python-flint": A.flint_version()}
 
 
@@ -114,8 +116,8 @@ def _iv(ball) -> list[str]:
 def _frac_iv(lo: Fraction | None, hi: Fraction | None) -> list | None:
     if lo is None and hi is None:
         return None
-    lo_s = None if lo is None else A._decimal(lo, DIGITS, up=False)
-    hi_s = None if hi is None else A._decimal(hi, DIGITS, up=True)
+    lo_s = None if lo is None else A.decimal(lo, DIGITS, up=False)
+    hi_s = None if hi is None else A.decimal(hi, DIGITS, up=True)
     return [lo_s, hi_s]
 
 
@@ -163,7 +165,7 @@ def kernel_certificate(data_path, sigma, method: str = "auto", transform: str | 
         "trust_base": {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb)",
                        "exports": {"ntk_limit.limit_kernel": A.source_arb("ntk_limit", "limit_kernel")},
                        "steps": C1_TRUST + (RUMP_TRUST if r["method"] == "rump-float64" else [])},
-        "versions": _versions(), "seconds": r["seconds"],
+        "versions": versions(), "seconds": r["seconds"],
     }
 
 
@@ -228,7 +230,7 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
         "verdicts": {"proved": r["proved"],
                      "hypotheses": {k: h["verdict"] for k, h in r["hypotheses"].items()}},
         "gd_consistency": r.get("gd"),
-        "versions": _versions(), "seconds": r["seconds"],
+        "versions": versions(), "seconds": r["seconds"],
     }
     if r["proved"]:
         cert["theorem"] = theorem_text(r)
@@ -250,9 +252,9 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
 
 def theorem_text(r: dict) -> str:
     enc = r["enclosures"]
-    lam_lo = A._decimal(A.endpoints(enc["lambda0"])[0], 8, up=False)
-    p_lo = A._decimal(A.endpoints(enc["p"])[0], 8, up=False)
-    e0_hi = A._decimal(A.endpoints(enc["e0_norm"])[1], 8, up=True)
+    lam_lo = A.decimal(A.endpoints(enc["lambda0"])[0], 8, up=False)
+    p_lo = A.decimal(A.endpoints(enc["p"])[0], 8, up=False)
+    e0_hi = A.decimal(A.endpoints(enc["e0_norm"])[1], 8, up=True)
     return (f"Theorem (T1', certified). For X, Y as hashed, W(0), A = init_params(d={r['d']}, m={r['m']}, "
             f"d_out={r['d_out']}, sigma={r['sigma']!r}, scheme={r['scheme']!r}, seed={r['seed']}), κ = {r['kappa']!r} "
             f"and exact-arithmetic gradient descent with step η = {r['eta']!r}: for every t ≥ 0, "
