@@ -243,6 +243,9 @@ def _hard_params(case):
     if case == "equal_logits":
         p = nk.init_params(d, m, 1, sigma=0.5, scheme="symmetric", seed=1)
         p.W[:] = p.W[:, :1]                                       # every neuron the same logit
+    elif case == "big_close_logits":       # logits ≈ 600 within O(1) of each other: ẑ's rounding is ≈ 600u
+        p = nk.init_params(d, m, 1, sigma=0.5, scheme="symmetric", seed=4)
+        p.W[:] += 600.0 / math.sqrt(d)
     elif case == "logit_ahead_1e3":
         p = nk.init_params(d, m, 1, sigma=0.5, scheme="iid", seed=2)
         p.W[:, 7] += 1e3 / 0.9                                    # neuron 7 ahead by about 1e3 on every row
@@ -251,7 +254,7 @@ def _hard_params(case):
     return p
 
 
-@pytest.mark.parametrize("case", ["equal_logits", "logit_ahead_1e3", "1e-3", "0.5", "20", "200"])
+@pytest.mark.parametrize("case", ["equal_logits", "big_close_logits", "logit_ahead_1e3", "1e-3", "0.5", "20", "200"])
 def test_float64_features_contain_the_100_digit_values(case):
     """(At this level the exps' own error, ≈ 1e-16, is hidden by the sums' γ_4096 ≈ 4.5e-13: dropping ε_exp is
     caught by the exp tests above, not here.)"""
@@ -271,6 +274,41 @@ def test_float64_features_contain_the_100_digit_values(case):
             assert _inside(SS[i, j], rSS[i][j]), (i, j)
         for l in range(q):
             assert _inside(F[i][l], rF[i][l]), (i, l)
+
+
+TINY = {"SUB": 2, "NSUB": 2, "BLOCK": 4, "ROW_LEVELS": (2, 2, 1)}    # sums nearly exact: the inputs' radii show
+
+
+def _features_outside(X, p):
+    tf = compiled_arb("ntk_factorization", "tangent_feature").raw
+    with A.workprec(128):
+        S0, F, PP, SS, _ = fp64.features(X, p.W, p.A, float(p.m), tf)
+    rS0, rPP, rSS, rF = _mp_features(X, p)
+    q = p.A.shape[0]
+    out = [] if _inside(S0, rS0) else ["S0"]
+    out += [("PP", a, b) for a in range(3 * q) for b in range(3 * q) if not _inside(PP[a, b], rPP[a][b])]
+    out += [("SS", i, j) for i in range(3) for j in range(3) if not _inside(SS[i, j], rSS[i][j])]
+    return out + [("F", i, l) for i in range(3) for l in range(q) if not _inside(F[i][l], rF[i][l])]
+
+
+@pytest.mark.parametrize("case", ["0.5", "200", "logit_ahead_1e3", "big_close_logits"])
+def test_tiny_blocks_still_enclose(case, monkeypatch):
+    for k, v in TINY.items():
+        monkeypatch.setattr(fp64, k, v)
+    X = np.full((3, 4), 0.45) + np.arange(12).reshape(3, 4) * 0.01
+    assert _features_outside(X, _hard_params(case)) == []
+
+
+def test_dropping_the_inputs_radii_is_caught(monkeypatch):
+    """The radius of the summed values (the exps' ε_u, from the logits' γ_d and the exp's own bound) dropped:
+    with sums nearly exact (blocks of 2) some enclosure misses its 100-digit value where the logits are large
+    and close (their rounding, ≈ 600u, moves every exp by as much)."""
+    for k, v in TINY.items():
+        monkeypatch.setattr(fp64, k, v)
+    monkeypatch.setattr(fp64, "exp_error_bound", lambda st: Fraction(0))
+    monkeypatch.setattr(fp64, "logits_error_bound", lambda z, d: Fraction(0))
+    X = np.full((3, 4), 0.45) + np.arange(12).reshape(3, 4) * 0.01
+    assert _features_outside(X, _hard_params("big_close_logits"))
 
 
 # ------------------------------------------------------------------------------------------ C2 and its file
