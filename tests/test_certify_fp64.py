@@ -336,6 +336,11 @@ def test_c2_float64_file_is_checked_and_tampering_is_rejected(tmp_path):
     assert any("γ_k" in s["step"] for s in cert["trust_base"]["steps"])
     path = tmp_path / "c2.json"
     files.write(cert, path)
+    rec = json.loads(path.read_text())["inputs"]["data"]
+    assert rec["path"] == "X.npy" and "resolved" not in rec       # relative to the certificate, no machine path
+    moved = tmp_path.parent / (tmp_path.name + "_moved")
+    tmp_path.rename(moved)                                          # the folder moves: the file still checks
+    path = moved / "c2.json"
     ok, msgs = files.check(path)
     assert ok, msgs
     saved = path.read_text()

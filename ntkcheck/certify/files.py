@@ -331,7 +331,19 @@ def theorem_text(r: dict) -> str:
 
 # ------------------------------------------------------------------------------------------ writing
 def write(cert: dict, path) -> Path:
-    return _results.write_json(path, cert)
+    """Write a certificate atomically to ``path``.  Its data files are recorded by their path relative to the
+    certificate's folder (``path``), not by an absolute path that would name this machine's folders;
+    :func:`check` looks them up there (and then by name beside the file).  Returns: the path written."""
+    import copy
+    import os
+
+    out = copy.deepcopy(cert)
+    folder = Path(path).resolve().parent
+    for key in ("data", "labels"):
+        info = (out.get("inputs") or {}).get(key)
+        if isinstance(info, dict) and info.get("resolved"):
+            info["path"] = os.path.relpath(info.pop("resolved"), folder)
+    return _results.write_json(path, out)
 
 
 # ------------------------------------------------------------------------------------------ checking
@@ -353,7 +365,7 @@ def _transform_of(info: dict) -> str | None:
 def _reload(info: dict, name: str, cert_dir: Path, column: bool = False) -> np.ndarray:
     if not isinstance(info, dict):
         raise CertificateError(f"certificate: inputs.{name} must be an object")
-    cands = [Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name]
+    cands = _candidates(info, cert_dir)
     for p in cands:
         if str(p) and p.is_file():
             arr, new = load_instance(p, name, _transform_of(info), column=column)
@@ -506,8 +518,20 @@ def _c2_method(inputs: dict) -> str:
     return method
 
 
+def _candidates(info: dict, cert_dir: Path) -> list[Path]:
+    """Where a certificate's data file may be: its path relative to the certificate's folder (as
+    :func:`write` records it), an absolute path of older files, and its name beside the certificate."""
+    rec = str(info.get("path", ""))
+    cands = [cert_dir / rec] if rec else []
+    if info.get("resolved"):
+        cands.append(Path(info["resolved"]))
+    if rec:
+        cands += [Path(rec), cert_dir / Path(rec).name]
+    return cands
+
+
 def _located(info: dict, cert_dir: Path):
-    for p in (Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name):
+    for p in _candidates(info, cert_dir):
         if str(p) and p.is_file():
             return p
     raise CertificateError(f"data file {info.get('path')!r} not found")
