@@ -433,3 +433,23 @@ def test_csv_data_are_accepted_and_bad_csv_is_one_line(tmp_path):
     (tmp_path / "nan.csv").write_text("1,2\n3,nan\n")
     with pytest.raises(ValueError, match="non-finite"):
         load_array(tmp_path / "nan.csv", "--data")
+
+
+# ------------------------------------------------------------------------------------------ the trust table
+def test_the_recorded_trust_table_is_the_derivations_output():
+    """certify/trust_kinds.json holds, for the current proofs/ source (its digest), exactly what
+    proofs.blueprint(["C2"]) derives; a certificate uses it instead of re-running the derivations.  (After a
+    change to proofs/ the digest differs: regenerate with files.write_trust_table().)"""
+    rec = json.loads(files.TRUST_TABLE.read_text())
+    assert rec["proofs_sha256"] == files.proofs_digest(), "proofs/ changed: run files.write_trust_table()"
+    lemmas, source = files.lemma_kinds()
+    assert source.startswith("recorded")
+    assert json.loads(json.dumps(files.derived_lemma_kinds())) == lemmas
+
+
+def test_a_stale_trust_table_is_not_used(tmp_path, monkeypatch):
+    stale = tmp_path / "t.json"
+    stale.write_text(json.dumps({"proofs_sha256": "0" * 64, "lemmas": [{"code": "stale"}]}))
+    monkeypatch.setattr(files, "derived_lemma_kinds", lambda: [{"code": "derived"}])
+    lemmas, source = files.lemma_kinds(stale)
+    assert lemmas == [{"code": "derived"}] and source.startswith("derived now")
