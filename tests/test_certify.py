@@ -437,10 +437,10 @@ def test_csv_data_are_accepted_and_bad_csv_is_one_line(tmp_path):
 
 # ------------------------------------------------------------------------------------------ the trust table
 def test_the_recorded_trust_table_is_the_derivations_output():
-    """certify/trust_kinds.json holds, for the current proofs/ source (its digest), exactly what
+    """certify/trust_kinds.py holds, for the current proofs/ source (its digest), exactly what
     proofs.blueprint(["C2"]) derives; a certificate uses it instead of re-running the derivations.  (After a
     change to proofs/ the digest differs: regenerate with files.write_trust_table().)"""
-    rec = json.loads(files.TRUST_TABLE.read_text())
+    rec = files.read_trust_table(files.TRUST_TABLE)
     assert rec["proofs_sha256"] == files.proofs_digest(), "proofs/ changed: run files.write_trust_table()"
     lemmas, source = files.lemma_kinds()
     assert source.startswith("recorded")
@@ -448,8 +448,8 @@ def test_the_recorded_trust_table_is_the_derivations_output():
 
 
 def test_a_stale_trust_table_is_not_used(tmp_path, monkeypatch):
-    stale = tmp_path / "t.json"
-    stale.write_text(json.dumps({"proofs_sha256": "0" * 64, "lemmas": [{"code": "stale"}]}))
+    stale = files.write_trust_table(tmp_path / "t.py")
+    stale.write_text(stale.read_text().replace(files.proofs_digest(), "0" * 64))
     monkeypatch.setattr(files, "derived_lemma_kinds", lambda: [{"code": "derived"}])
     lemmas, source = files.lemma_kinds(stale)
     assert lemmas == [{"code": "derived"}] and source.startswith("derived now")

@@ -198,7 +198,7 @@ FP64_TRUST = [
     {"step": "IEEE binary64 with rounding to nearest; the BLAS forms each entry of a product as a sum of its k "
              "products in some order (no Strassen-type algorithm)", "kind": BY_HAND},
 ]
-TRUST_TABLE = Path(__file__).with_name("trust_kinds.json")
+TRUST_TABLE = Path(__file__).with_name("trust_kinds.py")   # a module, so that it installs with the package
 
 
 def proofs_digest() -> str:
@@ -232,9 +232,34 @@ def write_trust_table(path=None) -> Path:
     while the digest differs derives the kinds itself (correct, only slower).
 
     Parameters: path -- where to write (None: the shipped table).  Returns: the path written."""
+    import json
+    import os
+
     table = {"what": "step kinds of the lemmas C2 uses, from proofs.blueprint(['C2']) (their derivations run)",
              "proofs_sha256": proofs_digest(), "lemmas": derived_lemma_kinds()}
-    return _results.write_json(TRUST_TABLE if path is None else path, table)
+    text = json.dumps(table, indent=1, ensure_ascii=False)
+    if '"""' in text:
+        raise ValueError("the trust table's text contains triple quotes")
+    path = Path(TRUST_TABLE if path is None else path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text('"""The C2 trust base by step kind, recorded by ntkcheck.certify.files.write_trust_table from the '
+                   'derivations of\nthe proofs/ source with the digest below (generated: do not edit)."""\n'
+                   f'import json\n\nTABLE = json.loads(r"""{text}""")\n', encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_trust_table(path) -> dict | None:
+    """The TABLE of a module written by :func:`write_trust_table` (None if absent or unreadable).
+    Parameters: path -- the module's file.  Returns: the table dict or None."""
+    import json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        body = text[text.index('json.loads(r"""') + len('json.loads(r"""'):text.rindex('""")')]
+        return json.loads(body)
+    except (OSError, ValueError):
+        return None
 
 
 def lemma_kinds(table=None) -> tuple[list[dict], str]:
@@ -246,10 +271,7 @@ def lemma_kinds(table=None) -> tuple[list[dict], str]:
     Returns: (lemmas as in :func:`derived_lemma_kinds`, a sentence naming the source)."""
     path = TRUST_TABLE if table is None else Path(table)
     digest = proofs_digest()
-    try:
-        rec = _results.read_json(path)
-    except (FileNotFoundError, ValueError):
-        rec = None
+    rec = read_trust_table(path)
     if isinstance(rec, dict) and rec.get("proofs_sha256") == digest and isinstance(rec.get("lemmas"), list):
         return rec["lemmas"], (f"recorded by write_trust_table from the derivations of this proofs/ source "
                                f"(sha256 {digest[:16]}…)")
