@@ -2,8 +2,11 @@
 instance (X, Y, W(0), A, κ, η), or each failing hypothesis named with its rigorous margin.
 
 W(0) and A are the package's draw (``ntkcheck.core.network.init_params``, symmetric scheme by default), so the
-instance is exactly the one every other command uses with that seed.  Everything is ball arithmetic
-(python-flint ``arb``, 128 bits, outward rounding, exp included) on the exact float64 inputs:
+instance is exactly the one every other command uses with that seed.  The sums over the m neurons take one of
+two routes (:func:`choose_method`): ball arithmetic over all n·m entries, described below, or float64 with
+a-priori rounding bounds (:mod:`ntkcheck.certify.fp64`: the package's own exp with a proved error bound, BLAS
+sums of nonnegative terms with Higham's γ_k), whose balls then enter the same steps.  The ball route is ball
+arithmetic (python-flint ``arb``, 128 bits, outward rounding, exp included) on the exact float64 inputs:
 
 * softmax features S_{i,r} = exp(z_{i,r} − c_i)/Σ_r exp(z_{i,r} − c_i), z = XW (the definition; any shift
   c_i gives the same S);
@@ -186,16 +189,22 @@ BALL_METHODS = {
     "e0_norm": "ball arithmetic (arb): e = κ S Aᵀ − Y, √(Σe²)",
     "H_entries": "ball arithmetic (arb): the export tangent_feature per neuron, PPᵀ as ball matrix products",
 }
-FP64_METHODS = {
-    "S0": "float64 exps with a proved error bound (this package's exp: +, ×, ldexp), max over neurons; "
-          "the division by α_i in ball arithmetic",
-    "e0_norm": "float64 sums Σ_{a=±1} u_{i,r} with the a-priori bound γ_64 per level (three levels) and "
-               "(1 ± ε_u) for the exps; ⟨a,S⟩ = (S₊ − S₋) and e = κ⟨a,S⟩ − Y in ball arithmetic",
-    "H_entries": "float64 BLAS Gram products of nonnegative exps per sign class, with the a-priori bound "
-                 "γ_k, k = 4096 per product, γ_64 for the sum of 64 products, (1 ± ε_u)² for the exps and "
-                 "the underflow terms; the centred signs (export tangent_feature) and G4's scale in ball "
-                 "arithmetic",
-}
+def _fp64_methods() -> dict:
+    from ntkcheck.certify import fp64 as F
+
+    levels = " × ".join(str(k) for k in F.ROW_LEVELS)
+    return {
+        "S0": "float64 exps with a proved error bound (this package's exp: +, ×, ldexp), max over neurons; "
+              "the division by α_i in ball arithmetic",
+        "e0_norm": f"float64 sums Σ_{{a=±1}} u_{{i,r}} in levels of {levels} terms with the a-priori bound γ_k per "
+                   "level and (1 ± ε_u) for the exps; ⟨a,S⟩ = S₊ − S₋ and e = κ⟨a,S⟩ − Y in ball arithmetic",
+        "H_entries": f"float64 BLAS Gram products of nonnegative exps per sign class, with the a-priori bound γ_k, "
+                     f"k = {F.SUB} per product, γ_{F.NSUB} for the sum of {F.NSUB} products, (1 ± ε_u)² for the exps "
+                     "and the underflow terms; the centred signs (export tangent_feature) and G4's scale in ball "
+                     "arithmetic",
+    }
+
+
 COMMON_METHODS = {
     "lambda0": "LDLᵀ inertia tests in ball arithmetic on the ball enclosure of H(W(0)) (G4 exports)",
     "H_norm": "λ_max(H) (H ⪰ 0 by G4) by LDLᵀ inertia tests of −H in ball arithmetic",
@@ -325,7 +334,7 @@ def decide_hypotheses(X, enc: dict, *, m: int, q: int, kap: float, eta):
 
 def method_record(method: str, enc: dict, record) -> dict:
     """Per quantity, the method used (for the certificate's trust base)."""
-    route = BALL_METHODS if method == "ball" else FP64_METHODS
+    route = BALL_METHODS if method == "ball" else _fp64_methods()
     out = {k: (route[k] if k in route else COMMON_METHODS[k]) for k in enc}
     out["H_entries"] = route["H_entries"]
     if record is not None:
