@@ -206,7 +206,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     k.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
     _transform_flags(k)
     k.set_defaults(func=lambda a, con: _run(_kernel, a, con))
-    v = sub.add_parser("convergence", help="C2: T1' decided in ball arithmetic for the package's draw W(0)")
+    v = sub.add_parser("convergence", help="C2: T1' decided rigorously (ball arithmetic, float64 sums with a-priori "
+                                           "bounds for large n·m) for the package's draw W(0)")
     v.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1; .npy or .csv)")
     v.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d'; .npy or .csv)")
     v.add_argument("--m", required=True, type=int, help="the width m (even for the symmetric init)")

@@ -294,7 +294,7 @@ def decide_hypotheses(X, enc: dict, *, m: int, q: int, kap: float, eta):
 
     Returns: (hypotheses dict name → record, R₀ or None, η used or None)."""
     n = X.shape[0]
-    lam, Hn, Qn, S0, e0 = enc["lambda0"], enc["H_norm"], enc["Q_norm"], enc["S0"], enc["e0_norm"]
+    lam, Hn, Qn, S0, e0 = (enc.get(k) for k in ("lambda0", "H_norm", "Q_norm", "S0", "e0_norm"))
     hyps, R0, eta_used = {}, None, None
     if lam is None or Hn is None or Qn is None:
         missing = [k for k, v in (("λ₀", lam), ("‖H(W(0))‖₂", Hn), ("‖Q‖₂", Qn)) if v is None]
