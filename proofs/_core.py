@@ -20,7 +20,7 @@ from typing import Callable
 
 import sympy as sp
 
-from ._latex import _Printer, latex as _latex, names_for
+from ._latex import Printer, latex as _latex, names_for
 
 from .kinds import (BY_HAND, CONCRETE, DEFINITION, EXPORT_BY_HAND, EXPORT_DEFINITION, EXPORT_KINDS,  # noqa: F401
                     EXPORT_SYMPY, IDENTITY, KINDS, NUMERIC, PROVED)
@@ -271,12 +271,12 @@ def _group(e, budget: int, code: str | None) -> str:
 
 def _Printer_terms(e) -> list:
     """The terms of a sum in the order the LaTeX printer writes them."""
-    return list(_Printer({}, {})._as_ordered_terms(e))
+    return list(Printer({}, {})._as_ordered_terms(e))
 
 
 def _Printer_function_name(e, code: str | None) -> str:
     """The LaTeX name of the function of ``e`` (``\\sin``, ``\\varphi``, ``\\operatorname{erf}``)."""
-    return _Printer(names_for(code), {})._hprint_Function(e.func.__name__)
+    return Printer(names_for(code), {})._hprint_Function(e.func.__name__)
 
 
 @dataclass(frozen=True)

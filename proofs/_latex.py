@@ -163,7 +163,7 @@ def names_for(code: str | None = None) -> dict[str, str]:
     return out
 
 
-class _Printer(LatexPrinter):
+class Printer(LatexPrinter):
     """sympy's LaTeX printer, with symbol, IndexedBase and undefined-function names from a table."""
 
     def __init__(self, names: dict[str, str], settings=None):
@@ -188,4 +188,4 @@ def latex(expr, code: str | None = None, **settings) -> str:
     ``code`` the lemma whose overrides apply, ``settings`` sympy LatexPrinter settings.
     Returns: the LaTeX string (no surrounding ``$``)."""
     settings = {"inv_trig_style": "full", **settings}      # \\arccos, not \\operatorname{acos}
-    return _Printer(names_for(code), settings).doprint(sp.sympify(expr))
+    return Printer(names_for(code), settings).doprint(sp.sympify(expr))

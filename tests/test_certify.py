@@ -82,7 +82,7 @@ def test_rational_constants_are_exact_balls_and_floats_are_refused():
 
 def test_decimal_intervals_are_rounded_outward():
     """Each written [lo, hi] contains the exact ball endpoints, for random balls (broken once on purpose by
-    flipping the rounding direction in _decimal: this test then fails)."""
+    flipping the rounding direction in decimal: this test then fails)."""
     rng = np.random.default_rng(1)
     with A.workprec(128):
         for _ in range(300):
@@ -433,3 +433,23 @@ def test_csv_data_are_accepted_and_bad_csv_is_one_line(tmp_path):
     (tmp_path / "nan.csv").write_text("1,2\n3,nan\n")
     with pytest.raises(ValueError, match="non-finite"):
         load_array(tmp_path / "nan.csv", "--data")
+
+
+# ------------------------------------------------------------------------------------------ the trust table
+def test_the_recorded_trust_table_is_the_derivations_output():
+    """certify/trust_kinds.py holds, for the current proofs/ source (its digest), exactly what
+    proofs.blueprint(["C2"]) derives; a certificate uses it instead of re-running the derivations.  (After a
+    change to proofs/ the digest differs: regenerate with files.write_trust_table().)"""
+    rec = files.read_trust_table(files.TRUST_TABLE)
+    assert rec["proofs_sha256"] == files.proofs_digest(), "proofs/ changed: run files.write_trust_table()"
+    lemmas, source = files.lemma_kinds()
+    assert source.startswith("recorded")
+    assert json.loads(json.dumps(files.derived_lemma_kinds())) == lemmas
+
+
+def test_a_stale_trust_table_is_not_used(tmp_path, monkeypatch):
+    stale = files.write_trust_table(tmp_path / "t.py")
+    stale.write_text(stale.read_text().replace(files.proofs_digest(), "0" * 64))
+    monkeypatch.setattr(files, "derived_lemma_kinds", lambda: [{"code": "derived"}])
+    lemmas, source = files.lemma_kinds(stale)
+    assert lemmas == [{"code": "derived"}] and source.startswith("derived now")

@@ -320,7 +320,7 @@ def test_inward_rounded_or_shrunk_enclosures_in_a_file_are_rejected(tmp_path):
 
     def flipped(pair):
         lo, hi = Fraction(pair[0]), Fraction(pair[1])
-        return [A._decimal(lo, 12, up=True), A._decimal(hi, 12, up=False)]
+        return [A.decimal(lo, 12, up=True), A.decimal(hi, 12, up=False)]
 
     d = json.loads(json.dumps(saved))
     d["enclosures"]["lambda0"] = flipped(d["enclosures"]["lambda0"])
@@ -329,7 +329,7 @@ def test_inward_rounded_or_shrunk_enclosures_in_a_file_are_rejected(tmp_path):
     assert not ok and "lambda0" in msgs[-1], msgs
     d = json.loads(json.dumps(saved))
     lo, hi = (Fraction(s) for s in d["enclosures"]["e0_norm"])
-    mid = A._decimal((lo + hi) / 2, 20, up=True)
+    mid = A.decimal((lo + hi) / 2, 20, up=True)
     d["enclosures"]["e0_norm"] = [mid, mid]
     path.write_text(json.dumps(d))
     ok, msgs = files.check(path)

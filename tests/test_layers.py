@@ -44,14 +44,9 @@ EXCEPTIONS = {
     # the D1–D6 checks test the diffusion application's numerics, which live with its experiment
     ("ntkcheck.checks.diffusion", "ntkcheck.experiments.diffusion"): "D1–D6 numerics",
 }
-# private names certify/ and proofs/ still share between their own modules (other helpers' work while
-# issue 12 is open): (module, name) -> the public name that replaces it.  Listed so that nothing new slips in.
-PENDING = {
-    ("ntkcheck.certify.cli", "_versions"): "files.versions",
-    ("ntkcheck.certify.files", "_decimal"): "arb.decimal",
-    # proofs/ is another helper's too (the LaTeX printer arrived with issue 14)
-    ("ntkcheck.proofs._core", "_Printer"): "_latex.Printer",
-}
+# private names certify/ and proofs/ still shared between their own modules: (module, name) -> the public
+# name that replaces it.  Empty since issue 13: files.versions, arb.decimal and _latex.Printer are public.
+PENDING: dict = {}
 # the third-party packages proofs/ may import (the rest of the standard library is allowed)
 PROOFS_THIRD_PARTY = {"sympy"}
 

@@ -195,8 +195,11 @@ def endpoints(ball) -> tuple[Fraction, Fraction]:
     return arf_fraction(ball.lower()), arf_fraction(ball.upper())
 
 
-def _decimal(q: Fraction, digits: int, up: bool) -> str:
-    """q rounded to ``digits`` significant decimal digits, towards +inf (up) or −inf, as a string."""
+def decimal(q: Fraction, digits: int, up: bool) -> str:
+    """``q`` rounded to ``digits`` significant decimal digits, towards +inf (``up`` True) or −inf (False).
+
+    Parameters: q -- an exact rational; digits -- significant digits (≥ 1); up -- the rounding direction.
+    Returns: the decimal string (e.g. "1.25e-3"); "0" for q = 0."""
     if q == 0:
         return "0"
     neg = q < 0
@@ -223,7 +226,7 @@ def _decimal(q: Fraction, digits: int, up: bool) -> str:
 def interval_strings(ball, digits: int = 20) -> list[str]:
     """[lo, hi] as outward-rounded decimal strings (lo rounded down, hi rounded up)."""
     lo, hi = endpoints(ball)
-    return [_decimal(lo, digits, up=False), _decimal(hi, digits, up=True)]
+    return [decimal(lo, digits, up=False), decimal(hi, digits, up=True)]
 
 
 def parse_interval(pair) -> tuple[Fraction, Fraction]:

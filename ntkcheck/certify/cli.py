@@ -92,12 +92,12 @@ def _convergence(args, console) -> int:
         raise _usage(f"--gd-steps must be >= 0, got {args.gd_steps}")
     cert = files.convergence_certificate(args.data, args.labels, args.m, args.sigma, args.seed, scheme=args.scheme,
                                          kappa=args.kappa, eta=args.eta, gd_steps=args.gd_steps,
-                                         transform=_transform(args))
+                                         transform=_transform(args), method=args.method)
     inp = cert["inputs"]
     _say_transform(inp["data"], console)
     console.print(f"C2 convergence-certificate (T1'): n = {inp['n']}, d = {inp['d']}, d' = {inp['d_out']}, "
                   f"m = {inp['m']}, σ = {args.sigma:g}, seed {inp['seed']}, {inp['scheme']} init, κ = {inp['kappa']}, "
-                  f"η = {inp['eta']}, R₀ = {inp['R0']}", highlight=False)
+                  f"η = {inp['eta']}, R₀ = {inp['R0']}; sums over neurons: {inp['method']}", highlight=False)
     for k, v in cert["enclosures"].items():
         console.print(f"  {k:22s} ∈ [{v[0]}, {v[1]}]", highlight=False)
     for name, h in cert["hypotheses"].items():
@@ -116,8 +116,10 @@ def _convergence(args, console) -> int:
                       f"{gd['residual_worst_ratio']:.6f}, worst movement/R₀ {gd['movement_worst_ratio']:.3g}, "
                       f"inside the envelope: {gd['inside_envelope']}", highlight=False)
     sec = cert["seconds"]
-    console.print(f"({sec['certificate']:.2f} s certificate, {sec.get('trust_base', 0):.1f} s re-running the "
-                  "derivations of the trust base)", highlight=False)
+    gd_s = f", {gd['seconds']:.1f} s GD run" if gd else ""
+    src = (cert.get("trust_base") or {}).get("lemmas_source", "")
+    console.print(f"({sec['certificate']:.2f} s certificate{gd_s}; trust base {sec.get('trust_base', 0):.1f} s, "
+                  f"its step kinds {src})", highlight=False)
     return _written(cert, target, console, cert["verdicts"]["proved"])
 
 
@@ -150,7 +152,7 @@ def _width(args, console) -> int:
                   f"(δ = {r['delta']:g}, confidence {r['level']:g}; {r['seconds']:.1f} s)", highlight=False)
     console.print(escape(r["meaning"]), highlight=False)
     if target is not None:
-        _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files._versions()})
+        _results.write_json(target, r | {"inputs": {"data": xinfo, "labels": yinfo}, "versions": files.versions()})
         console.print(f"wrote {target}")
     return 0 if r["m_cert"] else 1
 
@@ -204,7 +206,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     k.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
     _transform_flags(k)
     k.set_defaults(func=lambda a, con: _run(_kernel, a, con))
-    v = sub.add_parser("convergence", help="C2: T1' decided in ball arithmetic for the package's draw W(0)")
+    v = sub.add_parser("convergence", help="C2: T1' decided rigorously (ball arithmetic, float64 sums with a-priori "
+                                           "bounds for large n·m) for the package's draw W(0)")
     v.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1; .npy or .csv)")
     v.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d'; .npy or .csv)")
     v.add_argument("--m", required=True, type=int, help="the width m (even for the symmetric init)")
@@ -214,6 +217,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     v.add_argument("--kappa", type=float, help="the output scale κ (default m)")
     v.add_argument("--scheme", default="symmetric", choices=("symmetric", "iid"), help="init scheme (default symmetric)")
     v.add_argument("--gd-steps", type=int, default=100, help="steps of the float64 consistency run (0: none)")
+    v.add_argument("--method", default="auto", choices=("auto", "ball", "float64"),
+                   help="the sums over the m neurons: ball arithmetic, or float64 with a-priori rounding bounds "
+                        "(γ_k, and a proved exp); auto: ball for n·m ≤ 10⁵ (default)")
     v.add_argument("--json", metavar="PATH", help="write the certificate to PATH")
     _transform_flags(v)
     v.set_defaults(func=lambda a, con: _run(_convergence, a, con))

@@ -2,8 +2,11 @@
 instance (X, Y, W(0), A, κ, η), or each failing hypothesis named with its rigorous margin.
 
 W(0) and A are the package's draw (``ntkcheck.core.network.init_params``, symmetric scheme by default), so the
-instance is exactly the one every other command uses with that seed.  Everything is ball arithmetic
-(python-flint ``arb``, 128 bits, outward rounding, exp included) on the exact float64 inputs:
+instance is exactly the one every other command uses with that seed.  The sums over the m neurons take one of
+two routes (:func:`choose_method`): ball arithmetic over all n·m entries, described below, or float64 with
+a-priori rounding bounds (:mod:`ntkcheck.certify.fp64`: the package's own exp with a proved error bound, BLAS
+sums of nonnegative terms with Higham's γ_k), whose balls then enter the same steps.  The ball route is ball
+arithmetic (python-flint ``arb``, 128 bits, outward rounding, exp included) on the exact float64 inputs:
 
 * softmax features S_{i,r} = exp(z_{i,r} − c_i)/Σ_r exp(z_{i,r} − c_i), z = XW (the definition; any shift
   c_i gives the same S);
@@ -177,12 +180,60 @@ def _verdict(lhs, rhs) -> str:
     return "undecided"
 
 
-def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = "symmetric", kappa=None,
-                        eta=None, gd_steps: int = 100) -> dict:
-    """C2 for T1' on (X, Y) and the draw init_params(d, m, d', σ, scheme, seed).  Returns a dict of ball
-    enclosures (``enclosures``: name → ball), ``hypotheses`` (name → verdict, margin ball, lhs, rhs),
-    ``proved``, the chosen R₀ and η, the methods used per quantity, and the GD consistency record."""
-    require_flint()
+METHODS = ("auto", "ball", "float64")
+AUTO_BALL_MAX = 10**5        # n·m up to which "auto" takes the ball route (above it: float64 with γ_k bounds)
+MAX_TERMS_FP64 = 4 * 10**9   # n·m above which the float64 route is refused (time: about an hour)
+
+BALL_METHODS = {
+    "S0": "ball arithmetic (arb) over all n·m softmax entries",
+    "e0_norm": "ball arithmetic (arb): e = κ S Aᵀ − Y, √(Σe²)",
+    "H_entries": "ball arithmetic (arb): the export tangent_feature per neuron, PPᵀ as ball matrix products",
+}
+def _fp64_methods() -> dict:
+    from ntkcheck.certify import fp64 as F
+
+    levels = " × ".join(str(k) for k in F.ROW_LEVELS)
+    return {
+        "S0": "float64 exps with a proved error bound (this package's exp: +, ×, ldexp), max over neurons; "
+              "the division by α_i in ball arithmetic",
+        "e0_norm": f"float64 sums Σ_{{a=±1}} u_{{i,r}} in levels of {levels} terms with the a-priori bound γ_k per "
+                   "level and (1 ± ε_u) for the exps; ⟨a,S⟩ = S₊ − S₋ and e = κ⟨a,S⟩ − Y in ball arithmetic",
+        "H_entries": f"float64 BLAS Gram products of nonnegative exps per sign class, with the a-priori bound γ_k, "
+                     f"k = {F.SUB} per product, γ_{F.NSUB} for the sum of {F.NSUB} products, (1 ± ε_u)² for the exps "
+                     "and the underflow terms; the centred signs (export tangent_feature) and G4's scale in ball "
+                     "arithmetic",
+    }
+
+
+COMMON_METHODS = {
+    "lambda0": "LDLᵀ inertia tests in ball arithmetic on the ball enclosure of H(W(0)) (G4 exports)",
+    "H_norm": "λ_max(H) (H ⪰ 0 by G4) by LDLᵀ inertia tests of −H in ball arithmetic",
+    "Q_norm": "λ_max(Q) (Q ≥ 0 entrywise, symmetric: Perron–Frobenius) by LDLᵀ inertia tests",
+    "R0_max": "export R0_max_T1p in ball arithmetic", "beta": "B4 export × B2 export at R₀, ball arithmetic",
+    "p": "export rate_p in ball arithmetic",
+    "eta_cap_spectral": "export eta_cap_spectral in ball arithmetic",
+    "eta_cap_second_order": "export eta_cap_second_order in ball arithmetic",
+}
+
+
+def choose_method(method: str, n: int, m: int) -> str:
+    """The route of the sums over neurons: "ball" (Arb over all n·m entries) or "float64" (BLAS with a-priori
+    γ_k bounds, :mod:`ntkcheck.certify.fp64`).  ``method`` "auto" takes the ball route for n·m ≤ AUTO_BALL_MAX.
+
+    Parameters: method -- one of METHODS; n, m -- sizes.  Returns: "ball" or "float64".
+    Raises: ValueError for an unknown method or a size the route refuses."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "auto":
+        method = "ball" if n * m <= AUTO_BALL_MAX else "float64"
+    if method == "ball" and n * m > MAX_TERMS:
+        raise ValueError(f"n·m = {n * m} exceeds {MAX_TERMS} for the ball route (use --method float64)")
+    if method == "float64" and n * m > MAX_TERMS_FP64:
+        raise ValueError(f"n·m = {n * m} exceeds {MAX_TERMS_FP64}: the computation would take hours")
+    return method
+
+
+def _inputs(X, Y, m, sigma, seed, eta):
     X = V.matrix(X, "X")
     Y = V.matrix(Y, "Y")
     if Y.shape[0] != X.shape[0]:
@@ -191,18 +242,32 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
     m = V.positive_int(m, "m", minimum=2)
     sigma = V.positive_float(sigma, "sigma")
     seed = V.positive_int(seed, "seed", minimum=0)
-    n, d, q = X.shape[0], X.shape[1], Y.shape[1]
-    if n * m > MAX_TERMS:
-        raise ValueError(f"n·m = {n * m} exceeds {MAX_TERMS}: the ball computation would not fit in memory")
-    params = nk.init_params(d, m, q, sigma=sigma, scheme=scheme, seed=seed)
-    kap = float(m) if kappa is None else V.positive_float(kappa, "kappa")
     if eta is not None:
         eta = V.positive_float(eta, "eta")
+    return X, Y, m, sigma, seed, eta
+
+
+def kernel_enclosures(X, Y, params, kap: float, method: str):
+    """The enclosures of S₀, ‖e(0)‖₂, λ₀, ‖H(W(0))‖₂, ‖Q(W(0))‖₂ for the draw ``params``, the sums over
+    neurons by ``method`` ("ball" or "float64"); the eigenvalue tests double the precision (from PREC to
+    MAX_PREC) until λ₀, ‖H‖ and ‖Q‖ are enclosed.
+
+    Returns: (dict name → ball or None, precision used, seconds of the sums over neurons, the float64
+    route's bound record or None)."""
+    n, q, m = X.shape[0], Y.shape[1], params.m
     t0 = time.perf_counter()
-    prec = PREC
-    while True:   # the precision doubles until λ₀, ‖H‖ and ‖Q‖ are enclosed (λ₀ ≪ ‖H‖ needs more bits)
+    prec, feats, record = PREC, None, None
+    while True:
         with workprec(prec):
-            S0, F, PP, SS = features(X, params.W, params.A, kap)
+            if method == "ball":
+                feats = features(X, params.W, params.A, kap)
+            elif feats is None:       # float64 sums: computed once, their balls reused at every precision
+                from ntkcheck.certify import fp64
+
+                *feats, record = fp64.features(X, params.W, params.A, kap,
+                                               _f("ntk_factorization", "tangent_feature").raw)
+            S0, F, PP, SS = feats
+            t_feat = time.perf_counter() - t0
             Gm = arb_mat(X.tolist())
             G = Gm * Gm.transpose()
             scale = _f("ntk_factorization", "ntk_scale")
@@ -214,73 +279,96 @@ def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = 
                 for l in range(q):
                     e = F[i][l] - to_ball(float(Y[i, l]))
                     e2 += e * e
-            e0 = e2.sqrt()
-            t_feat = time.perf_counter() - t0
-            lam, Hn, rl, rh = _eig_range(H)
+            lam, Hn, _, _ = _eig_range(H)
             _, Qn, _, _ = _eig_range(Q)
         if (lam is not None and Hn is not None and Qn is not None) or prec >= MAX_PREC:
             break
         prec *= 2
+    return ({"S0": S0, "e0_norm": e2.sqrt(), "lambda0": lam, "H_norm": Hn, "Q_norm": Qn}, prec, t_feat, record)
+
+
+def decide_hypotheses(X, enc: dict, *, m: int, q: int, kap: float, eta):
+    """(λ), (ii), (iii), (iv) of T1' decided in ball arithmetic from the enclosures ``enc`` (extended in place
+    with R0_max, beta, the η caps and p).  R₀ = min(lower(R₀,max)·SHRINK, R0_iv_best); η (if None) =
+    lower(min caps)·SHRINK.
+
+    Returns: (hypotheses dict name → record, R₀ or None, η used or None)."""
+    n = X.shape[0]
+    lam, Hn, Qn, S0, e0 = (enc.get(k) for k in ("lambda0", "H_norm", "Q_norm", "S0", "e0_norm"))
+    hyps, R0, eta_used = {}, None, None
+    if lam is None or Hn is None or Qn is None:
+        missing = [k for k, v in (("λ₀", lam), ("‖H(W(0))‖₂", Hn), ("‖Q‖₂", Qn)) if v is None]
+        hyps["(λ)"] = {"verdict": "undecided", "what": f"no enclosure of {', '.join(missing)}"}
+        return hyps, R0, eta_used
+    hyps["(λ)"] = {"what": "λ₀ = λ_min(H(W(0))) > 0", "lhs": arb(0), "rhs": lam, "margin": lam,
+                   "verdict": "holds" if lam > 0 else ("fails" if lam <= 0 else "undecided")}
+    if not lam > 0:
+        return hyps, R0, eta_used
+    xsq = None                      # max_i ‖x_i‖² as a ball (arb.max: Python's max would compare balls)
+    for row in X:
+        sq = sum((to_ball(float(v)) ** 2 for v in row), arb(0))
+        xsq = sq if xsq is None else xsq.max(sq)
+    r0max = _f("linear_convergence", "R0_max_T1p")(lam, q, Qn)
+    enc["R0_max"] = r0max
+    R0 = min(lower(r0max) * SHRINK, float(_f("linear_convergence", "R0_iv_best")().mid()))
+    beta = _f("hessian_bound", "hessian_norm_bound")(kap, xsq, S0) * _f("softmax_ratio", "ratio_upper")(R0)
+    enc["beta"] = beta
+    cap_a = _f("linear_convergence", "eta_cap_spectral")(m, Hn, lam)
+    cap_b = _f("linear_convergence", "eta_cap_second_order")(lam, beta, n, q, Hn, e0)
+    enc["eta_cap_spectral"], enc["eta_cap_second_order"] = cap_a, cap_b
+    eta_used = eta if eta is not None else lower(cap_a.min(cap_b)) * SHRINK
+    lhs = _f("linear_convergence", "hyp_ii_lhs")(R0, q, Qn)
+    rhs = _f("linear_convergence", "hyp_ii_rhs_T1p")(lam)
+    hyps["(ii)"] = {"what": "6(e^{4R₀} − 1) d'‖Q(W(0))‖₂ ≤ λ₀/2", "lhs": lhs, "rhs": rhs,
+                    "margin": rhs - lhs, "verdict": _verdict(lhs, rhs)}
+    cap = cap_a.min(cap_b)
+    hyps["(iii)"] = {"what": "η ≤ min(1/(m(‖H‖ + λ₀/2)), λ₀/(2β√(nd')(‖H‖ + λ₀/2)‖e(0)‖))",
+                     "lhs": to_ball(eta_used), "rhs": cap, "margin": cap - eta_used,
+                     "verdict": _verdict(to_ball(eta_used), cap)}
+    lhs = _f("linear_convergence", "hyp_iv_lhs")(eta_used, kap, R0, S0, n, q, e0, m, lam)
+    hyps["(iv)"] = {"what": "2ηκe^{2R₀}S₀√(nd')‖e(0)‖/p ≤ R₀", "lhs": lhs, "rhs": to_ball(R0),
+                    "margin": R0 - lhs, "verdict": _verdict(lhs, to_ball(R0))}
+    enc["p"] = _f("linear_convergence", "rate_p")(eta_used, m, lam)
+    return hyps, R0, eta_used
+
+
+def method_record(method: str, enc: dict, record) -> dict:
+    """Per quantity, the method used (for the certificate's trust base)."""
+    route = BALL_METHODS if method == "ball" else _fp64_methods()
+    out = {k: (route[k] if k in route else COMMON_METHODS[k]) for k in enc}
+    out["H_entries"] = route["H_entries"]
+    if record is not None:
+        out["float64_bounds"] = record
+    return out
+
+
+def certify_convergence(X, Y, m: int, sigma: float, seed: int, *, scheme: str = "symmetric", kappa=None,
+                        eta=None, gd_steps: int = 100, method: str = "auto") -> dict:
+    """C2 for T1' on (X, Y) and the draw init_params(d, m, d', σ, scheme, seed).
+
+    Parameters: X (n×d, ‖x_i‖ ≤ 1 exactly), Y (n×d'), m, sigma, seed, scheme -- the instance; kappa -- κ
+    (default m); eta -- the step (default: the largest (iii) allows, rigorously); gd_steps -- steps of the
+    float64 consistency run (0: none); method -- the sums over neurons: "ball", "float64" (a-priori γ_k
+    bounds) or "auto" (see :func:`choose_method`).
+    Returns: a dict with ``enclosures`` (name → ball), ``hypotheses`` (name → verdict, margin ball, lhs,
+    rhs), ``proved``, the chosen R₀ and η, ``method``, ``methods`` (per quantity), ``seconds`` and the GD
+    consistency record ``gd``."""
+    require_flint()
+    X, Y, m, sigma, seed, eta = _inputs(X, Y, m, sigma, seed, eta)
+    n, d, q = X.shape[0], X.shape[1], Y.shape[1]
+    method = choose_method(method, n, m)
+    params = nk.init_params(d, m, q, sigma=sigma, scheme=scheme, seed=seed)
+    kap = float(m) if kappa is None else V.positive_float(kappa, "kappa")
+    t0 = time.perf_counter()
+    found, prec, t_feat, record = kernel_enclosures(X, Y, params, kap, method)
+    enc = {k: v for k, v in found.items() if v is not None}
     with workprec(prec):
-        xsq = None                      # max_i ‖x_i‖² as a ball (arb.max: Python's max would compare balls)
-        for row in X:
-            sq = sum((to_ball(float(v)) ** 2 for v in row), arb(0))
-            xsq = sq if xsq is None else xsq.max(sq)
-        enc = {"S0": S0, "e0_norm": e0}
-        if lam is not None:
-            enc["lambda0"] = lam
-        if Hn is not None:
-            enc["H_norm"] = Hn
-        if Qn is not None:
-            enc["Q_norm"] = Qn
-        hyps = {}
-        R0 = eta_used = None
-        if lam is None or Hn is None or Qn is None:
-            missing = [k for k, v in (("λ₀", lam), ("‖H(W(0))‖₂", Hn), ("‖Q‖₂", Qn)) if v is None]
-            hyps["(λ)"] = {"verdict": "undecided", "what": f"no enclosure of {', '.join(missing)}"}
-        else:
-            hyps["(λ)"] = {"what": "λ₀ = λ_min(H(W(0))) > 0", "lhs": arb(0), "rhs": lam, "margin": lam,
-                           "verdict": "holds" if lam > 0 else ("fails" if lam <= 0 else "undecided")}
-            if lam > 0:
-                r0max = _f("linear_convergence", "R0_max_T1p")(lam, q, Qn)
-                enc["R0_max"] = r0max
-                R0 = min(lower(r0max) * SHRINK, float(_f("linear_convergence", "R0_iv_best")().mid()))
-                beta = _f("hessian_bound", "hessian_norm_bound")(kap, xsq, S0) * \
-                    _f("softmax_ratio", "ratio_upper")(R0)
-                enc["beta"] = beta
-                cap_a = _f("linear_convergence", "eta_cap_spectral")(m, Hn, lam)
-                cap_b = _f("linear_convergence", "eta_cap_second_order")(lam, beta, n, q, Hn, e0)
-                enc["eta_cap_spectral"], enc["eta_cap_second_order"] = cap_a, cap_b
-                eta_used = eta if eta is not None else lower(cap_a.min(cap_b)) * SHRINK
-                lhs = _f("linear_convergence", "hyp_ii_lhs")(R0, q, Qn)
-                rhs = _f("linear_convergence", "hyp_ii_rhs_T1p")(lam)
-                hyps["(ii)"] = {"what": "6(e^{4R₀} − 1) d'‖Q(W(0))‖₂ ≤ λ₀/2", "lhs": lhs, "rhs": rhs,
-                                "margin": rhs - lhs, "verdict": _verdict(lhs, rhs)}
-                cap = cap_a.min(cap_b)
-                hyps["(iii)"] = {"what": "η ≤ min(1/(m(‖H‖ + λ₀/2)), λ₀/(2β√(nd')(‖H‖ + λ₀/2)‖e(0)‖))",
-                                 "lhs": to_ball(eta_used), "rhs": cap, "margin": cap - eta_used,
-                                 "verdict": _verdict(to_ball(eta_used), cap)}
-                lhs = _f("linear_convergence", "hyp_iv_lhs")(eta_used, kap, R0, S0, n, q, e0, m, lam)
-                hyps["(iv)"] = {"what": "2ηκe^{2R₀}S₀√(nd')‖e(0)‖/p ≤ R₀", "lhs": lhs, "rhs": to_ball(R0),
-                                "margin": R0 - lhs, "verdict": _verdict(lhs, to_ball(R0))}
-                enc["p"] = _f("linear_convergence", "rate_p")(eta_used, m, lam)
-        proved = all(h["verdict"] == "holds" for h in hyps.values()) and len(hyps) == 4
-    t_cert = time.perf_counter() - t0
-    methods = {
-        "S0": "ball arithmetic (arb) over all n·m softmax entries",
-        "e0_norm": "ball arithmetic (arb): e = κ S Aᵀ − Y, √(Σe²)",
-        "lambda0": "LDLᵀ inertia tests in ball arithmetic on the ball enclosure of H(W(0)) (G4 exports)",
-        "H_norm": "λ_max(H) (H ⪰ 0 by G4) by LDLᵀ inertia tests of −H in ball arithmetic",
-        "Q_norm": "λ_max(Q) (Q ≥ 0 entrywise, symmetric: Perron–Frobenius) by LDLᵀ inertia tests",
-        "R0_max": "export R0_max_T1p in ball arithmetic", "beta": "B4 export × B2 export at R₀, ball arithmetic",
-        "p": "export rate_p in ball arithmetic",
-        "eta_cap_spectral": "export eta_cap_spectral in ball arithmetic",
-        "eta_cap_second_order": "export eta_cap_second_order in ball arithmetic",
-    }
+        hyps, R0, eta_used = decide_hypotheses(X, enc, m=m, q=q, kap=kap, eta=eta)
+    proved = len(hyps) == 4 and all(h["verdict"] == "holds" for h in hyps.values())
     out = {"n": n, "d": d, "d_out": q, "m": m, "sigma": sigma, "seed": seed, "scheme": scheme, "kappa": kap,
            "eta": eta_used, "eta_given": eta is not None, "R0": R0, "prec": prec, "enclosures": enc,
-           "hypotheses": hyps, "proved": proved, "methods": {k: methods[k] for k in enc},
-           "seconds": {"features": t_feat, "certificate": t_cert}, "params": params}
+           "hypotheses": hyps, "proved": proved, "method": method, "methods": method_record(method, enc, record),
+           "seconds": {"features": t_feat, "certificate": time.perf_counter() - t0}, "params": params}
     if proved and gd_steps:
         out["gd"] = gd_consistency(X, Y, params, out, gd_steps)
     return out

@@ -103,7 +103,9 @@ def array_hash(arr: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """The package versions a certificate records (numpy, sympy, … as for every result file, and
+    python-flint).  Returns: name → version string."""
     return _results.versions() | {"python-flint": A.flint_version()}
 
 
@@ -114,8 +116,8 @@ def _iv(ball) -> list[str]:
 def _frac_iv(lo: Fraction | None, hi: Fraction | None) -> list | None:
     if lo is None and hi is None:
         return None
-    lo_s = None if lo is None else A._decimal(lo, DIGITS, up=False)
-    hi_s = None if hi is None else A._decimal(hi, DIGITS, up=True)
+    lo_s = None if lo is None else A.decimal(lo, DIGITS, up=False)
+    hi_s = None if hi is None else A.decimal(hi, DIGITS, up=True)
     return [lo_s, hi_s]
 
 
@@ -163,12 +165,11 @@ def kernel_certificate(data_path, sigma, method: str = "auto", transform: str | 
         "trust_base": {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb)",
                        "exports": {"ntk_limit.limit_kernel": A.source_arb("ntk_limit", "limit_kernel")},
                        "steps": C1_TRUST + (RUMP_TRUST if r["method"] == "rump-float64" else [])},
-        "versions": _versions(), "seconds": r["seconds"],
+        "versions": versions(), "seconds": r["seconds"],
     }
 
 
 # ------------------------------------------------------------------------------------------ C2
-LEMMAS = ("G4", "B2", "B3", "B4", "B5", "B6", "T1")
 EXPORTS_USED = (("ntk_factorization", "tangent_feature"), ("ntk_factorization", "ntk_scale"),
                 ("ntk_perturbation", "Q_entry"), ("hessian_bound", "hessian_norm_bound"),
                 ("softmax_ratio", "ratio_upper"), ("linear_convergence", "R0_max_T1p"),
@@ -178,23 +179,108 @@ EXPORTS_USED = (("ntk_factorization", "tangent_feature"), ("ntk_factorization", 
                 ("linear_convergence", "rate_p"))
 
 
-def _lemma_kinds() -> list[dict]:
-    """The C2 trust base by step kind: the blueprint's nodes that C2 uses, directly or not
-    (``proofs.blueprint(["C2"])``), each lemma with its derivation's steps counted by kind."""
+LEMMAS = ("G4", "B2", "B3", "B4", "B5", "B6", "T1")   # the lemmas whose exports C2 evaluates
+FP64_TRUST = [
+    {"step": "|fl(xᵀy) − xᵀy| ≤ γ_k|x|ᵀ|y| + kη for any order of the k-term sum, FMA or not, γ_k = ku/(1 − ku), "
+             "u = 2⁻⁵³, η = 2⁻¹⁰⁷⁴ (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., §3.1, (3.5)); "
+             "for nonnegative terms the exact sum lies in ŝ·[1/(1 + γ_k), 1/(1 − γ_k)] per level of summation",
+     "kind": BY_HAND},
+    {"step": "Horner's rule: |p̂(t) − p(t)| ≤ γ_{2N}Σ|c_j||t|^j (Higham (5.3)); the Taylor remainder "
+             "|e^t − Σ_{j≤N} t^j/j!| ≤ |t|^{N+1}e^{|t|}/(N+1)!; the Cody–Waite reduction y = k ln 2 + t with "
+             "each rounding bounded by u/(1 − u)·|computed value| and |ln 2 − L1 − L2| from a 300-bit ball; "
+             "2^k·p̂ exact in the normal range (the package's exp, ntkcheck.certify.fp64.exp_bounded)",
+     "kind": BY_HAND},
+    {"step": "exps of arguments below −600 set to 0 and bounded absolutely by e^{−600(1 − u/(1 − u)) + ε_z}",
+     "kind": BY_HAND},
+    {"step": "(PPᵀ)_{(i,ℓ),(j,ℓ')} = Σ_{s,s'} c^s_{iℓ}c^{s'}_{jℓ'} Σ_{r: a_{ℓ,r} = s, a_{ℓ',r} = s'} S_{i,r}S_{j,r} "
+             "(the neurons grouped by their sign pair; the centred sign depends on r only through a_{ℓ,r}) and "
+             "S_{i,r} = u_{i,r}/α_i", "kind": BY_HAND},
+    {"step": "IEEE binary64 with rounding to nearest; the BLAS forms each entry of a product as a sum of its k "
+             "products in some order (no Strassen-type algorithm)", "kind": BY_HAND},
+]
+TRUST_TABLE = Path(__file__).with_name("trust_kinds.py")   # a module, so that it installs with the package
+
+
+def proofs_digest() -> str:
+    """sha256 over the source of every module of ``ntkcheck.proofs`` (file names and bytes, sorted by name):
+    the step kinds recorded in :data:`TRUST_TABLE` are valid for exactly this source.
+
+    Returns: the hex digest."""
     from ntkcheck import proofs
 
-    if hasattr(proofs, "blueprint"):
-        return [{"code": nd.code, "id": nd.id, "kind": nd.kind, "uses": list(nd.uses), "steps_by_kind": nd.steps}
-                for nd in proofs.blueprint(["C2"]) if nd.module is not None]
-    out = []
-    for code in LEMMAS:
-        mod = proofs.lemma(code)
-        out.append({"code": mod.CODE, "id": mod.ID, "steps_by_kind": mod.derive().summary()})
-    return out
+    h = hashlib.sha256()
+    for f in sorted(Path(proofs.__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def derived_lemma_kinds() -> list[dict]:
+    """The C2 trust base by step kind, derived now: the blueprint's nodes that C2 uses, directly or not
+    (``proofs.blueprint(["C2"])``, which runs each lemma's derivation: tens of seconds), each with its
+    derivation's steps counted by kind.
+
+    Returns: one dict per lemma (code, id, kind, uses, steps_by_kind), in the book's order."""
+    from ntkcheck import proofs
+
+    return [{"code": nd.code, "id": nd.id, "kind": nd.kind, "uses": list(nd.uses), "steps_by_kind": nd.steps}
+            for nd in proofs.blueprint(["C2"]) if nd.module is not None]
+
+
+def write_trust_table(path=None) -> Path:
+    """Run the derivations once and record their step kinds with :func:`proofs_digest` in ``path`` (default
+    :data:`TRUST_TABLE`, shipped with the package).  Run it after any change to proofs/; a certificate made
+    while the digest differs derives the kinds itself (correct, only slower).
+
+    Parameters: path -- where to write (None: the shipped table).  Returns: the path written."""
+    import json
+    import os
+
+    table = {"what": "step kinds of the lemmas C2 uses, from proofs.blueprint(['C2']) (their derivations run)",
+             "proofs_sha256": proofs_digest(), "lemmas": derived_lemma_kinds()}
+    text = json.dumps(table, indent=1, ensure_ascii=False)
+    if '"""' in text:
+        raise ValueError("the trust table's text contains triple quotes")
+    path = Path(TRUST_TABLE if path is None else path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text('"""The C2 trust base by step kind, recorded by ntkcheck.certify.files.write_trust_table from the '
+                   'derivations of\nthe proofs/ source with the digest below (generated: do not edit)."""\n'
+                   f'import json\n\nTABLE = json.loads(r"""{text}""")\n', encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_trust_table(path) -> dict | None:
+    """The TABLE of a module written by :func:`write_trust_table` (None if absent or unreadable).
+    Parameters: path -- the module's file.  Returns: the table dict or None."""
+    import json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        body = text[text.index('json.loads(r"""') + len('json.loads(r"""'):text.rindex('""")')]
+        return json.loads(body)
+    except (OSError, ValueError):
+        return None
+
+
+def lemma_kinds(table=None) -> tuple[list[dict], str]:
+    """The C2 trust base by step kind, and how it was obtained.  When the recorded table (``table``, default
+    :data:`TRUST_TABLE`) was made from the same proofs/ source (equal :func:`proofs_digest`), its entries are
+    the derivations' own output and are used as they are; otherwise the derivations run now.
+
+    Parameters: table -- path of a table written by :func:`write_trust_table` (None: the shipped one).
+    Returns: (lemmas as in :func:`derived_lemma_kinds`, a sentence naming the source)."""
+    path = TRUST_TABLE if table is None else Path(table)
+    digest = proofs_digest()
+    rec = read_trust_table(path)
+    if isinstance(rec, dict) and rec.get("proofs_sha256") == digest and isinstance(rec.get("lemmas"), list):
+        return rec["lemmas"], (f"recorded by write_trust_table from the derivations of this proofs/ source "
+                               f"(sha256 {digest[:16]}…)")
+    return derived_lemma_kinds(), f"derived now (proofs/ source sha256 {digest[:16]}… has no recorded table)"
 
 
 def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="symmetric", kappa=None, eta=None,
-                            gd_steps: int = 100, trust: bool = True, transform: str | None = None) -> dict:
+                            gd_steps: int = 100, trust: bool = True, transform: str | None = None,
+                            method: str = "auto") -> dict:
     """C2 for the data and label files (the data optionally transformed, see :func:`load_instance`; a 1-D
     label file is one column), width m, σ and the draw ``seed``: the certificate as a JSON-ready dict.
     (A1) is decided exactly first: a one-line ValueError naming the file and the hypothesis if it fails."""
@@ -204,7 +290,8 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
         raise ValueError(f"--labels {labels_path} has {Y.shape[0]} rows but --data {data_path} has {X.shape[0]} "
                          "(one label row per data row)")
     I.require_unit_ball(X, f"--data {data_path}")
-    r = C2.certify_convergence(X, Y, m, sigma, seed, scheme=scheme, kappa=kappa, eta=eta, gd_steps=gd_steps)
+    r = C2.certify_convergence(X, Y, m, sigma, seed, scheme=scheme, kappa=kappa, eta=eta, gd_steps=gd_steps,
+                               method=method)
     t0 = time.perf_counter()
     sig = float(sigma)
     hyps = {}
@@ -221,6 +308,7 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
                    "kappa": repr(float(r["kappa"])), "kappa_given": kappa is not None,
                    "eta": None if r["eta"] is None else repr(float(r["eta"])), "eta_given": eta is not None,
                    "R0": None if r["R0"] is None else repr(float(r["R0"])), "prec_bits": r["prec"],
+                   "method": r["method"],
                    "init": "ntkcheck.core.network.init_params(d, m, d_out, sigma, scheme, seed)"},
         "enclosures": {k: _iv(v) for k, v in r["enclosures"].items()},
         "methods": r["methods"],
@@ -228,13 +316,15 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
         "verdicts": {"proved": r["proved"],
                      "hypotheses": {k: h["verdict"] for k, h in r["hypotheses"].items()}},
         "gd_consistency": r.get("gd"),
-        "versions": _versions(), "seconds": r["seconds"],
+        "versions": versions(), "seconds": r["seconds"],
     }
     if r["proved"]:
         cert["theorem"] = theorem_text(r)
     if trust:
+        lemmas, lemmas_source = lemma_kinds()
         cert["trust_base"] = {"ball_arithmetic": f"python-flint {A.flint_version()} (Arb), {r['prec']} bits",
-                              "lemmas": _lemma_kinds(),
+                              "sums_over_neurons": r["method"],
+                              "lemmas": lemmas, "lemmas_source": lemmas_source,
                               "exports": {f"{a}.{b}": A.source_arb(a, b) for a, b in EXPORTS_USED},
                               "steps": C1_TRUST[1:] + [
                                   {"step": "H(W(0)) = JJᵀ/m ⪰ 0 so ‖H‖₂ = λ_max(H) (G4); Q symmetric, entrywise "
@@ -243,16 +333,17 @@ def convergence_certificate(data_path, labels_path, m, sigma, seed, *, scheme="s
                                            "−2Σ_{k: a_{ℓ,k} = +1} S_k if a_{ℓ,r} = −1, as Σ_k S_k = 1 (the centred "
                                            "signs of the Setting part, formed as sums of positive balls)",
                                    "kind": BY_HAND},
-                                  {"step": "(A1) decided in exact rational arithmetic", "kind": BY_HAND}]}
+                                  {"step": "(A1) decided in exact rational arithmetic", "kind": BY_HAND}]
+                              + (FP64_TRUST if r["method"] == "float64" else [])}
         cert["seconds"] = dict(cert["seconds"], trust_base=time.perf_counter() - t0)
     return cert
 
 
 def theorem_text(r: dict) -> str:
     enc = r["enclosures"]
-    lam_lo = A._decimal(A.endpoints(enc["lambda0"])[0], 8, up=False)
-    p_lo = A._decimal(A.endpoints(enc["p"])[0], 8, up=False)
-    e0_hi = A._decimal(A.endpoints(enc["e0_norm"])[1], 8, up=True)
+    lam_lo = A.decimal(A.endpoints(enc["lambda0"])[0], 8, up=False)
+    p_lo = A.decimal(A.endpoints(enc["p"])[0], 8, up=False)
+    e0_hi = A.decimal(A.endpoints(enc["e0_norm"])[1], 8, up=True)
     return (f"Theorem (T1', certified). For X, Y as hashed, W(0), A = init_params(d={r['d']}, m={r['m']}, "
             f"d_out={r['d_out']}, sigma={r['sigma']!r}, scheme={r['scheme']!r}, seed={r['seed']}), κ = {r['kappa']!r} "
             f"and exact-arithmetic gradient descent with step η = {r['eta']!r}: for every t ≥ 0, "
@@ -262,7 +353,19 @@ def theorem_text(r: dict) -> str:
 
 # ------------------------------------------------------------------------------------------ writing
 def write(cert: dict, path) -> Path:
-    return _results.write_json(path, cert)
+    """Write a certificate atomically to ``path``.  Its data files are recorded by their path relative to the
+    certificate's folder (``path``), not by an absolute path that would name this machine's folders;
+    :func:`check` looks them up there (and then by name beside the file).  Returns: the path written."""
+    import copy
+    import os
+
+    out = copy.deepcopy(cert)
+    folder = Path(path).resolve().parent
+    for key in ("data", "labels"):
+        info = (out.get("inputs") or {}).get(key)
+        if isinstance(info, dict) and info.get("resolved"):
+            info["path"] = os.path.relpath(info.pop("resolved"), folder)
+    return _results.write_json(path, out)
 
 
 # ------------------------------------------------------------------------------------------ checking
@@ -284,7 +387,7 @@ def _transform_of(info: dict) -> str | None:
 def _reload(info: dict, name: str, cert_dir: Path, column: bool = False) -> np.ndarray:
     if not isinstance(info, dict):
         raise CertificateError(f"certificate: inputs.{name} must be an object")
-    cands = [Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name]
+    cands = _candidates(info, cert_dir)
     for p in cands:
         if str(p) and p.is_file():
             arr, new = load_instance(p, name, _transform_of(info), column=column)
@@ -383,7 +486,8 @@ def check(path) -> tuple[bool, list[str]]:
         fresh = convergence_certificate(_located(inputs["data"], path.parent), _located(inputs["labels"], path.parent),
                                         int(_need(inputs, "m", "inputs.")), sigma, int(_need(inputs, "seed", "inputs.")),
                                         scheme=_need(inputs, "scheme", "inputs."), kappa=kappa, eta=eta,
-                                        gd_steps=0, trust=False, transform=_transform_of(inputs["data"]))
+                                        gd_steps=0, trust=False, transform=_transform_of(inputs["data"]),
+                                        method=_c2_method(inputs))
         for k in ("eta", "R0", "kappa"):
             if fresh["inputs"][k] != inputs.get(k):
                 msgs.append(f"REJECTED: {k} = {inputs.get(k)} does not reproduce ({fresh['inputs'][k]})")
@@ -398,6 +502,12 @@ def check(path) -> tuple[bool, list[str]]:
                     bad.append(f"{name}.{part}")
         if bad:
             msgs.append(f"REJECTED: enclosures {sorted(bad)} do not reproduce")
+            return False, msgs
+        said = {k: v for k, v in (cert.get("methods") or {}).items() if k != "float64_bounds"}
+        done = {k: v for k, v in fresh["methods"].items() if k != "float64_bounds"}
+        if said != done:
+            msgs.append(f"REJECTED: the methods {sorted(k for k in set(said) | set(done) if said.get(k) != done.get(k))} "
+                        "are not the ones the recomputation used")
             return False, msgs
         fresh_ver = fresh["verdicts"]
     else:
@@ -422,8 +532,28 @@ def check(path) -> tuple[bool, list[str]]:
     return True, msgs
 
 
+def _c2_method(inputs: dict) -> str:
+    """The route a C2 file was made with ("ball" for files written before the float64 route existed)."""
+    method = inputs.get("method", "ball")
+    if method not in ("ball", "float64"):
+        raise CertificateError(f"certificate: unknown method {method!r}")
+    return method
+
+
+def _candidates(info: dict, cert_dir: Path) -> list[Path]:
+    """Where a certificate's data file may be: its path relative to the certificate's folder (as
+    :func:`write` records it), an absolute path of older files, and its name beside the certificate."""
+    rec = str(info.get("path", ""))
+    cands = [cert_dir / rec] if rec else []
+    if info.get("resolved"):
+        cands.append(Path(info["resolved"]))
+    if rec:
+        cands += [Path(rec), cert_dir / Path(rec).name]
+    return cands
+
+
 def _located(info: dict, cert_dir: Path):
-    for p in (Path(info.get("path", "")), Path(info.get("resolved", "")), cert_dir / Path(info.get("path", "")).name):
+    for p in _candidates(info, cert_dir):
         if str(p) and p.is_file():
             return p
     raise CertificateError(f"data file {info.get('path')!r} not found")
