@@ -42,7 +42,7 @@ import time
 from dataclasses import replace
 
 from ntkcheck import sweep
-from ntkcheck.core.results import versions, write_json
+from ntkcheck.core.results import untimed, versions, write_json
 from ntkcheck.experiments import width
 
 TARGET = 1.7
@@ -81,13 +81,6 @@ def timed_run(cfg, **engine):
     return res.to_json(), dt, rec.rounds
 
 
-def untimed(obj):
-    """``obj`` without its timing fields (any key containing "seconds") and versions, for comparison."""
-    if isinstance(obj, dict):
-        return {k: untimed(v) for k, v in obj.items() if "seconds" not in k and k != "versions"}
-    if isinstance(obj, list):
-        return [untimed(v) for v in obj]
-    return obj
 
 
 def lpt_makespan(durations, workers: int) -> float:

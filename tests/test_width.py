@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from ntkcheck.core.results import untimed
 import ntkcheck as nk
 from ntkcheck import seeds, streaming
 from ntkcheck.experiments import width as Wd
@@ -26,13 +27,6 @@ ROW_KEYS = {"activation", "n", "d", "d_out", "sigma", "lambda", "m_emp", "m_lazy
             "m_cert_T1", "m_cert_T1p", "m_cert_T1_B7", "m_cert_T1_B1B7", "m_cert_C3", "searches", "notes"}
 
 
-def _strip_times(obj):
-    """The JSON without its timings (seconds differ from run to run)."""
-    if isinstance(obj, dict):
-        return {k: _strip_times(v) for k, v in obj.items() if "seconds" not in k and k != "versions"}
-    if isinstance(obj, list):
-        return [_strip_times(v) for v in obj]
-    return obj
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +75,7 @@ def test_result_does_not_depend_on_the_order_cells_run(tiny, monkeypatch):
         return [out[id(c)] for c in cells]
 
     monkeypatch.setattr(Wd, "run_cells", backwards)
-    assert _strip_times(Wd.run(TINY).to_json()) == _strip_times(tiny.to_json())
+    assert untimed(Wd.run(TINY).to_json()) == untimed(tiny.to_json())
 
 
 def test_engine_options_reach_run_cells(monkeypatch):
@@ -102,7 +96,7 @@ def test_seeds_a_draw_depends_only_on_its_keys(tiny):
     seed gives other data."""
     alone = Wd.run(replace(TINY, n_values=(3,)))
     for act in TINY.activations:
-        assert _strip_times(alone.row(act, 3).to_json()) == _strip_times(tiny.row(act, 3).to_json())
+        assert untimed(alone.row(act, 3).to_json()) == untimed(tiny.row(act, 3).to_json())
     X, Y = Wd.data(3, TINY)
     assert np.array_equal(X, nk.sphere(3, 8, seed=seeds.derived_seed(0, "width.data", 3)))
     assert np.array_equal(Y, nk.labels(3, 1, seed=seeds.derived_seed(0, "width.labels", 3)))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from ntkcheck.core.results import untimed
 from ntkcheck.experiments import width as Wd
 
 FULL_JSON = Path(__file__).resolve().parents[1] / "results" / "width_full.json"
@@ -133,12 +134,6 @@ TINY = replace(Wd.QUICK, n_values=(2, 3), activations=("softmax", "relu"), seeds
                cert_rel_tol=0.5)
 
 
-def _untimed(obj):
-    if isinstance(obj, dict):
-        return {k: _untimed(v) for k, v in obj.items() if "seconds" not in k and k != "versions"}
-    if isinstance(obj, list):
-        return [_untimed(v) for v in obj]
-    return obj
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +166,7 @@ def test_snapshot_of_every_cell_is_the_run(recorded, monkeypatch):
     monkeypatch.setattr(Wd, "run_cells", computing)
     monkeypatch.setattr(Wd, "compute_cell", computing)
     snap = Wd.snapshot(TINY, results)
-    assert _untimed(snap.to_json()) == _untimed(res.to_json())
+    assert untimed(snap.to_json()) == untimed(res.to_json())
     assert snap.cells == res.cells == len(results)
     assert snap.cpu_seconds == pytest.approx(sum(r["cpu_seconds"] for r in results.values()), abs=0.1)
     assert all(s.pending is None for r in snap.rows for s in r.searches.values())
@@ -199,7 +194,7 @@ def test_snapshot_records_an_unfinished_search(recorded):
     assert Wd.Search.from_json(json.loads(json.dumps(u.to_json()))) == u
     for r in snap.rows:
         if (r.activation, r.n) != ("relu", 3):
-            assert _untimed(r.to_json()) == _untimed(res.row(r.activation, r.n).to_json())
+            assert untimed(r.to_json()) == untimed(res.row(r.activation, r.n).to_json())
     assert snap.fit("relu", "m_lazy").points == res.fit("relu", "m_lazy").points - 1
 
 

@@ -128,6 +128,18 @@ def read_json(path):
 CONFIG_REL = 1e-12
 
 
+def untimed(obj):
+    """``obj`` (nested dicts and lists from a result's JSON) without its timing fields (any key containing
+    "seconds") and its ``versions``: what two runs of the same computation must agree on.
+
+    Parameters: ``obj`` a JSON-shaped value.  Returns: a copy without those keys."""
+    if isinstance(obj, dict):
+        return {k: untimed(v) for k, v in obj.items() if "seconds" not in k and k != "versions"}
+    if isinstance(obj, list):
+        return [untimed(v) for v in obj]
+    return obj
+
+
 def config_differences(recorded, expected, rel: float = CONFIG_REL, path: str = "config") -> list[str]:
     """Where a recorded configuration (from a JSON file) differs from ``expected`` (a dataclass, a dict or
     values): a list of ``"path: recorded != expected"`` strings, empty when they agree.
