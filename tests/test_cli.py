@@ -358,9 +358,18 @@ def _env():
     return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+def _default_sigint():
+    """The child starts with SIGINT at its default disposition, as under a terminal.  A test run started as a
+    background job of a non-interactive shell (``sh -c 'pytest … &'``) inherits SIGINT *ignored*, and Python
+    then keeps it ignored: a Ctrl-C test would see no KeyboardInterrupt at all, whatever the CLI does."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_the_cli_imports_prints_no_traceback():
     r = subprocess.run([sys.executable, "-c", _INTERRUPT_DURING_IMPORT], capture_output=True, text=True, cwd=ROOT,
-                       env=_env(), timeout=120)
+                       env=_env(), timeout=120, preexec_fn=_default_sigint)
     assert r.returncode == 130 and r.stderr.strip() == "interrupted" and "Traceback" not in r.stderr, r.stderr
     assert r.stdout == ""
 
@@ -386,7 +395,8 @@ def test_ctrl_c_at_any_time_prints_no_traceback(delay):
                 "sys.argv = ['ntkcheck', 'verify', '--only', 'G1', '--quiet']; "
                 "runpy.run_module('ntkcheck.cli', run_name='__main__', alter_sys=True)")
     proc = subprocess.Popen([sys.executable, "-c", launcher],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(),
+                            preexec_fn=_default_sigint)
     assert proc.stdout.readline().strip() == "started"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
