@@ -357,3 +357,45 @@ def test_c2_float64_file_is_checked_and_tampering_is_rejected(tmp_path):
     edit(lambda d: d["methods"].__setitem__("S0", BALL_S0))           # a method the file was not made with
     ok, msgs = files.check(path)
     assert not ok and any("methods" in m for m in msgs), msgs
+
+
+# ------------------------------------------------------------------------------------------ any CPU
+_BITS = """
+import hashlib, json, sys
+import numpy as np
+import ntkcheck as nk
+from ntkcheck.certify import fp64
+X = nk.sphere(5, 8, seed=3) * (1 - 2.0**-40)
+p = nk.init_params(8, fp64.BLOCK + 3000, 1, sigma=0.5, scheme="symmetric", seed=4)
+agg = fp64.aggregates(X, p.W, p.A)
+text = json.dumps([[str(b) for b in agg["R"]], [[str(b) for b in row] for row in agg["T"]],
+                   [str(b) for b in agg["umax"]], agg["shift"].tolist()])
+print(hashlib.sha256(text.encode()).hexdigest())
+"""
+
+KERNELS = {                          # BLAS kernels and numpy SIMD loops of other CPUs, on this one
+    "default": {},
+    "openblas Haswell (AVX2)": {"OPENBLAS_CORETYPE": "Haswell"},
+    "openblas Sandybridge (AVX)": {"OPENBLAS_CORETYPE": "Sandybridge"},
+    "openblas Prescott (SSE3)": {"OPENBLAS_CORETYPE": "Prescott"},
+    "numpy without AVX-512": {"NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX512_ICL X86_V4"},
+}
+
+
+def test_the_float64_sums_have_the_same_bits_with_every_cpus_kernels():
+    """A float64-route certificate must check on any CPU: its sums use no BLAS (whose kernel, and so the order
+    of its sums, depends on the CPU).  The balls of two blocks of sums computed under other OpenBLAS kernels and
+    with numpy's AVX-512 loops disabled are bit-identical (break: Accumulator.add through np.matmul, as before
+    this test, gives other digits under the Haswell, Sandybridge and Prescott kernels)."""
+    import os
+    import subprocess
+    import sys
+
+    digests = {}
+    for name, env in KERNELS.items():
+        full = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")}
+        out = subprocess.run([sys.executable, "-c", _BITS], env=full | env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        digests[name] = out.stdout.split()[-1]
+    assert len(set(digests.values())) == 1, digests

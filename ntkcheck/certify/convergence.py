@@ -4,8 +4,8 @@ instance (X, Y, W(0), A, κ, η), or each failing hypothesis named with its rigo
 W(0) and A are the package's draw (``ntkcheck.core.network.init_params``, symmetric scheme by default), so the
 instance is exactly the one every other command uses with that seed.  The sums over the m neurons take one of
 two routes (:func:`choose_method`): ball arithmetic over all n·m entries, described below, or float64 with
-a-priori rounding bounds (:mod:`ntkcheck.certify.fp64`: the package's own exp with a proved error bound, BLAS
-sums of nonnegative terms with Higham's γ_k), whose balls then enter the same steps.  The ball route is ball
+a-priori rounding bounds (:mod:`ntkcheck.certify.fp64`: the package's own exp with a proved error bound, fixed-order
+numpy sums (no BLAS) of nonnegative terms with Higham's γ_k), whose balls then enter the same steps.  The ball route is ball
 arithmetic (python-flint ``arb``, 128 bits, outward rounding, exp included) on the exact float64 inputs:
 
 * softmax features S_{i,r} = exp(z_{i,r} − c_i)/Σ_r exp(z_{i,r} − c_i), z = XW (the definition; any shift
@@ -198,7 +198,7 @@ def _fp64_methods() -> dict:
               "the division by α_i in ball arithmetic",
         "e0_norm": f"float64 sums Σ_{{a=±1}} u_{{i,r}} in levels of {levels} terms with the a-priori bound γ_k per "
                    "level and (1 ± ε_u) for the exps; ⟨a,S⟩ = S₊ − S₋ and e = κ⟨a,S⟩ − Y in ball arithmetic",
-        "H_entries": f"float64 BLAS Gram products of nonnegative exps per sign class, with the a-priori bound γ_k, "
+        "H_entries": f"float64 Gram sums (numpy, fixed order, no BLAS) of nonnegative exps per sign class, with the a-priori bound γ_k, "
                      f"k = {F.SUB} per product, γ_{F.NSUB} for the sum of {F.NSUB} products, (1 ± ε_u)² for the exps "
                      "and the underflow terms; the centred signs (export tangent_feature) and G4's scale in ball "
                      "arithmetic",
@@ -217,7 +217,7 @@ COMMON_METHODS = {
 
 
 def choose_method(method: str, n: int, m: int) -> str:
-    """The route of the sums over neurons: "ball" (Arb over all n·m entries) or "float64" (BLAS with a-priori
+    """The route of the sums over neurons: "ball" (Arb over all n·m entries) or "float64" (float64 with a-priori
     γ_k bounds, :mod:`ntkcheck.certify.fp64`).  ``method`` "auto" takes the ball route for n·m ≤ AUTO_BALL_MAX.
 
     Parameters: method -- one of METHODS; n, m -- sizes.  Returns: "ball" or "float64".

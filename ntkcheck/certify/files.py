@@ -195,8 +195,9 @@ FP64_TRUST = [
     {"step": "(PPᵀ)_{(i,ℓ),(j,ℓ')} = Σ_{s,s'} c^s_{iℓ}c^{s'}_{jℓ'} Σ_{r: a_{ℓ,r} = s, a_{ℓ',r} = s'} S_{i,r}S_{j,r} "
              "(the neurons grouped by their sign pair; the centred sign depends on r only through a_{ℓ,r}) and "
              "S_{i,r} = u_{i,r}/α_i", "kind": BY_HAND},
-    {"step": "IEEE binary64 with rounding to nearest; the BLAS forms each entry of a product as a sum of its k "
-             "products in some order (no Strassen-type algorithm)", "kind": BY_HAND},
+    {"step": "IEEE binary64 with rounding to nearest for numpy's elementwise +, × and ldexp and the additions of "
+             "its reductions (the sums over neurons use no BLAS: a fixed order, the same bits on every CPU)",
+     "kind": BY_HAND},
 ]
 TRUST_TABLE = Path(__file__).with_name("trust_kinds.py")   # a module, so that it installs with the package
 

@@ -1,8 +1,8 @@
 """C2's per-neuron work in float64 with a-priori rounding bounds (the route for widths where ball arithmetic
 over all m neurons is too slow).  No float64 value is trusted without a proved bound:
 
-* logits ẑ = fl(XW) (BLAS): |ẑ − z| ≤ γ_d (|X||W|) + d·η entrywise, with |X||W| bounded through a second
-  product fl(|X||W|) (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1 and (3.5):
+* logits ẑ = fl(XW) (:func:`matmul_fixed`): |ẑ − z| ≤ γ_d (|X||W|) + d·η entrywise, with |X||W| bounded
+  through a second product fl(|X||W|) (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1 and (3.5):
   |fl(xᵀy) − xᵀy| ≤ γ_k |x|ᵀ|y| for ANY order of the k-term sum, FMA or not; γ_k = ku/(1 − ku), u = 2⁻⁵³,
   η = 2⁻¹⁰⁷⁴ the underflow allowance per product);
 * exp by :func:`exp_bounded`, this module's own exp made of +, ×, ldexp only (each correctly rounded in
@@ -12,14 +12,22 @@ over all m neurons is too slow).  No float64 value is trusted without a proved b
   libm's exp are never used (their accuracy is not documented);
 * every sum over the m neurons is a sum of NONNEGATIVE products of these exps u_{i,r} = e^{z_{i,r} − c_i},
   split by the sign pattern of A: the row sums Σ_{r: a_{ℓ,r} = s} u_{i,r} and the Gram entries
-  Σ_{r: a_{ℓ,r} = s, a_{ℓ',r} = s'} u_{i,r} u_{j,r} (one BLAS product per sub-block of :data:`SUB` neurons);
+  Σ_{r: a_{ℓ,r} = s, a_{ℓ',r} = s'} u_{i,r} u_{j,r} (:func:`gram_fixed`: a dot product per sub-block of
+  :data:`SUB` neurons, then the sum of the :data:`NSUB` dot products);
   nonnegative terms make the bound relative: the exact sum lies in ŝ·[1/(1 + γ), 1/(1 − γ)] per level;
 * the block totals are enclosed as balls and everything after the sums over neurons (the division by
   α_i = Σ_r u_{i,r}, the centred signs 2S₋/−2S₊, H, Q, ‖e(0)‖, the eigenvalue tests) is ball arithmetic.
 
-Assumptions (recorded in the certificate's trust base): IEEE binary64 with rounding to nearest, and a BLAS
-that forms each entry of a matrix product as a sum of its k products in some order (any order, FMA allowed;
-no Strassen-type algorithm, which OpenBLAS, MKL and the reference BLAS do not use for dgemm).
+No BLAS: every product and sum is a numpy elementwise operation or a numpy reduction (``sum`` along an
+axis), each correctly rounded and in an order fixed by the array shapes, not by the CPU.  A BLAS picks its
+kernel, and with it the order of the sums, by CPU (measured: a certificate of n = 4, m = 200 000 made with
+OpenBLAS's SkylakeX kernels gave other last bits of the margins and of η with its Haswell, Sandybridge and
+Prescott kernels, so ``certify check`` rejected it there); these sums give the same bits on every CPU
+(tests/test_certify_fp64.py runs them under other BLAS kernels and with numpy's AVX-512 and AVX2 loops
+disabled).  The bounds do not depend on the order: they hold for any order of each sum.
+
+Assumptions (recorded in the certificate's trust base): IEEE binary64 with rounding to nearest for numpy's
+elementwise +, × and ldexp and for the additions of its reductions.
 
 The scalar bounds are computed in exact rational or ball arithmetic from float64 maxima, so their own
 rounding is covered.
@@ -148,7 +156,7 @@ def exp_error_bound(stats: dict) -> Fraction:
 
 
 def logits_error_bound(zabs_max: float, d: int) -> Fraction:
-    """ε_z with |ẑ − z| ≤ ε_z for every entry of ẑ = fl(XW) (BLAS, k = d), given the largest entry of the
+    """ε_z with |ẑ − z| ≤ ε_z for every entry of ẑ = fl(XW) (:func:`matmul_fixed`, k = d), given the largest entry of the
     computed fl(|X||W|): |X||W| ≤ (fl(|X||W|) + dη)/(1 − γ_d), |ẑ − z| ≤ γ_d|X||W| + dη.
 
     Parameters: zabs_max -- max of fl(|X||W|); d -- the inner dimension.  Returns: ε_z (exact rational)."""
@@ -193,8 +201,7 @@ class Accumulator:
         for k in reversed(ROW_LEVELS):
             rs = rs.reshape(self.rows, -1, k).sum(axis=2)
         rs = rs.reshape(self.rows)
-        Ms = M.reshape(self.rows, NSUB, SUB).transpose(1, 0, 2)
-        Tb = np.matmul(Ms, Ms.transpose(0, 2, 1)).sum(axis=0)                       # NSUB products, then a sum
+        Tb = gram_fixed(M)                           # NSUB dot products of SUB terms, then their sum
         k1, k2 = gamma(SUB), gamma(NSUB)
         und = Fraction(BLOCK) * ETA                  # underflowing products, η each (SUB per dot, NSUB dots)
         for a in range(self.rows):
@@ -209,6 +216,33 @@ class Accumulator:
                     self.T[c][a] = self.T[a][c]
 
 
+def matmul_fixed(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """fl(XW) without BLAS: Σ_k X[:, k]·W[k, :] summed in the order k = 0, 1, …, d − 1, each product and each
+    addition a separate numpy operation (correctly rounded, no FMA), so the same bits on every CPU.  The k-term
+    sums satisfy Higham's γ_k bound (which holds for any order).
+
+    Parameters: X (n×d), W (d×b), float64.  Returns: the n×b float64 product."""
+    Z = X[:, 0:1] * W[0:1, :]
+    for k in range(1, X.shape[1]):
+        Z += X[:, k:k + 1] * W[k:k + 1, :]
+    return Z
+
+
+def gram_fixed(M: np.ndarray) -> np.ndarray:
+    """fl(MMᵀ) for one block M (rows × BLOCK) without BLAS: per pair of rows, the products of the
+    :data:`NSUB` sub-blocks of :data:`SUB` neurons summed by numpy's reduction along the sub-block, then the
+    NSUB dot products summed the same way: a fixed order (numpy's pairwise summation), the same bits on every
+    CPU, within γ_SUB and γ_NSUB of the exact sums as any order is.
+
+    Parameters: M -- float64, rows × BLOCK.  Returns: the symmetric rows × rows matrix of the sums."""
+    rows = M.shape[0]
+    Ms = M.reshape(rows, NSUB, SUB)
+    T = np.zeros((rows, rows))
+    for a in range(rows):
+        T[a, :a + 1] = (Ms[a][None] * Ms[:a + 1]).sum(axis=2).sum(axis=1)
+    return np.tril(T) + np.tril(T, -1).T
+
+
 def logits_pass(X: np.ndarray, W: np.ndarray, blocks) -> tuple[np.ndarray, float]:
     """First pass: the shift c_i = max_r ẑ_{i,r} (any double gives the same softmax; this one keeps ŷ ≤ 0 up
     to the rounding of a recomputed product) and max fl(|X||W|) for :func:`logits_error_bound`."""
@@ -217,9 +251,9 @@ def logits_pass(X: np.ndarray, W: np.ndarray, blocks) -> tuple[np.ndarray, float
     zabs = 0.0
     Xa = np.abs(X)
     for r0, r1 in blocks:
-        Z = X @ W[:, r0:r1]
+        Z = matmul_fixed(X, W[:, r0:r1])
         c = np.maximum(c, Z.max(axis=1))
-        zabs = max(zabs, float((Xa @ np.abs(W[:, r0:r1])).max()))
+        zabs = max(zabs, float(matmul_fixed(Xa, np.abs(W[:, r0:r1])).max()))
     return c, zabs
 
 
@@ -239,7 +273,7 @@ def aggregates(X: np.ndarray, W: np.ndarray, A: np.ndarray) -> dict:
     acc = Accumulator(n, q)
     stats, ymax = [], 0.0
     for r0, r1 in blocks:
-        Yb = X @ W[:, r0:r1] - c[:, None]
+        Yb = matmul_fixed(X, W[:, r0:r1]) - c[:, None]
         u, st = exp_bounded(Yb)
         stats.append(st)
         kept = Yb >= CUT
