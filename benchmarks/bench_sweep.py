@@ -20,8 +20,8 @@ Measured in the same run, each from scratch (no cache):
   the cluster closed — all inside the timed region (what a sweep on 2 workers costs from nothing);
 * ``steady``: the same sweep again on that started cluster, twice: the first pays each worker's warm-up
   (imports, compiled expressions, caches), the second is the steady state;
-* ``as_cli`` (``--as-cli`` only; slow): ``width.run(cfg, workers=2)``, which today starts and closes a
-  LocalCluster for every round of the searches (one cluster start per round, reported).
+* ``as_cli`` (``--as-cli``): ``width.run(cfg, workers=2)``, exactly as ``ntkcheck width --workers 2`` runs
+  it: one LocalCluster started for the whole run (every round of the searches on it) and closed after it.
 
 Reported beside them: the cells' own times (each cell's wall and CPU seconds as measured where it ran); the
 bound on the 2-worker speed-up from those times — the longest-processing-time (LPT) schedule of all cells,
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lazy-n-max", type=int, default=32, help="m_lazy for n up to this")
     ap.add_argument("--no-lazy", action="store_true", help="m_emp only")
     ap.add_argument("--as-cli", action="store_true",
-                    help="also time width.run(workers=2) as `ntkcheck width --workers 2` runs it (a cluster per round)")
+                    help="also time width.run(workers=2) as `ntkcheck width --workers 2` runs it (one cluster per run)")
     ap.add_argument("--tiny", action="store_true", help="a few seconds: that the benchmark runs, not a measurement")
     ap.add_argument("--json", help="write the measurements here (atomically)")
     a = ap.parse_args(argv)
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         engines["as_cli"] = cli
         seconds["as_cli"] = t_cli
         print(f"width.run(workers=2), as the CLI    {t_cli:8.2f} s   speed-up {t_serial / t_cli:5.2f}"
-              f"   ({len(cli_rounds)} rounds, a cluster started for each)")
+              f"   ({len(cli_rounds)} rounds on one cluster, its start and close included)")
 
     ref = json.dumps(untimed(serial), sort_keys=True)
     same = {k: json.dumps(untimed(v), sort_keys=True) == ref for k, v in engines.items()}

@@ -8,8 +8,9 @@ Engines (keyword options of :func:`run_cells`):
 
 * serial (the default, ``workers=1`` and no ``scheduler``): in this process; Dask is not imported.
 * ``workers=N`` (N > 1): a ``distributed.LocalCluster`` of N single-threaded worker *processes* on this
-  machine, each limited to one BLAS thread, started for the sweep and closed after it; every cell is a
-  future.
+  machine, each limited to one BLAS thread, started for the sweep and closed after it; the cells go out as
+  futures in batches (:func:`batches`: at most 8 per worker, cells dealt round-robin), so that small
+  cells do not each pay a future's round trip.
 * ``scheduler="tcp://host:port"``: an existing Dask cluster (``distributed.Client(address)``).
 * ``cache=DIR``: resumable and idempotent.  Each finished cell's result is appended, as soon as it
   finishes, to ``DIR/cells.jsonl`` as one line ``{"key": Cell.key(), "kind": ..., "params": ...,
@@ -223,19 +224,23 @@ class _Counter:
 
 
 def run_cells(cells: Sequence[Cell], fn: Callable[[Cell], dict], *, workers: int = 1, scheduler: str | None = None,
-              cache=None, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+              cache=None, progress: Callable[[int, int], None] | None = None, client=None) -> list[dict]:
     """``[fn(c) for c in cells]``, in order, whatever the engine.
 
     Parameters: ``cells`` the cells; ``fn`` a module-level (picklable) function of one cell returning a
     JSON-able dict; ``workers`` the number of local worker processes (1: serial, in this process);
     ``scheduler`` the address of an existing Dask cluster; ``cache`` a folder of finished cells (resume);
     ``progress(done, total)`` called once at the start (``done`` = the cells found in the cache) and after
-    each finished cell.
+    each finished cell; ``client`` a connected ``distributed.Client`` to run the cells on, kept open (e.g.
+    from :class:`engine_client`, so that rounds of cells share one cluster), instead of ``workers`` or
+    ``scheduler``.
     Returns the list of results, each after a JSON round trip (see the module docstring).
     Raises :class:`EngineError` for unusable engine options, before any cell is computed; an exception of
     ``fn`` propagates (the cells finished before it stay in the cache).
     """
     check_engine(workers, scheduler, cache)
+    if client is not None and (workers != 1 or scheduler is not None):
+        raise EngineError("give a client, or workers or scheduler, not both")
     cells = list(cells)
     for c in cells:
         if not isinstance(c, Cell):
@@ -261,34 +266,55 @@ def run_cells(cells: Sequence[Cell], fn: Callable[[Cell], dict], *, workers: int
         count.step(len(waiting[k]))
 
     if todo:
-        if workers == 1 and scheduler is None:
+        if client is not None:
+            _submit(client, todo, fn, finished)
+        elif workers == 1 and scheduler is None:
             for k, c in todo.items():       # as before: this process's BLAS threads are the user's business
                 finished(k, _normalized(fn(c)))
         else:
-            _distributed(todo, fn, finished, workers, scheduler)
+            with engine_client(workers, scheduler) as own:
+                _submit(own, todo, fn, finished)
     return [have[k] for k in keys]
 
 
-def _distributed(todo: dict, fn, finished, workers: int, scheduler: str | None) -> None:
-    distributed = need_distributed("scheduler" if scheduler else "workers")
-    cluster = None
-    if scheduler is not None:
-        client = connect(scheduler)
-    else:
-        cluster = local_cluster(workers)
-        client = distributed.Client(cluster)
+BATCHES_PER_WORKER = 8    # futures per worker and call: enough to balance the load, few enough that a
+                          # 25 ms cell does not pay a future's round trip (scheduler, comms, the GIL) alone
+
+
+def batches(items: list, workers: int) -> list[list]:
+    """``items`` dealt round-robin into at most ``workers`` × :data:`BATCHES_PER_WORKER` batches (consecutive
+    cells of a round are often the draws of one search at one width, so dealing them out keeps the batches'
+    costs alike); every item in exactly one batch, in its order.
+
+    Parameters: ``items`` a list; ``workers`` the cluster's workers (≥ 1).  Returns the list of batches."""
+    nb = min(len(items), max(1, workers) * BATCHES_PER_WORKER)
+    return [items[j::nb] for j in range(nb)]
+
+
+def _call_batch(fn, cells: list) -> list[dict]:
+    """:func:`_call` of each cell of a batch, on a worker."""
+    return [_call(fn, c) for c in cells]
+
+
+def _submit(client, todo: dict, fn, finished) -> None:
+    """The cells of ``todo`` (key → cell) as batched futures on ``client`` (:func:`batches` over the workers
+    the scheduler knows); ``finished(key, result)`` for each cell of a batch as the batch completes (a
+    cache therefore holds whole batches: a killed sweep recomputes the batches it was running); on an
+    exception (of a cell, or Ctrl-C) the futures left are cancelled."""
+    distributed = need_distributed()
+    workers = len((client.scheduler_info() or {}).get("workers") or {})
+    futures = {}
+    for b in batches(list(todo.items()), workers):
+        keys = [k for k, _ in b]
+        name = f"{b[0][1].kind}-{hashlib.sha256(''.join(keys).encode()).hexdigest()}"
+        futures[client.submit(_call_batch, fn, [c for _, c in b], key=name, pure=False)] = keys
     try:
-        futures = {client.submit(_call, fn, c, key=f"{c.kind}-{k}", pure=False): k for k, c in todo.items()}
-        try:
-            for fut in distributed.as_completed(list(futures)):
-                finished(futures[fut], fut.result())
-        except BaseException:
-            client.cancel(list(futures))
-            raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        for fut in distributed.as_completed(list(futures)):
+            for k, r in zip(futures[fut], fut.result()):
+                finished(k, r)
+    except BaseException:
+        client.cancel(list(futures))
+        raise
 
 
 # ------------------------------------------------------------------------------------------ progress

@@ -400,3 +400,14 @@ def test_cli_refuses_engine_options_an_experiment_cannot_take(monkeypatch, capsy
     assert cli.main(["width", "--cache", str(tmp_path / "c"), "--quiet"]) == 2
     assert "--cache: this experiment does not run its work as cells yet" in capsys.readouterr().err
     assert not ran
+
+
+@pytest.mark.parametrize("n, workers", [(0, 2), (1, 2), (5, 2), (16, 2), (17, 2), (300, 2), (300, 1), (40, 7)])
+def test_batches_deal_every_cell_once(n, workers):
+    items = list(range(n))
+    got = sweep.batches(items, workers)
+    assert sorted(x for b in got for x in b) == items                   # every cell exactly once
+    assert all(b == sorted(b) for b in got) and all(b for b in got)       # in order, no empty batch
+    assert len(got) == min(n, workers * sweep.BATCHES_PER_WORKER)
+    sizes = [len(b) for b in got]
+    assert not sizes or max(sizes) - min(sizes) <= 1                     # balanced

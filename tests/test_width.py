@@ -79,15 +79,31 @@ def test_result_does_not_depend_on_the_order_cells_run(tiny, monkeypatch):
 
 
 def test_engine_options_reach_run_cells(monkeypatch):
-    seen = []
+    """One engine for the whole experiment: ``workers`` opens one client (one LocalCluster) that every round
+    of cells runs on, the other options go to every round unchanged."""
+    seen, opened = [], []
+    client = object()
+
+    class Engine:
+        def __init__(self, workers=1, scheduler=None):
+            opened.append((workers, scheduler))
+
+        def __enter__(self):
+            return client
+
+        def __exit__(self, *exc):
+            return False
 
     def engine(cells, fn, *, progress=None, **options):
         seen.append(options)
         return [fn(c) for c in cells]
 
+    monkeypatch.setattr(Wd, "engine_client", Engine)
     monkeypatch.setattr(Wd, "run_cells", engine)
-    Wd.run(replace(TINY, n_values=(2,), activations=("relu",), lazy=False, certify=False), workers=2, cache="x")
-    assert seen and all(o == {"workers": 2, "cache": "x"} for o in seen)
+    Wd.run(replace(TINY, n_values=(2, 3), activations=("relu",), lazy=True, certify=False), workers=2, cache="x")
+    assert len(seen) > 1, "a search in one round only cannot show that the rounds share the engine"
+    assert all(o == {"client": client, "cache": "x"} for o in seen)
+    assert opened == [(2, None)]
 
 
 def test_seeds_a_draw_depends_only_on_its_keys(tiny):

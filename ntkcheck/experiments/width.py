@@ -50,7 +50,7 @@ from ntkcheck.core import bounds, streaming
 from ntkcheck.core.compile import compiled
 from ntkcheck.core.results import versions
 from ntkcheck.core.stats import binomial_lower, loglog_slope
-from ntkcheck.sweep import Cell, run_cells
+from ntkcheck.sweep import Cell, engine_client, run_cells
 from ntkcheck.core.theorem import (MP_DPS, MP_MAX_TERMS, lambda_min, report_at_chosen, report_b1b7,
                               report_from_quantities)
 from ntkcheck.core.training import Trainer, eta_and_steps
@@ -585,8 +585,16 @@ class _WidthSearch:
 
 
 def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_before: int = 0) -> tuple[int, float]:
-    """Rounds of cells until every search is done; returns the number of cells computed and the sum of
-    their CPU seconds."""
+    """Rounds of cells until every search is done, all on one engine (with ``workers``, one LocalCluster
+    for every round); returns the number of cells computed and the sum of their CPU seconds."""
+    engine = dict(engine)
+    with engine_client(engine.pop("workers", 1), engine.pop("scheduler", None)) as client:
+        if client is not None:
+            engine["client"] = client
+        return _rounds(searches, engine, progress, done_before)
+
+
+def _rounds(searches: list[_WidthSearch], engine: dict, progress, done_before: int) -> tuple[int, float]:
     done, cpu = done_before, 0.0
     cache: dict[str, dict] = {}
     while True:
