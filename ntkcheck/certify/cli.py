@@ -208,10 +208,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     k.set_defaults(func=lambda a, con: _run(_kernel, a, con))
     v = sub.add_parser("convergence", help="C2: T1' decided rigorously (ball arithmetic, float64 sums with a-priori "
                                            "bounds for large n·m) for the package's draw W(0)")
-    v.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1; .npy or .csv)")
-    v.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d'; .npy or .csv)")
+    _instance_flags(v)
     v.add_argument("--m", required=True, type=int, help="the width m (even for the symmetric init)")
-    v.add_argument("--sigma", required=True, type=float, help="σ of the initialization")
     v.add_argument("--seed", required=True, type=int, help="the seed of init_params")
     v.add_argument("--eta", type=float, help="the step size (default: the largest (iii) allows, rigorously)")
     v.add_argument("--kappa", type=float, help="the output scale κ (default m)")
@@ -225,9 +223,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     v.set_defaults(func=lambda a, con: _run(_convergence, a, con))
     w = sub.add_parser("width", help="C3: the smallest width on a grid at which T1' is proved for a fraction "
                                      "≥ 1 − δ of the draws (Clopper–Pearson over draws)")
-    w.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1; .npy or .csv)")
-    w.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d'; .npy or .csv)")
-    w.add_argument("--sigma", required=True, type=float, help="σ of the initialization")
+    _instance_flags(w)
     w.add_argument("--widths", required=True, metavar="M,M,...", help="ascending widths to try")
     w.add_argument("--delta", type=float, default=0.2, help="failure fraction δ (default 0.2)")
     w.add_argument("--level", type=float, default=0.95, help="confidence (default 0.95)")
@@ -249,6 +245,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     ch.add_argument("file", help="the certificate JSON")
     ch.set_defaults(func=lambda a, con: _run(_check, a, con))
     return c
+
+
+def _instance_flags(p) -> None:
+    """--data, --labels and --sigma of C2 and C3 (the instance T1' is decided for)."""
+    p.add_argument("--data", required=True, metavar="X.npy", help="the data X (n×d, rows with ‖x‖₂ ≤ 1; .npy or .csv)")
+    p.add_argument("--labels", required=True, metavar="Y.npy", help="the labels Y (n×d'; .npy or .csv)")
+    p.add_argument("--sigma", required=True, type=float, help="σ of the initialization")
 
 
 def _transform_flags(p) -> None:
