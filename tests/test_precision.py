@@ -18,6 +18,7 @@ accuracy TINY·PREC_TOL: there float64 computes in the subnormal range, whose ab
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import mpmath
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import example, given
+from hypothesis import strategies as st
 
 import ntkcheck as nk
 from conftest import EPS, Spec, build, extreme_specs
@@ -205,3 +207,45 @@ def test_signs_other_than_pm1_take_the_subtracting_fallback():
     assert not Trainer(p, X, Y, 0.1).fused
     c = build(Spec())._replace(p=p, X=X, Y=Y, kappa=3.0)
     check_precise(c)
+
+
+# ------------------------------------------------------------------------------------------ e^x − 1, log(1 + x)
+@given(r=st.floats(min_value=1e-300, max_value=2.0), q=st.floats(min_value=1e-6, max_value=1e6))
+@example(r=1e-9, q=1.0)                    # R₀ at the widths of B1's bounds (m ~ 10¹³)
+@example(r=1e-16, q=3.0)
+@example(r=1e-300, q=1e-6)
+def test_the_exports_with_e_x_minus_1_are_relatively_precise(r, q):
+    """(ii)'s left side 6(e^{4R₀} − 1)d'‖Q‖ and B3's factor against 40-digit values from the definition:
+    relative 1e-14 in the normal range (compiled as written, e^{4R₀} − 1 at R₀ = 1e-9 is off by 2.5e-8 relative, which decided
+    (ii) at R₀ = R₀,max·(1 − 1e-9) by its last bits; break: compile_expression without stable_form)."""
+    lhs = compiled("linear_convergence", "hyp_ii_lhs")(r, 2, q)
+    fac = compiled("ntk_perturbation", "factor")(r)
+    with mpmath.workdps(40 + int(-math.log10(r)) if r < 1 else 40):      # digits for the cancellation
+        want = 6 * (mpmath.exp(4 * mpmath.mpf(r)) - 1)
+        assert abs(lhs - want * 2 * q) <= 1e-14 * want * 2 * q
+        assert abs(fac - want) <= 1e-14 * want
+
+
+@given(x=st.floats(min_value=1e-300, max_value=1e6))
+@example(x=1e-10)
+@example(x=1e-300)
+def test_r0_max_is_relatively_precise(x):
+    """R₀,max = log(1 + λ/(12d'‖Q‖))/4 against 40 digits: relative 1e-14 (break: log(1 + x) compiled as
+    written loses everything below x = 1e-16)."""
+    lam, d, Q = x * 12.0, 1, 1.0
+    got = compiled("linear_convergence", "R0_max_T1p")(lam, d, Q)
+    with mpmath.workdps(40 + int(-math.log10(x)) if x < 1 else 40):      # digits for 1 + x
+        want = mpmath.log(1 + mpmath.mpf(lam) / 12) / 4
+        assert abs(got - want) <= 1e-14 * want
+
+
+def test_stable_form_rewrites_only_its_two_patterns():
+    from ntkcheck.core.compile import export, stable_form
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    x, y = sp.symbols("x y", positive=True)
+    assert stable_form(6 * sp.exp(4 * x) - 6) == 6 * expm1(4 * x)
+    assert stable_form(sp.log(1 + x / y)) == log1p(x / y)
+    assert stable_form(sp.exp(x) - 2) == sp.exp(x) - 2                  # not c·e^x − c: left alone
+    sig = export("activations", "dphi_sigmoid").expr                     # e^{−|z|} form (no overflow) kept
+    assert stable_form(sig) == sig

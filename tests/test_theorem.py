@@ -149,3 +149,20 @@ def test_rate_and_steps_exports():
     assert rate(eta, m, lam, 7) == pytest.approx((1 - p) ** 7)
     Tn = steps(eta, m, lam, e0, eps)
     assert 0.5 * (rate(eta, m, lam, Tn) * e0) ** 2 == pytest.approx(eps)
+
+
+def test_b1b7_hypothesis_ii_holds_at_the_chosen_r0_at_every_width():
+    """R₀ is chosen as R₀,max(ii)·(1 − 1e-9), so (ii) must hold at every width; at the widths of B1's bounds
+    (m up to 2⁶², R₀ ~ 1e-9) it failed at about half of them when e^{4R₀} − 1 and log(1 + x) were compiled as
+    written (their rounding, ~1e-8 relative, exceeds the 1e-9 margin), which made the T1-B1B7 width search
+    non-monotone (break: compile_expression without stable_form)."""
+    X = nk.sphere(3, 4, seed=0)
+    Y = nk.labels(3, 1, seed=1)
+    lam = float(np.linalg.eigvalsh(nk.limit_ntk(X, sigma=0.5, d_out=1))[0])
+    failed = []
+    for e in range(20, 63):
+        rep = T.report_b1b7(X, Y, 2**e, sigma=0.5, delta=0.1, lam_star=lam)
+        h = {x.name: x for x in rep.hypotheses}["(ii)"]
+        if not h.holds:
+            failed.append((e, h.lhs, h.rhs))
+    assert not failed, failed
