@@ -231,3 +231,19 @@ def test_combine_keeps_the_reason_of_an_unfinished_part(recorded):
     assert got.notes["m_lazy"] == got.searches["m_lazy"].reason and "unfinished" in got.notes["m_lazy"]
     assert both.row("softmax", 3).m_lazy == res.row("softmax", 3).m_lazy
     assert both.cpu_seconds == pytest.approx(a.cpu_seconds + b.cpu_seconds, abs=0.2)
+
+
+def test_combine_keeps_c3_and_its_note_together():
+    """A later part without the per-draw certificates (a B1B7-only rerun) leaves C3's value and note as the
+    part that computed C3 had them: no row holds a C3 width beside "not computed" (break: notes merged
+    later-part-wins for m_cert_C3, as before, gives exactly that row)."""
+    full = Wd.WidthResult.from_json(json.loads(FULL_JSON.read_text()))
+    part = Wd.run(replace(full.config, n_values=(2, 23), emp=False, lazy=False, cert_variants=("T1-B1B7",),
+                          certify_draws=False, activations=("softmax",)))
+    both = Wd.combine([full, part], config=full.config)
+    row, before = both.row("softmax", 2), full.row("softmax", 2)
+    assert row.m_cert_C3 == before.m_cert_C3 is not None
+    assert row.notes.get("m_cert_C3") == before.notes.get("m_cert_C3")
+    assert all(r.m_cert_C3 is None or "not computed" not in r.notes.get("m_cert_C3", "") for r in both.rows)
+    # n = 23, beyond the certified widths: the columns neither part searched keep the full run's notes
+    assert both.row("softmax", 23).notes == full.row("softmax", 23).notes

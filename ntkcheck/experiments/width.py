@@ -1116,11 +1116,15 @@ def combine(results, config: Config | None = None) -> WidthResult:
                 continue
             old = merged[k]
             searches = old.searches | row.searches
-            notes = {c: why for c, why in (old.notes | row.notes).items() if c not in searches}
+            c3_src = row if row.c3 is not None else old
+            # a column neither part searched keeps the earlier part's note: a later part that did not measure it
+            # (e.g. a rerun of one column) knows no better why
+            notes = {c: why for c, why in (row.notes | old.notes).items() if c not in searches and c != "m_cert_C3"}
             notes |= {c: s.reason for c, s in searches.items() if s.value is None}   # e.g. unfinished: why
+            if "m_cert_C3" in c3_src.notes:              # C3's note from the part whose C3 is kept, as its value
+                notes["m_cert_C3"] = c3_src.notes["m_cert_C3"]
             vals = {c: getattr(row, c) if c in row.searches else getattr(old, c) for c in COLUMNS if c != "m_cert_C3"}
             lazy_src = row if "m_lazy" in row.searches else old
-            c3_src = row if row.c3 is not None else old
             merged[k] = replace(old, **vals, searches=searches, notes=notes, lam0_at_m_lazy=lazy_src.lam0_at_m_lazy,
                                 m_lazy_lam0_sq=lazy_src.m_lazy_lam0_sq, c3=c3_src.c3,
                                 m_cert_C3=c3_src.m_cert_C3)
