@@ -23,7 +23,7 @@ axis), each correctly rounded and in an order fixed by the array shapes, not by 
 kernel, and with it the order of the sums, by CPU (measured: a certificate of n = 4, m = 200 000 made with
 OpenBLAS's SkylakeX kernels gave other last bits of the margins and of η with its Haswell, Sandybridge and
 Prescott kernels, so ``certify check`` rejected it there); these sums give the same bits on every CPU
-(tests/test_certify_fp64.py runs them under other BLAS kernels and with numpy's AVX-512 and AVX2 loops
+(tests/test_certify_fp64.py runs them under other BLAS kernels and with numpy's AVX-512 loops
 disabled).  The bounds do not depend on the order: they hold for any order of each sum.
 
 Assumptions (recorded in the certificate's trust base): IEEE binary64 with rounding to nearest for numpy's
@@ -201,7 +201,7 @@ class Accumulator:
         for k in reversed(ROW_LEVELS):
             rs = rs.reshape(self.rows, -1, k).sum(axis=2)
         rs = rs.reshape(self.rows)
-        Tb = gram_fixed(M)                           # NSUB dot products of SUB terms, then their sum
+        Tb = gram_fixed(M)                           # lower triangle: NSUB dot products of SUB terms, summed
         k1, k2 = gamma(SUB), gamma(NSUB)
         und = Fraction(BLOCK) * ETA                  # underflowing products, η each (SUB per dot, NSUB dots)
         for a in range(self.rows):
@@ -234,13 +234,14 @@ def gram_fixed(M: np.ndarray) -> np.ndarray:
     NSUB dot products summed the same way: a fixed order (numpy's pairwise summation), the same bits on every
     CPU, within γ_SUB and γ_NSUB of the exact sums as any order is.
 
-    Parameters: M -- float64, rows × BLOCK.  Returns: the symmetric rows × rows matrix of the sums."""
+    Parameters: M -- float64, rows × BLOCK.  Returns: rows × rows, the sums in the lower triangle (diagonal
+    included; the Gram matrix is symmetric), zeros above it."""
     rows = M.shape[0]
     Ms = M.reshape(rows, NSUB, SUB)
     T = np.zeros((rows, rows))
     for a in range(rows):
         T[a, :a + 1] = (Ms[a][None] * Ms[:a + 1]).sum(axis=2).sum(axis=1)
-    return np.tril(T) + np.tril(T, -1).T
+    return T
 
 
 def logits_pass(X: np.ndarray, W: np.ndarray, blocks) -> tuple[np.ndarray, float]:

@@ -54,23 +54,16 @@ def stable_form(expr):
     def is_log1(e):
         return isinstance(e, sp.log) and e.args[0].is_Add and sp.S.One in e.args[0].args
 
-    def has_expm1(e):
-        if not e.is_Add:
-            return False
-        const = sum((t for t in e.args if t.is_Number), sp.S.Zero)
-        return any(_exp_term(t) is not None and _exp_term(t)[0] == -const for t in e.args)
-
-    def to_expm1(e):
+    def to_expm1(e):                                     # an Add: c·e^x + (−c) + rest → c·expm1(x) + rest
         const = sum((t for t in e.args if t.is_Number), sp.S.Zero)
         rest = [t for t in e.args if not t.is_Number]
         for k, t in enumerate(rest):
             c_x = _exp_term(t)
             if c_x is not None and c_x[0] == -const:
-                c, x = c_x
-                return sp.Add(c * expm1(x), *(rest[:k] + rest[k + 1:]), evaluate=False)
-        return e                                            # pragma: no cover - has_expm1 said there is one
+                return sp.Add(c_x[0] * expm1(c_x[1]), *(rest[:k] + rest[k + 1:]), evaluate=False)
+        return e
 
-    new = expr.replace(is_log1, lambda e: log1p(e.args[0] - 1)).replace(has_expm1, to_expm1)
+    new = expr.replace(is_log1, lambda e: log1p(e.args[0] - 1)).replace(lambda e: e.is_Add, to_expm1)
     if new == expr:
         return expr
     back = new.replace(expm1, lambda a: sp.exp(a) - 1).replace(log1p, lambda a: sp.log(1 + a))

@@ -586,7 +586,7 @@ class _WidthSearch:
 
 def _drive(searches: list[_WidthSearch], engine: dict, progress=None, done_before: int = 0) -> tuple[int, float]:
     """Rounds of cells until every search is done, all on one engine (with ``workers``, one LocalCluster
-    for every round); returns the number of cells computed and the sum of their CPU seconds."""
+    that all the rounds share); returns the number of cells computed and the sum of their CPU seconds."""
     engine = dict(engine)
     with engine_client(engine.pop("workers", 1), engine.pop("scheduler", None)) as client:
         if client is not None:
