@@ -381,6 +381,36 @@ def test_local_cluster_workers_have_one_blas_thread_outside_cells(cluster):
     assert len(out) == 2 and all(t == 1 for r in out.values() for t in r["threads"]), out
 
 
+def page_faults_of_reused_arrays(_=None) -> int:
+    """Minor page faults of 200 allocations of a touched 2 MiB array (freed each time) in this process."""
+    import resource
+
+    np.ones(1 << 18).sum()                      # the first allocation may fault; glibc then keeps the memory
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(200):
+        np.ones(1 << 18).sum()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif("MALLOC_TRIM_THRESHOLD_" in os.environ, reason="this process sets glibc's trim threshold itself")
+def test_local_cluster_workers_keep_glibcs_malloc_and_leave_this_environment_alone():
+    """Dask's nanny would start the workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's dynamic
+    mmap threshold: each 2 MiB array is then a fresh mmap (512 page faults; the width cells ran 1.5x slower).
+    A 1-worker cluster of ours: its worker reuses the memory as a plain process does, and starting it leaves
+    this process's environment as it was (the nanny writes its variables into os.environ)."""
+    before = dict(os.environ)
+    c = sweep.local_cluster(1)
+    try:
+        assert dict(os.environ) == before
+        with distributed.Client(c) as client:
+            env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+            faults = client.run(page_faults_of_reused_arrays)
+    finally:
+        c.close()
+    assert list(env.values()) == [None], env
+    assert all(f < 200 * 512 // 10 for f in faults.values()), faults       # trimmed: about 200 × 512
+
+
 def test_serial_leaves_the_blas_threads_alone():
     """The serial default changes nothing: the cells run with this process's BLAS threads."""
     from threadpoolctl import threadpool_info, threadpool_limits
