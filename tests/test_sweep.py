@@ -411,6 +411,42 @@ def test_local_cluster_workers_keep_glibcs_malloc_and_leave_this_environment_alo
     assert all(f < 200 * 512 // 10 for f in faults.values()), faults       # trimmed: about 200 × 512
 
 
+def faults_cell(cell) -> dict:
+    return {"faults": page_faults_of_reused_arrays()}
+
+
+def test_cells_keep_glibcs_memory_on_a_worker_started_with_the_nannys_trim_threshold():
+    """On any cluster's worker (a plain distributed.LocalCluster here: its nanny sets MALLOC_TRIM_THRESHOLD_),
+    a batch of cells reuses freed memory (kept_memory), and the worker's own setting is back after it."""
+    before = dict(os.environ)
+    try:
+        c = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    finally:
+        sweep._restore_environ(before)           # the nanny wrote its variables into this process's environment
+    try:
+        with distributed.Client(c) as client:
+            env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+            outside = client.run(page_faults_of_reused_arrays)
+        inside = run_cells([Cell("test.faults", {"i": i}) for i in range(2)], faults_cell,
+                           scheduler=c.scheduler_address)
+        with distributed.Client(c) as client:
+            after = client.run(page_faults_of_reused_arrays)
+    finally:
+        c.close()
+    assert list(env.values()) == ["65536"], env
+    every = 200 * 512                            # a 2 MiB array is 512 pages
+    assert all(f > every // 2 for f in outside.values()), outside     # the nanny's setting: fresh mmaps
+    assert all(r["faults"] < every // 10 for r in inside), inside
+    assert all(f > every // 2 for f in after.values()), after         # restored after the batch
+
+
+def test_kept_memory_does_nothing_without_a_trim_threshold(monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert sweep.kept_memory().libc is None
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "not a number")
+    assert sweep.kept_memory().libc is None
+
+
 def test_serial_leaves_the_blas_threads_alone():
     """The serial default changes nothing: the cells run with this process's BLAS threads."""
     from threadpoolctl import threadpool_info, threadpool_limits
