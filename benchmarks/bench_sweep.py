@@ -18,8 +18,11 @@ Measured in the same run, each from scratch (no cache):
   worker, like each of the Dask workers;
 * ``end_to_end``: a LocalCluster of 2 single-threaded workers started, ``width.run(cfg, scheduler=…)`` on it,
   the cluster closed — all inside the timed region (what a sweep on 2 workers costs from nothing);
-* ``steady``: the same sweep again on that started cluster, twice: the first pays each worker's warm-up
-  (imports, compiled expressions, caches), the second is the steady state;
+* ``steady``: on that started cluster, after the first sweep (which pays each worker's warm-up: imports,
+  compiled expressions, caches), ``--repeats`` pairs of (the sweep on the cluster, the serial sweep again),
+  back to back; the steady speed-up is the median of the pairs' ratios.  (This machine's speed drifts by
+  up to 40% over minutes, with neighbours on its host: a ratio of two runs minutes apart measures the
+  drift as much as the engine.)
 * ``as_cli`` (``--as-cli``): ``width.run(cfg, workers=2)``, exactly as ``ntkcheck width --workers 2`` runs
   it: one LocalCluster started for the whole run (every round of the searches on it) and closed after it.
 
@@ -37,6 +40,7 @@ import argparse
 import heapq
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -65,6 +69,43 @@ class Rounds:
                                 "cell_cpu_seconds": [r.get("cpu_seconds") for r in out]})
             return out
         width.run_cells = recorded
+        return self
+
+    def __exit__(self, *exc):
+        width.run_cells = self._orig
+        return False
+
+
+def _pool_init():
+    from threadpoolctl import threadpool_limits
+
+    global _LIMIT
+    _LIMIT = threadpool_limits(limits=1)        # kept for the process's life, as on a Dask worker
+
+
+def _pool_batch(cells):
+    return [sweep._normalized(width.compute_cell(c)) for c in cells]
+
+
+class OnPool:
+    """``width.run``'s rounds on a ``multiprocessing`` pool of plain processes instead of ``run_cells``: the
+    same cells, dealt into the same batches (``sweep.batches``), with no Dask at all — what two processes
+    achieve on this machine, the reference the Dask engine is measured against."""
+
+    def __init__(self, pool, workers: int):
+        self.pool, self.workers, self._orig = pool, workers, width.run_cells
+
+    def __enter__(self):
+        def on_pool(cells, fn, progress=None, **kw):
+            cells = list(cells)
+            parts = sweep.batches(cells, self.workers)
+            out = [None] * len(cells)
+            for j, part in enumerate(self.pool.map(_pool_batch, parts, chunksize=1)):
+                out[j::len(parts)] = part
+            if progress is not None:
+                progress(len(cells), len(cells))
+            return out
+        width.run_cells = on_pool
         return self
 
     def __exit__(self, *exc):
@@ -110,9 +151,13 @@ def main(argv=None) -> int:
     ap.add_argument("--no-lazy", action="store_true", help="m_emp only")
     ap.add_argument("--as-cli", action="store_true",
                     help="also time width.run(workers=2) as `ntkcheck width --workers 2` runs it (one cluster per run)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="pairs of (started cluster, serial) sweeps, run back to back; the target is on their median")
     ap.add_argument("--tiny", action="store_true", help="a few seconds: that the benchmark runs, not a measurement")
     ap.add_argument("--json", help="write the measurements here (atomically)")
     a = ap.parse_args(argv)
+    if a.repeats < 1:
+        ap.error(f"--repeats must be at least 1, got {a.repeats}")
     try:
         cfg = config(a)
     except ValueError as exc:
@@ -128,25 +173,47 @@ def main(argv=None) -> int:
     cells = sum(r["cells"] for r in rounds)
     print(f"serial                              {t_serial:8.2f} s   ({cells} cells in {len(rounds)} rounds)", flush=True)
 
+    import multiprocessing
+
+    pool = multiprocessing.get_context("spawn").Pool(2, initializer=_pool_init)
+    pool.map(_pool_batch, [[], []])                                       # both processes started
     t0 = time.perf_counter()
     cluster = sweep.local_cluster(2)
     t_start = time.perf_counter() - t0
+    pairs = []                  # (serial, steady): adjacent in time, so that the machine's drift cancels
+    procs = []                  # the same sweep on 2 plain processes, right after each pair
     try:
         first, t_first, _ = timed_run(cfg, scheduler=cluster.scheduler_address)
-        warm, t_warm, warm_rounds = timed_run(cfg, scheduler=cluster.scheduler_address)
+        for k in range(a.repeats):
+            warm, t_warm, warm_rounds = timed_run(cfg, scheduler=cluster.scheduler_address)
+            with threadpool_limits(limits=1):
+                again, t_again, again_rounds = timed_run(cfg)
+            with OnPool(pool, 2):
+                plain, t_plain, _ = timed_run(cfg)
+            pairs.append((t_again, t_warm))
+            procs.append(t_plain)
+            print(f"round {k + 1}: serial {t_again:7.2f} s, started cluster {t_warm:7.2f} s (speed-up "
+                  f"{t_again / t_warm:4.2f}), 2 plain processes {t_plain:7.2f} s (speed-up {t_again / t_plain:4.2f})",
+                  flush=True)
         t0 = time.perf_counter()
     finally:
         cluster.close()
+        pool.terminate()
     t_close = time.perf_counter() - t0
     t_e2e = t_start + t_first + t_close
+    steady = statistics.median(s_ / w_ for s_, w_ in pairs)
+    plain_speedup = statistics.median(s_ / p_ for (s_, _), p_ in zip(pairs, procs))
     print(f"LocalCluster(2) start / close       {t_start:8.2f} s / {t_close:.2f} s")
     print(f"end to end (start + sweep + close)  {t_e2e:8.2f} s   speed-up {t_serial / t_e2e:5.2f}")
     print(f"started cluster, first sweep        {t_first:8.2f} s   speed-up {t_serial / t_first:5.2f}"
           "   (each worker's warm-up included)")
-    print(f"started cluster, steady state       {t_warm:8.2f} s   speed-up {t_serial / t_warm:5.2f}", flush=True)
-    engines = {"end_to_end": first, "steady": warm}
+    print(f"started cluster, steady state       median speed-up of the {len(pairs)} rounds {steady:5.2f}")
+    print(f"2 plain processes (no Dask)         median speed-up of the {len(pairs)} rounds {plain_speedup:5.2f}"
+          "   (what this machine's two cores give these cells)", flush=True)
+    engines = {"end_to_end": first, "steady": warm, "serial_again": again, "plain_processes": plain}
     seconds = {"serial": t_serial, "cluster_start": t_start, "cluster_close": t_close, "end_to_end": t_e2e,
-               "started_cluster_first": t_first, "steady": t_warm}
+               "started_cluster_first": t_first, "steady": [w_ for _, w_ in pairs],
+               "serial_again": [s_ for s_, _ in pairs], "plain_processes": procs}
     if a.as_cli:
         cli, t_cli, cli_rounds = timed_run(cfg, workers=2)
         engines["as_cli"] = cli
@@ -162,9 +229,13 @@ def main(argv=None) -> int:
     lpt_all = lpt_makespan(durations, 2)
     lpt_rounds = sum(lpt_makespan(r["cell_seconds"], 2) for r in rounds)
     warm_cells = sum(s for r in warm_rounds for s in r["cell_seconds"])
+    work_again = sum(s for r in again_rounds for s in r["cell_seconds"])     # the serial run beside it
     overhead_serial = t_serial - work
     load1 = os.getloadavg()
-    speedup = {"end_to_end": t_serial / t_e2e, "started_cluster_first": t_serial / t_first, "steady": t_serial / t_warm,
+    speedup = {"end_to_end": t_serial / t_e2e, "started_cluster_first": t_serial / t_first, "steady": steady,
+               "steady_pairs": [s_ / w_ for s_, w_ in pairs],
+               "plain_processes": plain_speedup, "plain_processes_pairs": [s_ / p_ for (s_, _), p_ in zip(pairs, procs)],
+               "steady_over_plain_processes": steady / plain_speedup,
                "bound_lpt_all_cells": work / lpt_all, "bound_lpt_with_round_barriers": work / lpt_rounds}
     if a.as_cli:
         speedup["as_cli"] = t_serial / seconds["as_cli"]
@@ -179,9 +250,10 @@ def main(argv=None) -> int:
         "seconds": seconds | {"cell_work_serial": work, "cell_cpu_serial": sum(cpu), "longest_cell": max(durations),
                               "serial_outside_cells": overhead_serial, "lpt_makespan_2_all_cells": lpt_all,
                               "lpt_makespan_2_round_barriers": lpt_rounds, "cell_work_steady": warm_cells,
+                              "cell_work_serial_again": work_again,
                               "round_walls_serial": [r["wall"] for r in rounds],
                               "round_walls_steady": [r["wall"] for r in warm_rounds]},
-        "speedup": speedup | {"cell_work_inflation_on_2_workers": warm_cells / work},
+        "speedup": speedup | {"cell_work_inflation_on_2_workers": warm_cells / work_again},
         "target": {"steady speed-up >=": TARGET},
         "identical_results": same,
     }
@@ -190,7 +262,7 @@ def main(argv=None) -> int:
           f"{overhead_serial:.2f} s")
     print(f"bound from the cells' times (LPT on 2 workers): {work / lpt_all:.2f}× without barriers, "
           f"{work / lpt_rounds:.2f}× with the round barriers")
-    print(f"the cells' own time on 2 workers / serial: {warm_cells / work:.2f} (> 1: the workers slow each other "
+    print(f"the cells' own time on 2 workers / serial: {warm_cells / work_again:.2f} (last pair; > 1: the workers slow each other "
           "or share the cores with other load)")
     ok_same = all(same.values())
     print(f"identical results in every engine: {same}; load average {load0[0]:.1f} → {load1[0]:.1f}")
