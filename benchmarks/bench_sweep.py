@@ -19,8 +19,9 @@ Measured in the same run, each from scratch (no cache):
 * ``end_to_end``: a LocalCluster of 2 single-threaded workers started, ``width.run(cfg, scheduler=…)`` on it,
   the cluster closed — all inside the timed region (what a sweep on 2 workers costs from nothing);
 * ``steady``: on that started cluster, after the first sweep (which pays each worker's warm-up: imports,
-  compiled expressions, caches), ``--repeats`` pairs of (the sweep on the cluster, the serial sweep again),
-  back to back; the steady speed-up is the median of the pairs' ratios.  (This machine's speed drifts by
+  compiled expressions, caches), ``--repeats`` pairs of (the sweep on the cluster, the serial sweep again
+  in a plain process of its own, with one BLAS thread — this process hosts the cluster's scheduler), back
+  to back; the steady speed-up is the median of the pairs' ratios.  (This machine's speed drifts by
   up to 40% over minutes, with neighbours on its host: a ratio of two runs minutes apart measures the
   drift as much as the engine.)
 * ``as_cli`` (``--as-cli``): ``width.run(cfg, workers=2)``, exactly as ``ntkcheck width --workers 2`` runs
@@ -177,6 +178,9 @@ def main(argv=None) -> int:
 
     pool = multiprocessing.get_context("spawn").Pool(2, initializer=_pool_init)
     pool.map(_pool_batch, [[], []])                                       # both processes started
+    # the serial sweeps of the rounds run in a plain process too: this one hosts the cluster's scheduler
+    alone = multiprocessing.get_context("spawn").Pool(1, initializer=_pool_init)
+    alone.apply(_pool_batch, ([],))
     t0 = time.perf_counter()
     cluster = sweep.local_cluster(2)
     t_start = time.perf_counter() - t0
@@ -186,8 +190,7 @@ def main(argv=None) -> int:
         first, t_first, _ = timed_run(cfg, scheduler=cluster.scheduler_address)
         for k in range(a.repeats):
             warm, t_warm, warm_rounds = timed_run(cfg, scheduler=cluster.scheduler_address)
-            with threadpool_limits(limits=1):
-                again, t_again, again_rounds = timed_run(cfg)
+            again, t_again, again_rounds = alone.apply(timed_run, (cfg,))    # serial, in a process of its own
             with OnPool(pool, 2):
                 plain, t_plain, _ = timed_run(cfg)
             pairs.append((t_again, t_warm))
@@ -199,6 +202,7 @@ def main(argv=None) -> int:
     finally:
         cluster.close()
         pool.terminate()
+        alone.terminate()
     t_close = time.perf_counter() - t0
     t_e2e = t_start + t_first + t_close
     steady = statistics.median(s_ / w_ for s_, w_ in pairs)
