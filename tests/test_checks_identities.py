@@ -69,8 +69,8 @@ def _vjp_without_mean(self, S, C):
     return C * (S[:, None, :] if C.ndim == 3 else S)
 
 
-def _tangent_without_mean(self, S, A):
-    return A[None, :, :] * S[:, None, :]
+def _tangent_without_mean(self, S, A, out=None):
+    return np.multiply(A[None, :, :], S[:, None, :], out=out)
 
 
 def _compiled_with(override):

@@ -393,9 +393,9 @@ def _vjp_without_mean(self, S, C):
     return C * (S[:, None, :] if C.ndim == 3 else S)
 
 
-def _tangent_without_mean(self, S, A):
+def _tangent_without_mean(self, S, A, out=None):
     """P = S_r a_r: the tangent feature with the −⟨a,S⟩ term dropped."""
-    return A[None, :, :] * S[:, None, :]
+    return np.multiply(A[None, :, :], S[:, None, :], out=out)
 
 
 def _features_without_max(self, Z):

@@ -93,6 +93,36 @@ def test_empirical_ntk_is_the_jacobian_gram(softplus):
     assert np.linalg.norm(H - H_ref, 2) <= 1e-12 * np.linalg.norm(H_ref, 2)
 
 
+class _PlainTangent:
+    """An extension's feature map whose ``tangent`` takes no ``out`` (the minimal interface)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def features(self, Z):
+        return self.inner.features(Z)
+
+    def vjp(self, D, C):
+        return self.inner.vjp(D, C)
+
+    def tangent(self, D, A):
+        return self.inner.tangent(D, A)
+
+
+def test_a_feature_map_without_out_gives_the_same_ntk(softplus):
+    """empirical_ntk writes each row block of P into its array with ``tangent(..., out=)``; a feature map
+    that does not take ``out`` is still served (copied).  Break: Activation.tangent passing ``out`` to every
+    feature map → TypeError."""
+    plain = registry.register(replace(softplus, name="softplus_plain", feature_map=_PlainTangent(softplus.feature_map)))
+    try:
+        p, X, _ = _case(seed=6, n=40, m=300)
+        H = nk.empirical_ntk(p, X)
+        H_plain = nk.empirical_ntk(replace(p, activation="softplus_plain"), X)
+    finally:
+        registry.unregister("softplus_plain")
+    assert plain.name == "softplus_plain" and np.array_equal(H, H_plain)
+
+
 # ------------------------------------------------------------------------------------------ the limit kernel
 def _kernel_reference(x, y, sigma, dps=15):
     """K(x, y) = ⟨x,y⟩ E[φ′(wᵀx) φ′(wᵀy)], w ~ N(0, σ²I), by mpmath.quad (Gauss–Legendre, run to the working

@@ -24,6 +24,7 @@ lemma's hypothesis, not a fact about an activation.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
@@ -94,22 +95,28 @@ class Softmax:
         pos = (A > 0).astype(np.float64)
         return S @ pos.T, S @ (1.0 - pos).T, pos
 
-    def centred(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
+    def centred(self, S: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """a_{ℓ,r} − ⟨a_ℓ, S_i⟩ as (n, d', m), without cancellation for A ∈ {±1}: it equals 2S₋ where
-        a_{ℓ,r} = +1 and −2S₊ where a_{ℓ,r} = −1 (Σ_k S_k = 1), one pass.  Other A: by subtraction."""
+        a_{ℓ,r} = +1 and −2S₊ where a_{ℓ,r} = −1 (Σ_k S_k = 1), one gather (``np.take``) from the two values
+        of each (i, ℓ) — five times faster than ``np.where`` with broadcast operands, the same numbers.
+        Other A: by subtraction.  Written into ``out`` (shape (n, d', m)) when given."""
         if not pm1(A):
-            return A[None, :, :] - (S @ A.T)[:, :, None]
-        Sp, Sn, _ = self._masses(S, A)
-        Sp *= -2.0
-        Sn *= 2.0
-        return np.where(A[None, :, :] > 0, Sn[:, :, None], Sp[:, :, None])
+            return np.subtract(A[None, :, :], (S @ A.T)[:, :, None], out=out)
+        Sp, Sn, pos = self._masses(S, A)
+        n, q = Sp.shape
+        V = np.empty((n, q, 2))                  # the two values of row (i, ℓ): [−2S₊, 2S₋]
+        np.multiply(Sp, -2.0, out=V[:, :, 0])
+        np.multiply(Sn, 2.0, out=V[:, :, 1])
+        pick = 2 * np.arange(q)[:, None] + (pos > 0)          # (d', m): the column of V.reshape(n, 2d')
+        return np.take(V.reshape(n, 2 * q), pick, axis=1, out=out)
 
-    def tangent(self, S: np.ndarray, A: np.ndarray) -> np.ndarray:
+    def tangent(self, S: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """P of G4 as (n, d', m): S_{i,r}(a_{ℓ,r} − ⟨a_ℓ,S_i⟩), the centred signs formed without
-        cancellation (:meth:`centred`), then one in-place product."""
-        P = self.centred(S, A)
-        P *= S[:, None, :]
-        return P
+        cancellation (:meth:`centred`), then one in-place product; into ``out`` when given (a slice of a
+        caller's array: no copy)."""
+        C = self.centred(S, A, out=out)
+        C *= S[:, None, :]
+        return C
 
     def vjp_residual(self, S: np.ndarray, E: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Σ_ℓ e_{iℓ} P_{(i,ℓ),r} (n, m): the VJP S_r(C_r − ⟨C,S⟩) for C = E A, written as
@@ -171,9 +178,9 @@ class Pointwise:
         """Σ_k C_k ∂Φ_k/∂z_r = C_r φ′(z_r)/m, with C of shape (n, m) or (n, d', m)."""
         return C * (D[:, None, :] if C.ndim == 3 else D)
 
-    def tangent(self, D: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """P of G4 as (n, d', m): a_{ℓ,r} φ'(z_{i,r})/m."""
-        return A[None, :, :] * D[:, None, :]
+    def tangent(self, D: np.ndarray, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """P of G4 as (n, d', m): a_{ℓ,r} φ'(z_{i,r})/m, written into ``out`` when given."""
+        return np.multiply(A[None, :, :], D[:, None, :], out=out)
 
 
 # ------------------------------------------------------------------------------------------ the entry
@@ -265,9 +272,22 @@ class Activation:
         """Σ_k C_k ∂Φ_k/∂z_r from the cache of :meth:`features`."""
         return self.feature_map.vjp(cache, C)
 
-    def tangent(self, cache, A: np.ndarray) -> np.ndarray:
-        """The tangent features P of G4, (n, d', m), from the cache of :meth:`features`."""
-        return self.feature_map.tangent(cache, A)
+    def tangent(self, cache, A: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The tangent features P of G4, (n, d', m), from the cache of :meth:`features`; into ``out`` (of
+        that shape, float64) when given: directly when the feature map's ``tangent`` takes ``out`` (the
+        built-in ones do), else copied (a feature map of an extension needs only ``tangent(cache, A)``).
+        Returns P."""
+        tangent = self.feature_map.tangent
+        if out is None:
+            return tangent(cache, A)
+        try:
+            takes_out = "out" in inspect.signature(tangent).parameters
+        except (TypeError, ValueError):     # pragma: no cover - a builtin without a signature
+            takes_out = False
+        if takes_out:
+            return tangent(cache, A, out=out)
+        out[...] = tangent(cache, A)
+        return out
 
     @classmethod
     def pointwise(cls, name: str, z, phi, dphi, *, description: str, rule: str,

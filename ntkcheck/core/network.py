@@ -340,7 +340,7 @@ def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None =
 
     def rows(a, b):
         _, cache = act.features(Z[a:b])
-        P[a:b] = act.tangent(cache, A)
+        act.tangent(cache, A, out=P[a:b])
 
     with _pool(threads, len(blocks)) or contextlib.nullcontext() as pool:
         _run_tasks(pool, rows, blocks)
