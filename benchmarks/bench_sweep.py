@@ -38,6 +38,7 @@ with its timing fields removed); the exit status is 1 when they differ or the ta
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
 import json
 import os
@@ -84,8 +85,7 @@ def _pool_init():
     _LIMIT = threadpool_limits(limits=1)        # kept for the process's life, as on a Dask worker
 
 
-def _pool_batch(cells):
-    return [sweep._normalized(width.compute_cell(c)) for c in cells]
+_pool_batch = functools.partial(sweep._call_batch, width.compute_cell)   # a batch as a Dask worker runs it
 
 
 class OnPool:

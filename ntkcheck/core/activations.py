@@ -24,6 +24,7 @@ lemma's hypothesis, not a fact about an activation.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -183,6 +184,16 @@ class Pointwise:
         return np.multiply(A[None, :, :], D[:, None, :], out=out)
 
 
+@functools.lru_cache(maxsize=64)
+def _takes_out(fn) -> bool:
+    """Whether the function ``fn`` (a feature map's ``tangent``) has an ``out`` parameter; looked up once per
+    function, not per row block of the NTK (``inspect.signature`` costs tens of microseconds)."""
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):     # pragma: no cover - a builtin without a signature
+        return False
+
+
 # ------------------------------------------------------------------------------------------ the entry
 @dataclass(frozen=True)
 class Style:
@@ -280,11 +291,7 @@ class Activation:
         tangent = self.feature_map.tangent
         if out is None:
             return tangent(cache, A)
-        try:
-            takes_out = "out" in inspect.signature(tangent).parameters
-        except (TypeError, ValueError):     # pragma: no cover - a builtin without a signature
-            takes_out = False
-        if takes_out:
+        if _takes_out(getattr(tangent, "__func__", tangent)):
             return tangent(cache, A, out=out)
         out[...] = tangent(cache, A)
         return out
