@@ -50,12 +50,15 @@ def blocks(feature_elems, mirror, gram_bytes, parallel_min=0, blas_small=1 << 17
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 23), d=st.integers(1, 5), q=st.integers(1, 4), m=st.integers(1, 70),
        act=st.sampled_from(["softmax", "exp", "relu", "tanh"]), seed=st.integers(0, 2**16),
-       rows=st.integers(1, 8), mirror=st.integers(1, 40), gram_rows=st.integers(1, 9))
-def test_symmetric_path_matches_formula_and_ignores_thread_count(n, d, q, m, act, seed, rows, mirror, gram_rows):
+       rows=st.integers(1, 8), mirror=st.integers(1, 40), gram_rows=st.integers(1, 9),
+       small=st.integers(1, 200))
+def test_symmetric_path_matches_formula_and_ignores_thread_count(n, d, q, m, act, seed, rows, mirror, gram_rows,
+                                                                 small):
     p = nk.init_params(d, m, q, sigma=1.0, seed=seed, activation=act)
     X = nk.sphere(n, d, seed=seed + 1) if d > 1 else np.linspace(-1, 1, n)[:, None]
     kappa = float(m)
-    with blocks(rows * q * m, mirror, 8 * gram_rows):     # row blocks of `rows` samples
+    # row blocks of `rows` samples; Z = X W of a block in column chunks of about small / (rows·d) columns
+    with blocks(rows * q * m, mirror, 8 * gram_rows, blas_small=small):
         H1 = nk.empirical_ntk(p, X, threads=1)
         H2 = nk.empirical_ntk(p, X, threads=2)
         H3 = nk.empirical_ntk(p, X, threads=3)
@@ -64,6 +67,32 @@ def test_symmetric_path_matches_formula_and_ignores_thread_count(n, d, q, m, act
     np.testing.assert_array_equal(H1, H1.T)
     assert H1.flags.c_contiguous
     assert rel(H1, reference(p, X, kappa)) <= TOL
+
+
+def test_feature_blocks_form_z_in_products_that_stay_single_threaded(monkeypatch):
+    """Inside the pool, each block's Z = X[block] W is formed in gemm products of at most BLAS_SMALL
+    multiply-adds and at least 2 columns (OpenBLAS starts its threads above 2^18, and for gemv far
+    below that): no product of the features' phase wakes BLAS threads whose idle spin would take a
+    core from the pool.  The whole Z of those products is the one of X W."""
+    n, d, q, m = 64, 32, 8, 4096
+    p = nk.init_params(d, m, q, seed=3)
+    X = nk.sphere(n, d, seed=4)
+    sizes, orig = [], np.matmul
+
+    def recording(a, b, *args, **kw):
+        sizes.append((a.shape, b.shape))
+        return orig(a, b, *args, **kw)
+
+    monkeypatch.setattr(net.np, "matmul", recording)
+    H = nk.empirical_ntk(p, X, threads=2)
+    monkeypatch.setattr(net.np, "matmul", orig)
+    assert sizes, "the features' Z was not formed by np.matmul in blocks"
+    cols = 0
+    for (r, k), (k2, c) in sizes:
+        assert k == k2 == d and r * k * c <= net.BLAS_SMALL and c >= 2 and r >= 1, (r, k, c)
+        cols += r * c
+    assert cols == n * m, "the blocks' products do not cover Z = X W exactly once"
+    assert rel(H, reference(p, X, float(m))) <= TOL
 
 
 @pytest.mark.parametrize("n, q, m", [(64, 8, 4096), (301, 3, 1181), (1100, 1, 1000)])

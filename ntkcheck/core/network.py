@@ -312,9 +312,9 @@ def _run_tasks(pool, fn, tasks) -> None:
 def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None = None) -> np.ndarray:
     """H(W) of G4 at checked inputs X against themselves, κ/√m = ``c``: the path of :func:`empirical_ntk`.
 
-    1. Z = X W once; the tangent features P (n·d' × m) in row blocks of FEATURE_BLOCK_ELEMS entries, each
-       from the activation's own ``features``/``tangent`` on its rows of Z (rows are independent), written
-       into one preallocated P;
+    1. the tangent features P (n·d' × m) in row blocks of FEATURE_BLOCK_ELEMS entries, each from its rows
+       of Z = X W (formed in the block, in products small enough to stay on the calling thread) and the
+       activation's own ``features``/``tangent`` (rows are independent), written into one preallocated P;
     2. one BLAS dsyrk: the lower triangle of P Pᵀ only;
     3. :func:`hadamard_mirror`: c²·(· ∘ (XXᵀ ⊗ 11ᵀ)) on the lower triangle, mirrored panel by panel.
     Steps 1 and 3 run on a pool of ``threads`` threads of this call (none below PARALLEL_MIN entries of P);
@@ -334,17 +334,22 @@ def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None =
         threads = 1
     elif threads is None:
         threads = default_threads()
-    Z = X @ params.W
     P = np.empty((n, q, m))
-    A = params.A
+    W, A = params.W, params.A
+    # each block's Z = X[a:b] W in column chunks of at most BLAS_SMALL multiply-adds (at least 2 columns, so
+    # numpy calls gemm, not gemv): one X W of the whole X would start OpenBLAS's threads, whose idle spin
+    # after it (about 0.1 s) takes a core from the features' pool threads
+    cw = max(2, BLAS_SMALL // (rb * X.shape[1]))
 
     def rows(a, b):
-        _, cache = act.features(Z[a:b])
+        Z = np.empty((b - a, m))
+        for j in range(0, m, cw):
+            np.matmul(X[a:b], W[:, j:j + cw], out=Z[:, j:j + cw])
+        _, cache = act.features(Z)
         act.tangent(cache, A, out=P[a:b])
 
     with _pool(threads, len(blocks)) or contextlib.nullcontext() as pool:
         _run_tasks(pool, rows, blocks)
-        del Z
         # Fortran order: the upper triangle of U = (Pᵀ)ᵀ Pᵀ is the lower triangle of its C-order view Uᵀ
         H = dsyrk(1.0, P.reshape(n * q, m).T, trans=1).T
         del P
