@@ -339,9 +339,9 @@ def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None =
     # each block's Z = X[a:b] W in column chunks of at most BLAS_SMALL multiply-adds (at least 2 columns, so
     # numpy calls gemm, not gemv): one X W of the whole X would start OpenBLAS's threads, whose idle spin
     # after it (about 0.1 s) takes a core from the features' pool threads
-    cw = max(2, BLAS_SMALL // (rb * X.shape[1]))
 
     def rows(a, b):
+        cw = max(2, BLAS_SMALL // ((b - a) * X.shape[1]))
         Z = np.empty((b - a, m))
         for j in range(0, m, cw):
             np.matmul(X[a:b], W[:, j:j + cw], out=Z[:, j:j + cw])
