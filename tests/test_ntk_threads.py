@@ -83,9 +83,9 @@ def test_feature_blocks_form_z_in_products_that_stay_single_threaded(monkeypatch
         sizes.append((a.shape, b.shape))
         return orig(a, b, *args, **kw)
 
-    monkeypatch.setattr(net.np, "matmul", recording)
-    H = nk.empirical_ntk(p, X, threads=2)
-    monkeypatch.setattr(net.np, "matmul", orig)
+    with monkeypatch.context() as patch:
+        patch.setattr(net.np, "matmul", recording)
+        H = nk.empirical_ntk(p, X, threads=2)
     assert sizes, "the features' Z was not formed by np.matmul in blocks"
     cols = 0
     for (r, k), (k2, c) in sizes:

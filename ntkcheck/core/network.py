@@ -336,11 +336,12 @@ def symmetric_ntk(params: Params, X: np.ndarray, c: float, threads: int | None =
         threads = default_threads()
     P = np.empty((n, q, m))
     W, A = params.W, params.A
-    # each block's Z = X[a:b] W in column chunks of at most BLAS_SMALL multiply-adds (at least 2 columns, so
-    # numpy calls gemm, not gemv): one X W of the whole X would start OpenBLAS's threads, whose idle spin
-    # after it (about 0.1 s) takes a core from the features' pool threads
 
     def rows(a, b):
+        # Z = X[a:b] W in column chunks of at most BLAS_SMALL multiply-adds, of 2 columns or more but for a
+        # ragged last one (numpy calls gemm for those, gemv only for a single column, whose threading starts
+        # far lower): one X W of the whole X would start OpenBLAS's threads, whose idle spin after it
+        # (about 0.1 s) takes a core from the features' pool threads
         cw = max(2, BLAS_SMALL // ((b - a) * X.shape[1]))
         Z = np.empty((b - a, m))
         for j in range(0, m, cw):
